@@ -8,6 +8,7 @@ from . import compat
 
 compat.apply()
 
+from . import engine  # noqa: E402,F401  (registers the optim wrapper)
 from .apis import *  # noqa: E402,F401,F403
 from .apis import __all__ as _apis  # noqa: E402
 from .datasets import *  # noqa: E402,F401,F403

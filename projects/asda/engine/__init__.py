@@ -1,0 +1,4 @@
+from .launch import enable_amp, setup_cpu_distributed
+from .optim_wrapper import CPUAutocastOptimWrapper
+
+__all__ = ['CPUAutocastOptimWrapper', 'enable_amp', 'setup_cpu_distributed']

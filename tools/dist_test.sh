@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Usage: bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCESSES [test.py options]
+# Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT as for torchrun.
+# Without CUDA the processes evaluate on the CPU with gloo.
+set -euo pipefail
+CONFIG=$1
+CHECKPOINT=$2
+GPUS=$3
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+PYTHON=${PYTHON:-python}
+DIR=$(cd "$(dirname "$0")" && pwd)
+
+PYTHONPATH="$DIR/..${PYTHONPATH:+:$PYTHONPATH}" \
+"$PYTHON" -m torch.distributed.run \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" \
+    --master_port="$PORT" \
+    "$DIR/test.py" \
+    "$CONFIG" "$CHECKPOINT" \
+    --launcher pytorch "${@:4}"

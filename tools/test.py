@@ -1,0 +1,90 @@
+"""Evaluate a referring segmentor: ``python tools/test.py CONFIG CHECKPOINT``.
+
+Multi-GPU: ``bash tools/dist_test.sh CONFIG CHECKPOINT 2``.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from asda.engine import setup_cpu_distributed
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Evaluate a referring segmentor (oIoU, mIoU, Pr@X)')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs and metrics')
+    parser.add_argument(
+        '--split', help='evaluate this split of the test dataset (e.g. val, '
+        'testA, testB, test) instead of the one in the config')
+    parser.add_argument(
+        '--out', help='write per-expression results (ref_id, sent_id, I, U, '
+        'IoU) to this JSON file')
+    parser.add_argument(
+        '--show-dir', help='save overlays (image, expression, prediction) '
+        'into this directory')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value (xxx=yyy format)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _enable_visualization(cfg: Config, show_dir: str) -> None:
+    hooks = cfg.default_hooks
+    if 'visualization' not in hooks:
+        hooks.visualization = dict(type='SegVisualizationHook')
+    hooks.visualization.draw = True
+    hooks.visualization.interval = 1
+    cfg.visualizer.save_dir = show_dir
+
+
+def build_cfg(args) -> Config:
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.split is not None:
+        cfg.test_dataloader.dataset.split = args.split
+    if args.out is not None:
+        evaluators = cfg.test_evaluator
+        if isinstance(evaluators, dict):
+            evaluators = [evaluators]
+        for evaluator in evaluators:
+            if evaluator.get('type') == 'RISMetric':
+                evaluator.out_file = args.out
+    if args.show_dir is not None:
+        _enable_visualization(cfg, args.show_dir)
+    setup_cpu_distributed(cfg, args.launcher)
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = build_cfg(args)
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    return runner.test()
+
+
+if __name__ == '__main__':
+    main()
