@@ -1,4 +1,10 @@
+from .mask_utils import check_segmentation, decode_segmentation
+from .refcoco import RefCOCODataset
+from .refs_io import RestrictedUnpickler, load_refs
 from .transforms import *  # noqa: F401,F403
 from .transforms import __all__ as _transforms
 
-__all__ = _transforms
+__all__ = [
+    'RefCOCODataset', 'RestrictedUnpickler', 'load_refs',
+    'check_segmentation', 'decode_segmentation'
+] + _transforms

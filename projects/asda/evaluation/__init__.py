@@ -1,1 +1,3 @@
-__all__ = []
+from .ris_metric import RISMetric, intersection_union, summarize_ris
+
+__all__ = ['RISMetric', 'intersection_union', 'summarize_ris']

@@ -1,1 +1,8 @@
-__all__ = []
+from .flip import ReferringRandomFlip, swap_left_right
+from .formatting import REFERRING_META_KEYS, PackReferringInputs
+from .loading import LoadReferringAnnotations, LoadReferringImage
+
+__all__ = [
+    'LoadReferringImage', 'LoadReferringAnnotations', 'ReferringRandomFlip',
+    'PackReferringInputs', 'swap_left_right', 'REFERRING_META_KEYS'
+]

@@ -1,0 +1,106 @@
+"""Checking and decoding COCO ``segmentation`` fields (polygons and RLE).
+
+A COCO ``segmentation`` is one of
+
+* a list of polygons ``[[x1, y1, x2, y2, ...], ...]`` (one or more parts),
+* an uncompressed RLE ``{'size': [h, w], 'counts': [int, ...]}``,
+* a compressed RLE ``{'size': [h, w], 'counts': str | bytes}``.
+
+The referring mask is the union of the decoded parts (``> 0``): the refer API
+sums the parts, so overlaps would otherwise reach 2.
+"""
+from typing import Any, Optional
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+__all__ = ['check_segmentation', 'decode_segmentation']
+
+
+def _where(context: Optional[str]) -> str:
+    return f' ({context})' if context else ''
+
+
+def check_segmentation(segmentation: Any,
+                       height: int,
+                       width: int,
+                       context: Optional[str] = None) -> None:
+    """Raise ``ValueError`` if ``segmentation`` cannot be decoded.
+
+    Args:
+        segmentation: A COCO ``segmentation`` field.
+        height (int): Image height.
+        width (int): Image width.
+        context (str, optional): Where the field comes from (file, ref id,
+            annotation id), quoted in the error message.
+
+    Raises:
+        ValueError: empty polygon list, a polygon with fewer than 3 points
+            (fewer than 6 coordinates) or an odd number of coordinates, an
+            RLE without ``counts``/``size``, or an RLE whose size differs from
+            the image's.
+    """
+    where = _where(context)
+    if isinstance(segmentation, list):
+        if not segmentation:
+            raise ValueError(f'empty polygon list{where}')
+        for k, poly in enumerate(segmentation):
+            if not isinstance(poly, (list, tuple)):
+                raise ValueError(
+                    f'polygon part {k} is a {type(poly).__name__}, expected a '
+                    f'list of coordinates{where}')
+            if len(poly) < 6:
+                raise ValueError(
+                    f'polygon part {k} has {len(poly) // 2} point(s) '
+                    f'({len(poly)} coordinates); a polygon needs at least 3 '
+                    f'points (6 coordinates){where}')
+            if len(poly) % 2:
+                raise ValueError(
+                    f'polygon part {k} has an odd number of coordinates '
+                    f'({len(poly)}){where}')
+    elif isinstance(segmentation, dict):
+        if 'counts' not in segmentation or 'size' not in segmentation:
+            raise ValueError(
+                f'RLE segmentation needs "counts" and "size", got keys '
+                f'{sorted(segmentation)}{where}')
+        size = [int(s) for s in segmentation['size']]
+        if size != [int(height), int(width)]:
+            raise ValueError(
+                f'RLE size {size} differs from the image size '
+                f'[{height}, {width}]{where}')
+    else:
+        raise ValueError(
+            f'unsupported segmentation of type {type(segmentation).__name__}'
+            f'{where}')
+
+
+def decode_segmentation(segmentation: Any,
+                        height: int,
+                        width: int,
+                        context: Optional[str] = None) -> np.ndarray:
+    """Decode a COCO ``segmentation`` to a binary (0/1) uint8 mask.
+
+    Args:
+        segmentation: Polygons, uncompressed or compressed RLE.
+        height (int): Image height.
+        width (int): Image width.
+        context (str, optional): Quoted in error messages.
+
+    Returns:
+        np.ndarray: (height, width) uint8 array of 0 and 1, the union of all
+        parts.
+    """
+    check_segmentation(segmentation, height, width, context)
+    h, w = int(height), int(width)
+    if isinstance(segmentation, list):
+        rles = mask_utils.frPyObjects(
+            [[float(v) for v in poly] for poly in segmentation], h, w)
+        rle = mask_utils.merge(rles) if len(rles) > 1 else rles[0]
+    elif isinstance(segmentation['counts'], list):  # uncompressed RLE
+        rle = mask_utils.frPyObjects(segmentation, h, w)
+    else:  # compressed RLE; pycocotools accepts str or bytes counts
+        rle = segmentation
+    mask = mask_utils.decode(rle)
+    if mask.ndim == 3:  # defensive: decode of a list returns (h, w, n)
+        mask = mask.max(axis=2)
+    return (mask > 0).astype(np.uint8)

@@ -1,0 +1,213 @@
+"""RefCOCO / RefCOCO+ / G-Ref in the refer release's format."""
+import os.path as osp
+from typing import Dict, List, Optional
+
+import numpy as np
+from mmengine import fileio
+from mmseg.datasets import BaseSegDataset
+from mmseg.registry import DATASETS, TRANSFORMS
+
+from .mask_utils import check_segmentation
+from .refs_io import load_refs
+
+__all__ = ['RefCOCODataset']
+
+SAMPLE_MODES = ('sentence', 'ref')
+
+
+@DATASETS.register_module()
+class RefCOCODataset(BaseSegDataset):
+    """Referring segmentation dataset in the refer release's format.
+
+    ::
+
+        data_root/train2014/*.jpg                       images
+        data_root/refcoco/instances.json                COCO annotations
+        data_root/refcoco/refs(unc).p                   refs pickle
+
+    Covers RefCOCO / RefCOCO+ (``refs(unc).p``: train, val, testA, testB),
+    G-Ref (``refs(umd).p``: train, val, test; ``refs(google).p``: train, val)
+    and any other file of the same format.
+
+    Every data info holds ``img_path``, ``ref_id``, ``ann_id``, ``sent_id``,
+    ``image_id``, ``category_id``, ``text`` (the refs' ``sent``), the COCO
+    ``segmentation`` and the image ``height``/``width``; the mask is decoded
+    by :class:`LoadReferringAnnotations`.
+
+    Args:
+        data_root (str, optional): Root of ``ann_file``, ``split_file`` and
+            ``data_prefix``.
+        ann_file (str): COCO ``instances.json``.
+        split_file (str): The refs pickle.
+        data_prefix (dict, optional): ``img_path``: the image folder.
+            Defaults to ``dict(img_path='train2014/')``.
+        split (str): Which split to load (``ref['split']``).
+        sample_mode (str): ``'sentence'``: one sample per expression;
+            ``'ref'``: one sample per ref, whose expression is drawn at random
+            (``np.random``) on each access.
+        skip_invalid_polygons (bool): Drop polygon parts with fewer than 3
+            points (with a warning) instead of raising. Defaults to False.
+        **kwargs: :class:`BaseSegDataset` arguments (``pipeline``,
+            ``serialize_data``, ``lazy_init``, ``test_mode``, ``indices``,
+            ``backend_args``, ...).
+    """
+    METAINFO = dict(
+        classes=('background', 'object'), palette=[[0, 0, 0], [255, 255, 255]])
+
+    def __init__(self,
+                 data_root: Optional[str] = None,
+                 ann_file: str = 'refcoco/instances.json',
+                 split_file: str = 'refcoco/refs(unc).p',
+                 data_prefix: Optional[dict] = None,
+                 split: str = 'val',
+                 sample_mode: str = 'sentence',
+                 skip_invalid_polygons: bool = False,
+                 reduce_zero_label: bool = False,
+                 **kwargs) -> None:
+        if data_prefix is None:
+            data_prefix = dict(img_path='train2014/')
+        if sample_mode not in SAMPLE_MODES:
+            raise ValueError(f'sample_mode must be one of {SAMPLE_MODES}, '
+                             f'got {sample_mode!r}')
+        if reduce_zero_label:
+            raise ValueError('RefCOCODataset masks are 0/1: reduce_zero_label '
+                             'must be False')
+        self.split_file = split_file
+        self.split = split
+        self.sample_mode = sample_mode
+        self.skip_invalid_polygons = skip_invalid_polygons
+        # Build transform configs from mmseg's registry, so the dataset works
+        # without mmseg as default scope (the Runner sets it anyway).
+        kwargs['pipeline'] = [
+            TRANSFORMS.build(t) if isinstance(t, dict) else t
+            for t in kwargs.get('pipeline', [])
+        ]
+        super().__init__(
+            ann_file=ann_file,
+            data_root=data_root,
+            data_prefix=data_prefix,
+            reduce_zero_label=False,
+            **kwargs)
+
+    def _join_prefix(self) -> None:
+        super()._join_prefix()
+        if self.split_file and not osp.isabs(self.split_file) and \
+                self.data_root:
+            self.split_file = fileio.join_path(self.data_root,
+                                               self.split_file)
+
+    # ------------------------------------------------------------------
+    def _load_instances(self):
+        """Images and annotations of ``ann_file``, indexed by id."""
+        if not fileio.exists(self.ann_file, backend_args=self.backend_args):
+            raise FileNotFoundError(
+                f'annotation file not found: {self.ann_file}')
+        coco = fileio.load(
+            self.ann_file, file_format='json', backend_args=self.backend_args)
+        for key in ('images', 'annotations'):
+            if key not in coco:
+                raise ValueError(f'{self.ann_file}: not a COCO file (no '
+                                 f'"{key}")')
+        images = {img['id']: img for img in coco['images']}
+        anns = {ann['id']: ann for ann in coco['annotations']}
+        return images, anns
+
+    def _checked_segmentation(self, ann: dict, img: dict, ref: dict):
+        context = (f'{self.ann_file}, annotation id={ann["id"]}, '
+                   f'ref_id={ref["ref_id"]}')
+        if 'segmentation' not in ann:
+            raise ValueError(f'annotation has no segmentation ({context})')
+        seg = ann['segmentation']
+        if self.skip_invalid_polygons and isinstance(seg, list):
+            kept = [p for p in seg
+                    if isinstance(p, (list, tuple)) and len(p) >= 6
+                    and len(p) % 2 == 0]
+            if len(kept) < len(seg):
+                from mmengine.logging import print_log
+                print_log(
+                    f'dropped {len(seg) - len(kept)} polygon part(s) with '
+                    f'fewer than 3 points ({context})',
+                    logger='current', level=30)
+            seg = kept
+        check_segmentation(seg, img['height'], img['width'], context)
+        return seg
+
+    def load_data_list(self) -> List[dict]:
+        """One data info per expression (or per ref in ``'ref'`` mode)."""
+        refs = load_refs(self.split_file, backend_args=self.backend_args)
+        available = sorted({str(ref['split']) for ref in refs})
+        if self.split not in available:
+            raise ValueError(
+                f'unknown split {self.split!r} for {self.split_file}; '
+                f'available splits: {available}')
+        images, anns = self._load_instances()
+        img_dir = self.data_prefix.get('img_path', '') or ''
+
+        data_list = []
+        for ref in refs:
+            if ref['split'] != self.split:
+                continue
+            ann = anns.get(ref['ann_id'])
+            if ann is None:
+                raise ValueError(
+                    f'ref_id={ref["ref_id"]} of {self.split_file} refers to '
+                    f'annotation id={ref["ann_id"]}, which is missing from '
+                    f'{self.ann_file}')
+            img = images.get(ref['image_id'])
+            if img is None:
+                raise ValueError(
+                    f'ref_id={ref["ref_id"]} of {self.split_file} refers to '
+                    f'image id={ref["image_id"]}, which is missing from '
+                    f'{self.ann_file}')
+            if ann.get('image_id', ref['image_id']) != ref['image_id']:
+                raise ValueError(
+                    f'ref_id={ref["ref_id"]} of {self.split_file}: annotation '
+                    f'id={ann["id"]} belongs to image id={ann["image_id"]} in '
+                    f'{self.ann_file}, not to image id={ref["image_id"]}')
+            if not ref['sentences']:
+                raise ValueError(f'ref_id={ref["ref_id"]} of '
+                                 f'{self.split_file} has no sentences')
+            info = dict(
+                img_path=fileio.join_path(img_dir, img['file_name'])
+                if img_dir else img['file_name'],
+                seg_map_path=None,
+                ref_id=ref['ref_id'],
+                ann_id=ref['ann_id'],
+                image_id=ref['image_id'],
+                category_id=ref.get('category_id', ann.get('category_id')),
+                segmentation=self._checked_segmentation(ann, img, ref),
+                height=int(img['height']),
+                width=int(img['width']),
+                label_map=self.label_map,
+                reduce_zero_label=False,
+                seg_fields=[])
+            sentences = [(s['sent_id'], s['sent']) for s in ref['sentences']]
+            if self.sample_mode == 'ref':
+                data_list.append(dict(info, sentences=sentences))
+            else:
+                for sent_id, sent in sentences:
+                    data_list.append(dict(info, sent_id=sent_id, text=sent))
+        return data_list
+
+    def get_data_info(self, idx: int) -> dict:
+        """The idx-th data info; in ``'ref'`` mode with a random sentence."""
+        info = super().get_data_info(idx)
+        sentences = info.pop('sentences', None)
+        if sentences is not None:
+            sent_id, text = sentences[np.random.randint(len(sentences))]
+            info['sent_id'] = sent_id
+            info['text'] = text
+        return info
+
+    # ------------------------------------------------------------------
+    def get_split_stats(self) -> Dict[str, int]:
+        """Numbers of samples, refs, expressions and images of this split."""
+        refs, sents, imgs = set(), 0, set()
+        for i in range(len(self)):
+            info = super().get_data_info(i)
+            refs.add(info['ref_id'])
+            imgs.add(info['image_id'])
+            sents += len(info['sentences']) if 'sentences' in info else 1
+        return dict(
+            samples=len(self), refs=len(refs), sentences=sents,
+            images=len(imgs))

@@ -1,0 +1,206 @@
+"""Referring image segmentation metric: oIoU, mIoU and Precision@X."""
+import json
+import os
+import os.path as osp
+import tempfile
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+from mmseg.registry import METRICS
+
+__all__ = ['RISMetric', 'intersection_union', 'summarize_ris']
+
+ID_KEYS = ('ref_id', 'sent_id', 'ann_id', 'image_id')
+
+
+def _get(obj: Any, key: str, default=None):
+    """``obj[key]`` for dicts, ``obj.key`` for data elements."""
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def _pixel_data(sample: Any, key: str) -> Optional[torch.Tensor]:
+    field = _get(sample, key)
+    if field is None:
+        return None
+    data = _get(field, 'data')
+    if data is None:
+        raise ValueError(f'{key} has no data')
+    return torch.as_tensor(data)
+
+
+def intersection_union(pred: torch.Tensor,
+                       gt: torch.Tensor,
+                       ignore_index: int = 255,
+                       foreground: int = 1):
+    """Foreground intersection and union of a binary prediction and mask.
+
+    Args:
+        pred (Tensor): Prediction, (H, W) or (1, H, W); foreground = > 0.
+        gt (Tensor): Ground truth of the same size; ``foreground`` marks the
+            object, ``ignore_index`` pixels (padding) are left out.
+        ignore_index (int): Ignored ground-truth value.
+        foreground (int): Object value in ``gt``.
+
+    Returns:
+        tuple[int, int]: I and U in pixels.
+    """
+    pred = pred.squeeze()
+    gt = gt.squeeze()
+    if pred.shape != gt.shape:
+        raise ValueError(f'prediction {tuple(pred.shape)} and ground truth '
+                         f'{tuple(gt.shape)} differ in size')
+    valid = gt != ignore_index
+    p = (pred > 0) & valid
+    g = (gt == foreground) & valid
+    return int((p & g).sum()), int((p | g).sum())
+
+
+def summarize_ris(results: Sequence[dict],
+                  iou_thrs: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.9)
+                  ) -> Dict[str, float]:
+    """oIoU, mIoU and Pr@X (percent) from per-expression ``I``, ``U``, ``iou``.
+
+    ``oIoU`` = sum(I) / sum(U); ``mIoU`` = mean IoU; ``Pr@X`` = share of
+    expressions with IoU strictly greater than X. An empty result list, or
+    an all-empty sum(U), gives nan / 100 respectively.
+    """
+    ious = np.array([r['iou'] for r in results], dtype=np.float64)
+    total_i = sum(int(r['I']) for r in results)
+    total_u = sum(int(r['U']) for r in results)
+    if len(results) == 0:
+        metrics = dict(oIoU=float('nan'), mIoU=float('nan'))
+        metrics.update({f'Pr@{t:g}': float('nan') for t in iou_thrs})
+        return metrics
+    metrics = dict(
+        oIoU=100.0 * total_i / total_u if total_u else 100.0,
+        mIoU=100.0 * float(ious.mean()))
+    for t in iou_thrs:
+        metrics[f'Pr@{t:g}'] = 100.0 * float((ious > t).mean())
+    return metrics
+
+
+@METRICS.register_module()
+class RISMetric(BaseMetric):
+    """Referring segmentation metric over mmseg data samples.
+
+    Consumes ``pred_sem_seg`` (binary, foreground > 0) and ``gt_sem_seg``
+    (0/1, ``ignore_index`` = padding) at the same (original) size; per
+    expression keeps I and U in pixels and IoU = I / U (1 when prediction and
+    mask are both empty). Reports, in percent:
+
+    * ``oIoU``: sum(I) / sum(U) over all expressions (mmdet's cIoU),
+    * ``mIoU``: mean per-expression IoU,
+    * ``Pr@X`` for X in ``iou_thrs``: share of expressions with IoU > X.
+
+    Args:
+        iou_thrs (Sequence[float]): Precision thresholds.
+        ignore_index (int): Ground-truth value left out. Defaults to 255.
+        out_file (str, optional): If set, rank 0 writes one JSON record per
+            expression (ref_id, sent_id, ann_id, image_id, text, I, U, IoU)
+            there, atomically.
+        collect_device (str): 'cpu' or 'gpu', see ``BaseMetric``.
+        prefix (str, optional): Metric name prefix.
+        collect_dir (str, optional): Temporary folder for cpu collection.
+    """
+    default_prefix: Optional[str] = None
+
+    def __init__(self,
+                 iou_thrs: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.9),
+                 ignore_index: int = 255,
+                 out_file: Optional[str] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 collect_dir: Optional[str] = None) -> None:
+        super().__init__(
+            collect_device=collect_device,
+            prefix=prefix,
+            collect_dir=collect_dir)
+        self.iou_thrs = tuple(float(t) for t in iou_thrs)
+        for t in self.iou_thrs:
+            if not 0 <= t < 1:
+                raise ValueError(f'iou_thrs must lie in [0, 1), got {t}')
+        self.ignore_index = ignore_index
+        self.out_file = out_file
+
+    def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
+        """Keep I, U, IoU and the ids of every sample (small records)."""
+        for sample in data_samples:
+            meta = _get(sample, 'metainfo', None) or {}
+
+            def meta_get(key, sample=sample, meta=meta):
+                value = _get(sample, key)
+                return meta.get(key) if value is None else value
+
+            pred = _pixel_data(sample, 'pred_sem_seg')
+            gt = _pixel_data(sample, 'gt_sem_seg')
+            where = ', '.join(f'{k}={meta_get(k)}' for k in ID_KEYS
+                              if meta_get(k) is not None)
+            if pred is None or gt is None:
+                raise ValueError('RISMetric needs pred_sem_seg and gt_sem_seg'
+                                 f' ({where or "sample without ids"})')
+            try:
+                i, u = intersection_union(pred, gt, self.ignore_index)
+            except ValueError as err:
+                raise ValueError(f'{err} ({where}, image '
+                                 f'{meta_get("img_path")})') from err
+            record = {k: meta_get(k) for k in ID_KEYS}
+            record.update(I=i, U=u, iou=i / u if u else 1.0)
+            if self.out_file is not None:
+                record['text'] = meta_get('text')
+            self.results.append(record)
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        metrics = summarize_ris(results, self.iou_thrs)
+        self._log_table(metrics, len(results))
+        if self.out_file is not None:
+            self._dump(results)
+        return metrics
+
+    def _log_table(self, metrics: Dict[str, float], num: int) -> None:
+        from prettytable import PrettyTable
+
+        table = PrettyTable()
+        table.field_names = ['expressions'] + list(metrics)
+        table.add_row([num] + [f'{v:.2f}' for v in metrics.values()])
+        print_log('\n' + table.get_string(), logger='current')
+
+    def _dump(self, results: List[dict]) -> None:
+        records = [
+            dict(
+                ref_id=r.get('ref_id'),
+                sent_id=r.get('sent_id'),
+                ann_id=r.get('ann_id'),
+                image_id=r.get('image_id'),
+                text=r.get('text'),
+                I=int(r['I']),
+                U=int(r['U']),
+                IoU=float(r['iou'])) for r in results
+        ]
+        out_dir = osp.dirname(osp.abspath(self.out_file))
+        os.makedirs(out_dir, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            dir=out_dir, prefix='.' + osp.basename(self.out_file) + '.',
+            suffix='.tmp')
+        try:
+            with os.fdopen(fd, 'w') as f:
+                json.dump(records, f, default=_json_default)
+            os.replace(tmp, self.out_file)
+        except BaseException:
+            if osp.exists(tmp):
+                os.unlink(tmp)
+            raise
+        print_log(f'per-expression results written to {self.out_file}',
+                  logger='current')
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, torch.Tensor):
+        return obj.tolist()
+    raise TypeError(f'{type(obj).__name__} is not JSON serializable')
