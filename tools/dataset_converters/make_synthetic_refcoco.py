@@ -31,6 +31,7 @@ import os
 import os.path as osp
 import pickle
 import random
+import warnings
 from typing import Dict, List, Optional, Sequence
 
 import cv2
@@ -92,7 +93,12 @@ def _shape_polygon(shape: str, cx: float, cy: float, r: float,
 
 def _rasterize(parts: List[List[float]], h: int, w: int) -> np.ndarray:
     rles = mask_utils.frPyObjects(parts, h, w)
-    return (mask_utils.decode(mask_utils.merge(rles)) > 0).astype(np.uint8)
+    with warnings.catch_warnings():
+        # pycocotools' Masks.__array__ predates numpy 2's copy keyword.
+        warnings.filterwarnings('ignore', message='__array__ implementation',
+                                category=DeprecationWarning)
+        mask = mask_utils.decode(mask_utils.merge(rles))
+    return (mask > 0).astype(np.uint8)
 
 
 # ------------------------------------------------------------- expressions

@@ -9,6 +9,7 @@ A COCO ``segmentation`` is one of
 The referring mask is the union of the decoded parts (``> 0``): the refer API
 sums the parts, so overlaps would otherwise reach 2.
 """
+import warnings
 from typing import Any, Optional
 
 import numpy as np
@@ -100,7 +101,11 @@ def decode_segmentation(segmentation: Any,
         rle = mask_utils.frPyObjects(segmentation, h, w)
     else:  # compressed RLE; pycocotools accepts str or bytes counts
         rle = segmentation
-    mask = mask_utils.decode(rle)
+    with warnings.catch_warnings():
+        # pycocotools' Masks.__array__ predates numpy 2's copy keyword.
+        warnings.filterwarnings('ignore', message='__array__ implementation',
+                                category=DeprecationWarning)
+        mask = mask_utils.decode(rle)
     if mask.ndim == 3:  # defensive: decode of a list returns (h, w, n)
         mask = mask.max(axis=2)
     return (mask > 0).astype(np.uint8)

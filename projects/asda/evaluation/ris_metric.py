@@ -107,7 +107,9 @@ class RISMetric(BaseMetric):
         prefix (str, optional): Metric name prefix.
         collect_dir (str, optional): Temporary folder for cpu collection.
     """
-    default_prefix: Optional[str] = None
+    # '' (not None): metric names stay 'oIoU', 'mIoU', ... without a prefix,
+    # and BaseMetric does not warn that no prefix is set.
+    default_prefix: Optional[str] = ''
 
     def __init__(self,
                  iou_thrs: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.9),

@@ -1,0 +1,163 @@
+"""Bad inputs give clear errors naming the file and the ref / annotation."""
+import json
+import os
+import os.path as osp
+import pickle
+import re
+
+import pytest
+
+SPLIT_FILE = osp.join('refcoco', 'refs(unc).p')
+ANN_FILE = osp.join('refcoco', 'instances.json')
+
+
+def _edit_instances(root, edit):
+    path = osp.join(root, ANN_FILE)
+    with open(path) as f:
+        coco = json.load(f)
+    edit(coco)
+    with open(path, 'w') as f:
+        json.dump(coco, f)
+    return path
+
+
+def _first_ref(root, split='train'):
+    with open(osp.join(root, SPLIT_FILE), 'rb') as f:
+        return next(r for r in pickle.load(f) if r['split'] == split)
+
+
+def test_missing_image(synthetic_copy, build_dataset):
+    ds = build_dataset(synthetic_copy, pipeline=[
+        dict(type='LoadReferringImage'),
+        dict(type='LoadReferringAnnotations')])
+    info = ds.get_data_info(0)
+    os.remove(info['img_path'])
+    with pytest.raises(FileNotFoundError) as err:
+        ds[0]
+    msg = str(err.value)
+    assert info['img_path'] in msg
+    assert f'ref_id={info["ref_id"]}' in msg
+    assert f'sent_id={info["sent_id"]}' in msg
+
+
+@pytest.mark.parametrize('keep', [0.5, 0.95])
+def test_truncated_image(synthetic_copy, build_dataset, keep):
+    ds = build_dataset(synthetic_copy, pipeline=[
+        dict(type='LoadReferringImage')])
+    info = ds.get_data_info(0)
+    with open(info['img_path'], 'rb') as f:
+        data = f.read()
+    with open(info['img_path'], 'wb') as f:
+        f.write(data[:int(len(data) * keep)])
+    with pytest.raises(OSError, match='truncated') as err:
+        ds[0]
+    msg = str(err.value)
+    assert info['img_path'] in msg
+    assert f'ref_id={info["ref_id"]}' in msg
+    assert f'sent_id={info["sent_id"]}' in msg
+
+
+class _Evil:
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_malicious_refs_pickle_is_refused(synthetic_copy, build_dataset,
+                                         tmp_path):
+    marker = tmp_path / 'pwned'
+    path = osp.join(synthetic_copy, SPLIT_FILE)
+    with open(path, 'rb') as f:
+        refs = pickle.load(f)
+    refs[0]['sentences'][0]['sent'] = _Evil(marker)
+    with open(path, 'wb') as f:
+        pickle.dump(refs, f, protocol=2)
+    with pytest.raises(pickle.UnpicklingError) as err:
+        build_dataset(synthetic_copy)
+    assert path in str(err.value)
+    assert 'system' in str(err.value)
+    assert not marker.exists()
+
+
+def test_non_builtin_refs_pickle_is_refused(synthetic_copy, build_dataset):
+    import collections
+    path = osp.join(synthetic_copy, SPLIT_FILE)
+    with open(path, 'rb') as f:
+        refs = pickle.load(f)
+    refs[0] = collections.OrderedDict(refs[0])
+    with open(path, 'wb') as f:
+        pickle.dump(refs, f)
+    with pytest.raises(pickle.UnpicklingError,
+                       match=r'collections\.OrderedDict') as err:
+        build_dataset(synthetic_copy)
+    assert path in str(err.value)
+
+
+def test_unknown_split_lists_available(synthetic, build_dataset):
+    with pytest.raises(ValueError) as err:
+        build_dataset(synthetic[0], split='testC')
+    msg = str(err.value)
+    assert 'testC' in msg and 'refs(unc).p' in msg
+    for split in ('train', 'val', 'testA', 'testB'):
+        assert repr(split) in msg
+    with pytest.raises(ValueError, match=r"\['train', 'val'\]"):
+        build_dataset(synthetic[0], split_file='refcoco/refs(google).p',
+                      split='test')
+
+
+def test_ref_with_missing_annotation(synthetic_copy, build_dataset):
+    ref = _first_ref(synthetic_copy)
+    path = _edit_instances(
+        synthetic_copy, lambda coco: coco.update(annotations=[
+            a for a in coco['annotations'] if a['id'] != ref['ann_id']]))
+    with pytest.raises(ValueError) as err:
+        build_dataset(synthetic_copy)
+    msg = str(err.value)
+    assert path in msg and 'refs(unc).p' in msg
+    assert f'ref_id={ref["ref_id"]}' in msg
+    assert f'annotation id={ref["ann_id"]}' in msg
+
+
+def test_ref_with_missing_image(synthetic_copy, build_dataset):
+    ref = _first_ref(synthetic_copy)
+    path = _edit_instances(
+        synthetic_copy, lambda coco: coco.update(images=[
+            i for i in coco['images'] if i['id'] != ref['image_id']]))
+    with pytest.raises(ValueError) as err:
+        build_dataset(synthetic_copy)
+    msg = str(err.value)
+    assert path in msg
+    assert f'ref_id={ref["ref_id"]}' in msg
+    assert f'image id={ref["image_id"]}' in msg
+
+
+@pytest.mark.parametrize('bad', [[1.0, 2.0, 3.0, 4.0], [5.0, 6.0]])
+def test_polygon_with_fewer_than_three_points(synthetic_copy, build_dataset,
+                                              bad):
+    ref = _first_ref(synthetic_copy)
+
+    def edit(coco):
+        ann = next(a for a in coco['annotations'] if a['id'] == ref['ann_id'])
+        ann['segmentation'] = [[10, 10, 40, 10, 40, 40], bad]
+
+    path = _edit_instances(synthetic_copy, edit)
+    with pytest.raises(ValueError, match='at least 3 points') as err:
+        build_dataset(synthetic_copy)
+    msg = str(err.value)
+    assert path in msg
+    assert f'annotation id={ref["ann_id"]}' in msg
+    assert f'ref_id={ref["ref_id"]}' in msg
+    # Opt-in: drop the degenerate part, keep the valid one.
+    ds = build_dataset(synthetic_copy, skip_invalid_polygons=True)
+    info = next(ds.get_data_info(i) for i in range(len(ds))
+                if ds.get_data_info(i)['ann_id'] == ref['ann_id'])
+    assert info['segmentation'] == [[10, 10, 40, 10, 40, 40]]
+
+
+def test_missing_files(synthetic_copy, build_dataset):
+    os.remove(osp.join(synthetic_copy, SPLIT_FILE))
+    with pytest.raises(FileNotFoundError, match=re.escape(SPLIT_FILE)):
+        build_dataset(synthetic_copy)

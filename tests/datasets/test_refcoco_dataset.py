@@ -1,0 +1,221 @@
+"""RefCOCODataset on a generated dataset: counts, fields, masks."""
+import json
+import os.path as osp
+import pickle
+
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+
+from asda.datasets import LoadReferringAnnotations, RefCOCODataset
+
+# pycocotools' Masks.__array__ predates numpy 2's copy keyword.
+pytestmark = pytest.mark.filterwarnings(
+    'ignore:__array__ implementation:DeprecationWarning')
+
+SPLITS = {
+    'unc': ('train', 'val', 'testA', 'testB'),
+    'umd': ('train', 'val', 'test'),
+    'google': ('train', 'val'),
+}
+
+
+def _plain_refs(root, split_by):
+    # Our own file: a plain pickle.load is fine here (independent reader).
+    with open(osp.join(root, 'refcoco', f'refs({split_by}).p'), 'rb') as f:
+        return pickle.load(f)
+
+
+@pytest.mark.parametrize('split_by', list(SPLITS))
+def test_counts_per_split(synthetic, build_dataset, split_by):
+    root, summary = synthetic
+    refs = _plain_refs(root, split_by)
+    assert sorted({r['split'] for r in refs}) == sorted(SPLITS[split_by])
+    total_refs = total_sents = 0
+    for split in SPLITS[split_by]:
+        mine = [r for r in refs if r['split'] == split]
+        n_refs = len(mine)
+        n_sents = sum(len(r['sentences']) for r in mine)
+        assert n_refs > 0 and n_sents >= n_refs
+        # The generator's own bookkeeping agrees with the file.
+        assert summary['splits'][split_by][split]['refs'] == n_refs
+        assert summary['splits'][split_by][split]['sentences'] == n_sents
+        kw = dict(split_file=f'refcoco/refs({split_by}).p', split=split)
+        by_sentence = build_dataset(root, **kw)
+        by_ref = build_dataset(root, sample_mode='ref', **kw)
+        assert len(by_sentence) == n_sents
+        assert len(by_ref) == n_refs
+        assert by_sentence.get_split_stats()['refs'] == n_refs
+        assert by_ref.get_split_stats()['sentences'] == n_sents
+        total_refs += n_refs
+        total_sents += n_sents
+    # Every split file covers the same refs.
+    assert total_refs == summary['num_refs']
+    assert total_sents == summary['num_sentences']
+
+
+def test_data_info_fields(synthetic, build_dataset):
+    root, _ = synthetic
+    refs = {r['ref_id']: r for r in _plain_refs(root, 'unc')}
+    with open(osp.join(root, 'refcoco', 'instances.json')) as f:
+        coco = json.load(f)
+    images = {im['id']: im for im in coco['images']}
+    ds = build_dataset(root, split='val')
+    assert ds.metainfo['classes'] == ('background', 'object')
+    assert ds.reduce_zero_label is False
+    sent_ids = []
+    for i in range(len(ds)):
+        info = ds.get_data_info(i)
+        ref = refs[info['ref_id']]
+        sent = {s['sent_id']: s['sent'] for s in ref['sentences']}
+        assert info['text'] == sent[info['sent_id']]
+        assert info['ann_id'] == ref['ann_id']
+        assert info['image_id'] == ref['image_id']
+        img = images[info['image_id']]
+        assert info['img_path'] == osp.join(root, 'images', img['file_name'])
+        assert (info['height'], info['width']) == (img['height'],
+                                                   img['width'])
+        assert info['seg_map_path'] is None
+        sent_ids.append(info['sent_id'])
+    # One sample per expression, each exactly once.
+    assert sorted(sent_ids) == sorted(
+        s['sent_id'] for r in refs.values() if r['split'] == 'val'
+        for s in r['sentences'])
+
+
+def test_ref_mode_draws_sentences(synthetic, build_dataset):
+    root, _ = synthetic
+    ds = build_dataset(root, sample_mode='ref')
+    refs = {r['ref_id']: r for r in _plain_refs(root, 'unc')}
+    multi = [i for i in range(len(ds))
+             if len(refs[ds.get_data_info(i)['ref_id']]['sentences']) > 1]
+    assert multi, 'the fixture should hold refs with several sentences'
+    np.random.seed(0)
+    idx = multi[0]
+    seen = set()
+    for _ in range(50):
+        info = ds.get_data_info(idx)
+        ref = refs[info['ref_id']]
+        sent = {s['sent_id']: s['sent'] for s in ref['sentences']}
+        assert info['text'] == sent[info['sent_id']]
+        assert 'sentences' not in info
+        seen.add(info['sent_id'])
+    assert seen == set(ref['sent_ids'])
+
+
+@pytest.mark.parametrize('serialize', [True, False])
+def test_masks_match_pycocotools(synthetic, build_dataset, serialize):
+    root, summary = synthetic
+    coco = COCO(osp.join(root, 'refcoco', 'instances.json'))
+    load = LoadReferringAnnotations()
+    kinds = set()
+    for split in SPLITS['unc']:
+        ds = build_dataset(root, split=split, serialize_data=serialize)
+        for i in range(len(ds)):
+            info = ds.get_data_info(i)
+            ann = coco.anns[info['ann_id']]
+            seg = ann['segmentation']
+            kinds.add('rle' if isinstance(seg, dict) else
+                      f'poly{min(len(seg), 2)}')
+            expected = coco.annToMask(ann)  # union of the parts
+            got = load(info)['gt_seg_map']
+            assert got.dtype == np.uint8
+            assert set(np.unique(got)) <= {0, 1}
+            np.testing.assert_array_equal(got, expected > 0)
+    # The fixture exercises compressed RLE, single and multi-part polygons.
+    assert kinds == {'rle', 'poly1', 'poly2'}
+
+
+def _uncompressed_rle(mask):
+    """COCO uncompressed RLE: column-major runs, starting with zeros."""
+    flat = mask.flatten(order='F')
+    counts, value, run = [], 0, 0
+    for v in flat:
+        if v == value:
+            run += 1
+        else:
+            counts.append(run)
+            value, run = v, 1
+    counts.append(run)
+    return dict(size=list(mask.shape), counts=[int(c) for c in counts])
+
+
+def test_uncompressed_rle_and_overlapping_parts(synthetic_copy,
+                                               build_dataset):
+    root = synthetic_copy
+    path = osp.join(root, 'refcoco', 'instances.json')
+    with open(path) as f:
+        coco = json.load(f)
+    ds = build_dataset(root)
+    info = ds.get_data_info(0)
+    ann = next(a for a in coco['annotations'] if a['id'] == info['ann_id'])
+    h, w = info['height'], info['width']
+    mask = LoadReferringAnnotations()(info)['gt_seg_map']
+    ann['segmentation'] = _uncompressed_rle(mask)
+    # A second annotation: two overlapping polygons (sum would reach 2).
+    info2 = ds.get_data_info(len(ds) - 1)
+    ann2 = next(a for a in coco['annotations'] if a['id'] == info2['ann_id'])
+    ann2['segmentation'] = [[2, 2, 30, 2, 30, 30, 2, 30],
+                            [10, 10, 40, 10, 40, 40, 10, 40]]
+    with open(path, 'w') as f:
+        json.dump(coco, f)
+    ds = build_dataset(root)
+    got = LoadReferringAnnotations()(ds.get_data_info(0))['gt_seg_map']
+    np.testing.assert_array_equal(got, mask)
+    got2 = LoadReferringAnnotations()(ds.get_data_info(len(ds) - 1))
+    h2, w2 = info2['height'], info2['width']
+    rles = mask_utils.frPyObjects(ann2['segmentation'], h2, w2)
+    union = mask_utils.decode(rles).sum(axis=2) > 0
+    np.testing.assert_array_equal(got2['gt_seg_map'], union)
+    assert got2['gt_seg_map'].max() == 1
+    assert (h, w) == mask.shape
+
+
+def test_pipelines_and_packing(synthetic, build_dataset):
+    root, _ = synthetic
+    scale = (64, 64)
+    train = build_dataset(root, pipeline=[
+        dict(type='LoadReferringImage'),
+        dict(type='LoadReferringAnnotations'),
+        dict(type='ReferringRandomFlip', prob=0.5),
+        dict(type='PhotoMetricDistortion'),
+        dict(type='Resize', scale=scale, keep_ratio=True),
+        dict(type='PackReferringInputs'),
+    ])
+    test = build_dataset(root, split='val', test_mode=True, pipeline=[
+        dict(type='LoadReferringImage'),
+        dict(type='Resize', scale=scale, keep_ratio=True),
+        dict(type='LoadReferringAnnotations'),
+        dict(type='PackReferringInputs'),
+    ])
+    out = train[0]
+    img, sample = out['inputs'], out['data_samples']
+    assert img.dtype.is_floating_point is False and img.shape[0] == 3
+    assert max(img.shape[1:]) == 64
+    assert sample.gt_sem_seg.shape == tuple(img.shape[1:])
+    for key in ('text', 'ref_id', 'ann_id', 'sent_id', 'image_id', 'img_path',
+                'ori_shape', 'img_shape', 'scale_factor', 'flip',
+                'flip_direction', 'reduce_zero_label'):
+        assert key in sample.metainfo, key
+    out = test[0]
+    sample = out['data_samples']
+    info = test.get_data_info(0)
+    assert max(out['inputs'].shape[1:]) == 64
+    # Test ground truth stays at the original size.
+    assert sample.gt_sem_seg.shape == (info['height'], info['width'])
+    assert sample.ori_shape == (info['height'], info['width'])
+    assert sample.flip is False and sample.flip_direction is None
+    assert sample.text == info['text']
+    assert set(sample.gt_sem_seg.data.unique().tolist()) <= {0, 1}
+
+
+def test_lazy_init_and_bad_mode(synthetic, build_dataset):
+    root, _ = synthetic
+    ds = build_dataset(root, lazy_init=True)
+    assert not ds._fully_initialized
+    ds.full_init()
+    assert len(ds) > 0
+    with pytest.raises(ValueError, match='sample_mode'):
+        build_dataset(root, sample_mode='image')
+    assert isinstance(ds, RefCOCODataset)

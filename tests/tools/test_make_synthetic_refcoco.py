@@ -1,0 +1,240 @@
+"""The synthetic referring dataset generator."""
+import filecmp
+import importlib.util
+import json
+import os
+import os.path as osp
+import pickle
+import re
+from collections import Counter, defaultdict
+
+import cv2
+import numpy as np
+import pytest
+
+# pycocotools' Masks.__array__ predates numpy 2's copy keyword.
+pytestmark = pytest.mark.filterwarnings(
+    'ignore:__array__ implementation:DeprecationWarning')
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+GENERATOR = osp.join(ROOT, 'tools', 'dataset_converters',
+                     'make_synthetic_refcoco.py')
+
+
+@pytest.fixture(scope='module')
+def gen():
+    spec = importlib.util.spec_from_file_location('make_synthetic_refcoco',
+                                                  GENERATOR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def generated(gen, tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('gen'))
+    summary = gen.make_synthetic_refcoco(root, num_images=22, seed=5)
+    return root, summary
+
+
+def _load(root):
+    with open(osp.join(root, 'refcoco', 'instances.json')) as f:
+        coco = json.load(f)
+    refs = {}
+    for split_by in ('unc', 'umd', 'google'):
+        with open(osp.join(root, 'refcoco', f'refs({split_by}).p'), 'rb') as f:
+            refs[split_by] = pickle.load(f)
+    return coco, refs
+
+
+def test_layout_and_format(generated):
+    root, summary = generated
+    coco, refs = _load(root)
+    assert summary['num_images'] == len(coco['images']) == 22
+    assert {c['name'] for c in coco['categories']} >= {'circle', 'square',
+                                                        'triangle'}
+    images = {im['id']: im for im in coco['images']}
+    sizes = set()
+    for im in coco['images']:
+        img = cv2.imread(osp.join(root, 'images', im['file_name']))
+        assert img.shape[:2] == (im['height'], im['width'])
+        sizes.add((im['height'], im['width']))
+        assert 160 <= min(img.shape[:2]) and max(img.shape[:2]) <= 256
+        with open(osp.join(root, 'images', im['file_name']), 'rb') as f:
+            assert f.read(2) == b'\xff\xd8'  # JPEG
+    assert len(sizes) > 1 and any(h != w for h, w in sizes)
+    kinds = Counter('rle' if isinstance(a['segmentation'], dict) else 'poly'
+                    for a in coco['annotations'])
+    assert kinds['rle'] > 0 and kinds['poly'] > 0
+    for a in coco['annotations']:
+        if isinstance(a['segmentation'], dict):
+            assert isinstance(a['segmentation']['counts'], str)
+            assert a['segmentation']['size'] == [
+                images[a['image_id']]['height'],
+                images[a['image_id']]['width']]
+    expected_splits = {'unc': {'train', 'val', 'testA', 'testB'},
+                       'umd': {'train', 'val', 'test'},
+                       'google': {'train', 'val'}}
+    for split_by, rs in refs.items():
+        assert {r['split'] for r in rs} == expected_splits[split_by]
+        # The same refs in every split file.
+        assert [r['ref_id'] for r in rs] == [r['ref_id'] for r in refs['unc']]
+    keys = {'ref_id', 'ann_id', 'image_id', 'category_id', 'split',
+            'sent_ids', 'sentences', 'file_name'}
+    for r in refs['unc']:
+        assert set(r) == keys
+        assert type(r) is dict
+        assert r['sent_ids'] == [s['sent_id'] for s in r['sentences']]
+        assert 1 <= len(r['sentences']) <= 3
+        for s in r['sentences']:
+            assert set(s) == {'sent_id', 'sent', 'raw', 'tokens'}
+            assert s['tokens'] == s['sent'].split()
+            assert s['sent'] == s['sent'].lower()
+
+
+def test_refs_per_image_and_unambiguous(generated):
+    root, _ = generated
+    coco, refs = _load(root)
+    anns = {a['id']: a for a in coco['annotations']}
+    by_image = defaultdict(list)
+    for r in refs['unc']:
+        by_image[r['image_id']].append(r)
+        assert anns[r['ann_id']]['image_id'] == r['image_id']
+        assert anns[r['ann_id']]['category_id'] == r['category_id']
+    assert set(by_image) == {im['id'] for im in coco['images']}
+    for rs in by_image.values():
+        assert len(rs) >= 2
+        assert len({r['ann_id'] for r in rs}) == len(rs)
+        # No expression is shared by two objects of one image.
+        texts = [s['sent'] for r in rs for s in r['sentences']]
+        owners = defaultdict(set)
+        for r in rs:
+            for s in r['sentences']:
+                owners[s['sent']].add(r['ann_id'])
+        assert all(len(v) == 1 for v in owners.values()), texts
+    # Split by image: no image in two unc splits.
+    split_of = defaultdict(set)
+    for r in refs['unc']:
+        split_of[r['image_id']].add(r['split'])
+    assert all(len(v) == 1 for v in split_of.values())
+
+
+def test_expression_vocabulary(gen, generated):
+    _, refs = _load(generated[0])
+    sents = [s['sent'] for r in refs['unc'] for s in r['sentences']]
+    lr = [s for s in sents if re.search(r'\b(left|right)(most)?\b', s)]
+    assert len(lr) >= 0.15 * len(sents)
+    words = set(' '.join(sents).split())
+    assert words & set(gen.COLOURS)
+    assert words & set(gen.SHAPES)
+
+
+def test_expressions_match_the_scene(gen, generated):
+    """Colour and shape words agree with the target's pixels and category."""
+    root, _ = generated
+    coco, refs = _load(root)
+    from pycocotools.coco import COCO
+    api = COCO(osp.join(root, 'refcoco', 'instances.json'))
+    cats = {c['id']: c['name'] for c in coco['categories']}
+    for r in refs['unc']:
+        ann = api.anns[r['ann_id']]
+        img = cv2.imread(osp.join(root, 'images',
+                                  api.imgs[r['image_id']]['file_name']))
+        mask = api.annToMask(ann) > 0
+        inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5))) > 0
+        bgr = img[inner].mean(0)
+        nearest = min(gen.COLOURS, key=lambda c: np.abs(
+            np.array(gen.COLOURS[c][::-1]) - bgr).sum())
+        for s in r['sentences']:
+            words = s['sent'].split()
+            for c in gen.COLOURS:
+                if c in words:
+                    assert c == nearest, (s['sent'], nearest)
+            for shape in gen.SHAPES:
+                if shape in words:
+                    assert shape == cats[ann['category_id']], s['sent']
+
+
+SELECTORS = {
+    'left': ('cx', min), 'leftmost': ('cx', min),
+    'right': ('cx', max), 'rightmost': ('cx', max),
+    'top': ('cy', min), 'topmost': ('cy', min), 'upper': ('cy', min),
+    'bottom': ('cy', max), 'lowest': ('cy', max), 'lower': ('cy', max),
+    'bigger': ('area', max), 'larger': ('area', max),
+    'biggest': ('area', max), 'largest': ('area', max),
+    'smaller': ('area', min), 'small': ('area', min),
+    'smallest': ('area', min), 'tiniest': ('area', min),
+}
+
+
+def test_every_expression_singles_out_its_target(gen, generated):
+    """Parse each expression on its own and resolve it in the scene."""
+    root, _ = generated
+    coco, refs = _load(root)
+    from pycocotools.coco import COCO
+    api = COCO(osp.join(root, 'refcoco', 'instances.json'))
+    cats = {c['id']: c['name'] for c in coco['categories']}
+    objects = defaultdict(list)  # image id -> [dict(ann_id, colour, ...)]
+    for ann in coco['annotations']:
+        im = api.imgs[ann['image_id']]
+        img = cv2.imread(osp.join(root, 'images', im['file_name']))
+        mask = api.annToMask(ann) > 0
+        inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5))) > 0
+        bgr = img[inner].mean(0)
+        colour = min(gen.COLOURS, key=lambda c: np.abs(
+            np.array(gen.COLOURS[c][::-1]) - bgr).sum())
+        ys, xs = np.nonzero(mask)
+        objects[ann['image_id']].append(dict(
+            ann_id=ann['id'], colour=colour,
+            shape=cats[ann['category_id']], cx=xs.mean(), cy=ys.mean(),
+            area=mask.sum()))
+    checked = 0
+    for r in refs['unc']:
+        for s in r['sentences']:
+            words = s['sent'].split()
+            group = [o for o in objects[r['image_id']]
+                     if all(o['colour'] == w for w in words
+                            if w in gen.COLOURS)
+                     and all(o['shape'] == w for w in words
+                             if w in gen.SHAPES)]
+            sel = [SELECTORS[w] for w in words if w in SELECTORS]
+            assert len(sel) <= 1, s['sent']
+            if not sel:
+                assert [o['ann_id'] for o in group] == [r['ann_id']], \
+                    s['sent']
+            else:
+                key, pick = sel[0]
+                assert len(group) >= 2, s['sent']
+                best = pick(group, key=lambda o: o[key])
+                assert best['ann_id'] == r['ann_id'], s['sent']
+                # ... and clearly so: no runner-up within a small margin.
+                rest = [o[key] for o in group if o is not best]
+                gap = min(abs(best[key] - v) for v in rest)
+                assert gap > 0.05 * (best[key] if key == 'area' else 100)
+            checked += 1
+    assert checked == sum(len(r['sentences']) for r in refs['unc'])
+
+
+def test_deterministic_per_seed(gen, tmp_path):
+    a = gen.make_synthetic_refcoco(str(tmp_path / 'a'), num_images=6, seed=1)
+    b = gen.make_synthetic_refcoco(str(tmp_path / 'b'), num_images=6, seed=1)
+    gen.make_synthetic_refcoco(str(tmp_path / 'c'), num_images=6, seed=2)
+    assert a['splits'] == b['splits']
+    for rel in ['refcoco/instances.json', 'refcoco/refs(unc).p',
+                'refcoco/refs(umd).p', 'refcoco/refs(google).p'] + [
+                    'images/' + f
+                    for f in sorted(os.listdir(tmp_path / 'a' / 'images'))]:
+        assert filecmp.cmp(tmp_path / 'a' / rel, tmp_path / 'b' / rel,
+                           shallow=False), rel
+    assert not filecmp.cmp(tmp_path / 'a' / 'refcoco/instances.json',
+                           tmp_path / 'c' / 'refcoco/instances.json',
+                           shallow=False)
+
+
+def test_cli(gen, tmp_path, capsys):
+    summary = gen.main(['--out-dir', str(tmp_path), '--num-train', '3',
+                        '--num-val', '1', '--num-testA', '1', '--num-testB',
+                        '1', '--seed', '4'])
+    assert summary['num_images'] == 6
+    assert summary['splits']['unc']['train']['images'] == 3
+    assert 'refs(umd).p' in capsys.readouterr().out
