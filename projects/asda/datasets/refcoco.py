@@ -1,9 +1,9 @@
 """RefCOCO / RefCOCO+ / G-Ref in the refer release's format."""
-import os.path as osp
 from typing import Dict, List, Optional
 
 import numpy as np
 from mmengine import fileio
+from mmengine.utils import is_abs
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS, TRANSFORMS
 
@@ -91,7 +91,7 @@ class RefCOCODataset(BaseSegDataset):
 
     def _join_prefix(self) -> None:
         super()._join_prefix()
-        if self.split_file and not osp.isabs(self.split_file) and \
+        if self.split_file and not is_abs(self.split_file) and \
                 self.data_root:
             self.split_file = fileio.join_path(self.data_root,
                                                self.split_file)
