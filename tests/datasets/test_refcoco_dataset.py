@@ -219,3 +219,30 @@ def test_lazy_init_and_bad_mode(synthetic, build_dataset):
     with pytest.raises(ValueError, match='sample_mode'):
         build_dataset(root, sample_mode='image')
     assert isinstance(ds, RefCOCODataset)
+
+
+def _py2_pickle(obj):
+    """Protocol-2 pickle with Python 2 ``str`` (SHORT_BINSTRING) values."""
+    if isinstance(obj, bytes):
+        return b'U' + bytes([len(obj)]) + obj
+    if isinstance(obj, int):
+        return b'K' + bytes([obj])
+    if isinstance(obj, list):
+        return b']' + b'(' + b''.join(map(_py2_pickle, obj)) + b'e'
+    if isinstance(obj, dict):
+        return b'}' + b'(' + b''.join(
+            _py2_pickle(k) + _py2_pickle(v) for k, v in obj.items()) + b'u'
+    raise TypeError(obj)
+
+
+@pytest.mark.parametrize('sent, text', [(b'caf\xc3\xa9', 'caf\u00e9'),
+                                        (b'caf\xe9', 'caf\u00e9')])
+def test_python2_refs_pickle(tmp_path, sent, text):
+    from asda.datasets import load_refs
+    ref = {b'ref_id': 1, b'ann_id': 2, b'image_id': 3, b'split': b'train',
+           b'sentences': [{b'sent_id': 4, b'sent': sent}]}
+    path = tmp_path / 'refs(unc).p'
+    path.write_bytes(b'\x80\x02' + _py2_pickle([ref]) + b'.')
+    refs = load_refs(str(path))  # utf-8, falling back to latin-1
+    assert refs == [dict(ref_id=1, ann_id=2, image_id=3, split='train',
+                         sentences=[dict(sent_id=4, sent=text)])]

@@ -72,6 +72,12 @@ def benchmark(cfg: Config, data_root: str, num_samples: int, warmup: int,
 
 def main(argv=None) -> float:
     args = parse_args(argv)
+    # As in a dataloader worker: torch's worker loop runs with one torch
+    # thread, mmengine's env_cfg sets opencv_num_threads=0.
+    import cv2
+    import torch
+    cv2.setNumThreads(0)
+    torch.set_num_threads(1)
     cfg = Config.fromfile(args.config)
     tmp = None
     data_root = args.data_root
