@@ -1,1 +1,3 @@
-__all__ = []
+from .clip_backbone import CLIPBackbone
+
+__all__ = ['CLIPBackbone']

@@ -1,1 +1,3 @@
-__all__ = []
+from .wgda_head import WGDAHead
+
+__all__ = ['WGDAHead']

@@ -1,1 +1,3 @@
-__all__ = []
+from .afsf import AFSF
+
+__all__ = ['AFSF']

@@ -1,1 +1,3 @@
-__all__ = []
+from .referring_encoder_decoder import ReferringEncoderDecoder
+
+__all__ = ['ReferringEncoderDecoder']

@@ -1,0 +1,3 @@
+from .binary_losses import BinaryDiceLoss, BinaryFocalLoss
+
+__all__ = ['BinaryFocalLoss', 'BinaryDiceLoss']

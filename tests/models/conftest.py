@@ -1,0 +1,9 @@
+"""Model tests: every test starts from the same seed."""
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    yield

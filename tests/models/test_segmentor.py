@@ -1,0 +1,101 @@
+"""ReferringEncoderDecoder end to end with a small random-init CLIP."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from tiny_models import build_segmentor, make_sample, tiny_segmentor_cfg
+
+TEXTS = ['red square', 'the small blue circle right of the square']
+
+
+@pytest.fixture(scope='module')
+def model17():
+    torch.manual_seed(0)
+    return build_segmentor(tiny_segmentor_cfg(img_size=64, context_length=17))
+
+
+@pytest.mark.parametrize('context_length', [17, 22])
+@pytest.mark.parametrize('size', [(64, 64), (64, 96), (80, 48)])
+def test_output_shapes(context_length, size, model17):
+    model = model17 if context_length == 17 else build_segmentor(
+        tiny_segmentor_cfg(img_size=64, context_length=context_length))
+    model.eval()
+    h, w = size
+    samples = [make_sample(t) for t in TEXTS]
+    with torch.no_grad():
+        logits = model(torch.randn(2, 3, h, w), samples, mode='tensor')
+        feats = model.extract_feat(torch.randn(2, 3, h, w), samples)
+    assert logits.shape == (2, 1, h // 2, w // 2)  # 8x the 16-px token grid
+    assert feats['word_feats'].shape == (2, context_length, 64)
+    assert feats['feat'].shape == (2, 64, h // 16, w // 16)
+
+
+def test_predict_returns_original_size_and_afs_layers(model17):
+    model17.eval()
+    # a 60 x 40 image resized to 64 x 43 -> padded to 64 x 64 (bottom/right)
+    raw = [torch.randint(0, 255, (3, 64, 43), dtype=torch.uint8) for _ in TEXTS]
+    samples = [make_sample(t, torch.zeros(60, 40), ori_shape=(60, 40),
+                           img_shape=(64, 43), scale_factor=(43 / 40, 64 / 60))
+               for t in TEXTS]
+    data = model17.data_preprocessor(dict(inputs=raw, data_samples=samples), False)
+    assert data['inputs'].shape == (2, 3, 64, 64)
+    with torch.no_grad():
+        results = model17(**data, mode='predict')
+    for result in results:
+        assert result.pred_sem_seg.shape == (60, 40)
+        assert set(result.pred_sem_seg.data.unique().tolist()) <= {0, 1}
+        low, mid = result.metainfo['afs_layers']
+        assert low in (2, 3) and mid in (4, 5)
+    # without pad_shape / img_padding_size in the metainfo, padding_size
+    # still crops correctly: the logits map to the padded input first
+    samples = [make_sample(t, ori_shape=(30, 20), img_shape=(64, 43),
+                           padding_size=[0, 21, 0, 0]) for t in TEXTS]
+    inputs = data['inputs']
+    with torch.no_grad():
+        results = model17(inputs, samples, mode='predict')
+        logits = model17(inputs, samples, mode='tensor')
+    expected = F.interpolate(logits, size=(64, 64), mode='bilinear')[:, :, :, :43]
+    expected = F.interpolate(expected, size=(30, 20), mode='bilinear')
+    for i, result in enumerate(results):
+        assert result.pred_sem_seg.shape == (30, 20)
+        torch.testing.assert_close(result.seg_logits.data, expected[i].sigmoid())
+
+
+def test_forward_tokens_matches_text_path(model17):
+    model17.eval()
+    img = torch.randn(2, 3, 64, 96)
+    samples = [make_sample(t) for t in TEXTS]
+    tokens = model17.backbone.tokenize(TEXTS)
+    with torch.no_grad():
+        torch.testing.assert_close(model17.forward_tokens(img, tokens),
+                                   model17(img, samples, mode='tensor'))
+
+
+def test_missing_text_is_a_clear_error(model17):
+    with pytest.raises(KeyError, match='text'):
+        model17(torch.randn(1, 3, 64, 64), [make_sample('x').__class__()],
+                mode='tensor')
+
+
+@pytest.mark.parametrize('selection,unused', [
+    ('straight_through', set()),
+    ('hard', {'neck.cls_norm', 'neck.cls_proj', 'neck.low_selector',
+              'neck.mid_selector'}),
+])
+def test_every_parameter_gets_a_gradient(selection, unused):
+    """DDP with find_unused_parameters=False needs this (except 'hard')."""
+    cfg = tiny_segmentor_cfg(img_size=64)
+    cfg['neck']['selection'] = selection
+    model = build_segmentor(cfg).train()
+    gt = np.zeros((64, 64), np.int64)
+    gt[10:30, 10:30] = 1
+    gt[:, 50:] = 255
+    samples = [make_sample(t, gt) for t in TEXTS]
+    data = model.data_preprocessor(
+        dict(inputs=[torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)] * 2,
+             data_samples=samples), True)
+    losses = model(**data, mode='loss')
+    assert {'decode.loss_focal', 'decode.loss_dice', 'decode.acc_seg'} <= set(losses)
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    no_grad = {n for n, p in model.named_parameters() if p.grad is None}
+    assert {'.'.join(n.split('.')[:2]) for n in no_grad} == unused
