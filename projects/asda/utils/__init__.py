@@ -1,0 +1,1 @@
+"""Utilities (not imported by ``import asda``): FLOP counting."""
