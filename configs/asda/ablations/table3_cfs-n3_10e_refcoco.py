@@ -1,0 +1,3 @@
+# Table 3: n = 3 self-attention layers in CFS's Local Visual Attention.
+_base_ = ['./asda_vitb_10e_refcoco.py']
+model = dict(decode_head=dict(num_layers=3))

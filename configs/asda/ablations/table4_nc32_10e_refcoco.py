@@ -1,0 +1,3 @@
+# Table 4: Nc = 32 response masks / coefficients.
+_base_ = ['./asda_vitb_10e_refcoco.py']
+model = dict(decode_head=dict(num_masks=32))

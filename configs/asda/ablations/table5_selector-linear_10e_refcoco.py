@@ -1,0 +1,3 @@
+# Table 5: 'linear' adaptive selection network (Phi_as) in AFS.
+_base_ = ['./asda_vitb_10e_refcoco.py']
+model = dict(neck=dict(selector='linear'))
