@@ -97,6 +97,7 @@ class ReferringEncoderDecoder(EncoderDecoder):
             # predict_by_feat resizes to pad_shape (else img_shape): the
             # padded batch is the input itself.
             meta.setdefault('pad_shape', tuple(inputs.shape[-2:]))
+            meta.setdefault('img_shape', tuple(inputs.shape[-2:]))
             batch_img_metas.append(meta)
         afs_layers = None
         if self.test_cfg.get('mode', 'whole') == 'whole':
@@ -107,7 +108,8 @@ class ReferringEncoderDecoder(EncoderDecoder):
                                                   self.test_cfg)
         else:
             seg_logits = self.inference(inputs, batch_img_metas)
-        results = self.postprocess_result(seg_logits, data_samples)
+        # float32 masks and probabilities also under autocast
+        results = self.postprocess_result(seg_logits.float(), data_samples)
         if afs_layers is not None:
             for sample, layers in zip(results, afs_layers.tolist()):
                 sample.set_metainfo(dict(afs_layers=tuple(layers)))
