@@ -99,3 +99,42 @@ def test_every_parameter_gets_a_gradient(selection, unused):
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     no_grad = {n for n, p in model.named_parameters() if p.grad is None}
     assert {'.'.join(n.split('.')[:2]) for n in no_grad} == unused
+
+
+TABLE2 = {
+    'a_baseline': (dict(fusion='top', low_layers=(), mid_layers=()),
+                   dict(branch='cfs')),
+    'b_manual': (dict(fusion='concat', low_layers=(3, ), mid_layers=(5, )),
+                 dict(branch='cfs')),
+    'c_afs': (dict(fusion='concat'), dict(branch='cfs')),
+    'd_afs_sfa': (dict(fusion='sfa'), dict(branch='cfs')),
+    'e_single_branch': (dict(fusion='sfa'), dict(branch='single')),
+}
+
+
+@pytest.mark.parametrize('row', sorted(TABLE2))
+def test_table2_variants(row):
+    """Paper Table 2 rows: every parameter trains, prediction works."""
+    neck, head = TABLE2[row]
+    cfg = tiny_segmentor_cfg(img_size=64)
+    cfg['neck'].update(neck)
+    cfg['decode_head'].update(head)
+    model = build_segmentor(cfg).train()
+    gt = np.zeros((64, 64), np.int64)
+    gt[10:30, 10:30] = 1
+    samples = [make_sample(t, gt) for t in TEXTS]
+    img = [torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)] * 2
+    data = model.data_preprocessor(dict(inputs=img, data_samples=samples), True)
+    losses = model(**data, mode='loss')
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.eval()
+    samples = [make_sample(t, ori_shape=(64, 64), img_shape=(64, 64))
+               for t in TEXTS]
+    with torch.no_grad():
+        results = model(data['inputs'], samples, mode='predict')
+    assert results[0].pred_sem_seg.shape == (64, 64)
+    if row == 'a_baseline':
+        assert 'afs_layers' not in results[0].metainfo
+    elif row == 'b_manual':
+        assert results[0].metainfo['afs_layers'] == (3, 5)

@@ -23,6 +23,13 @@ Output (Eq. 10): M = sum_k f_coef[k] M'_k, one logit channel at 8x the token
 grid (208 x 208 for a 416 input with patch 16). Prediction is
 sigmoid(M) > ``threshold`` (mmseg's single-channel path).
 
+``branch`` selects the rows of the paper's Table 2: ``'dual'`` (default, the
+full model, row f); ``'cfs'``: the CFS branch alone, its decoder ending in a
+single logit channel (no word features, no coefficients; rows a-d);
+``'single'``: the single-branch alignment of row e: F_A is fused with the
+words by the cross-attention layer (as CRIS's transformer decoder does)
+before that single-channel decoder.
+
 Loss: the target is resized to the logit size; every term of
 ``loss_decode`` (default: sigmoid focal, gamma 2, alpha 0.25, + Dice, 1:1)
 ignores ``ignore_index`` pixels (the padding). ``target_resize='area'``
@@ -181,6 +188,8 @@ class WGDAHead(BaseDecodeHead):
             ``coef_pool='flatten'`` (26 x 26 at 416 with patch 16).
         target_resize (str): ``'area'`` or ``'nearest'``: how the target
             is brought to the logit size for the loss.
+        branch (str): ``'dual'``, ``'cfs'`` or ``'single'`` (Table 2 rows,
+            see the module docstring).
         norm_cfg (dict, optional): Norm of the decoder / Phi_coef
             convolutions; default GroupNorm with 8 groups.
         act_cfg (dict, optional): Their activation; default ReLU.
@@ -202,6 +211,7 @@ class WGDAHead(BaseDecodeHead):
                  coef_pool: str = 'avg',
                  coef_grid: Optional[Sequence[int]] = None,
                  target_resize: str = 'area',
+                 branch: str = 'dual',
                  norm_cfg: Optional[dict] = None,
                  act_cfg: Optional[dict] = None,
                  num_classes: int = 2,
@@ -225,6 +235,9 @@ class WGDAHead(BaseDecodeHead):
             raise ValueError('decoder_channels needs three stages (8x up)')
         if coef_pool not in ('avg', 'flatten'):
             raise ValueError(f"coef_pool must be 'avg' or 'flatten', got {coef_pool!r}")
+        if branch not in ('dual', 'cfs', 'single'):
+            raise ValueError(f"branch must be 'dual', 'cfs' or 'single', "
+                             f'got {branch!r}')
         if target_resize not in ('area', 'nearest'):
             raise ValueError(f"target_resize must be 'area' or 'nearest', "
                              f'got {target_resize!r}')
@@ -253,6 +266,7 @@ class WGDAHead(BaseDecodeHead):
         self.coef_pool = coef_pool
         self.coef_grid = tuple(coef_grid) if coef_grid is not None else None
         self.target_resize = target_resize
+        self.branch = branch
 
         # CFS: Local Visual Attention + segmentation decoder.
         self.cfs_layers = nn.ModuleList([
@@ -266,11 +280,14 @@ class WGDAHead(BaseDecodeHead):
                                      norm_cfg=norm_cfg, act_cfg=act_cfg))
             c_in = c_out
         self.decoder = nn.ModuleList(stages)
-        self.mask_conv = nn.Conv2d(c_in, num_masks, 1)
+        self.mask_conv = nn.Conv2d(c_in, num_masks if branch == 'dual' else 1, 1)
 
         # WCG: Visual and Language Local Attention + Gated Coefficients.
-        self.wcg_layer = CrossAttentionLayer(d, text_channels, num_heads,
-                                             ffn_ratio, dropout)
+        if branch != 'cfs':
+            self.wcg_layer = CrossAttentionLayer(d, text_channels, num_heads,
+                                                 ffn_ratio, dropout)
+        if branch != 'dual':
+            return
         self.coef_convs = nn.Sequential(
             ConvModule(d, coef_channels, 3, padding=1, norm_cfg=norm_cfg,
                        act_cfg=act_cfg),
@@ -282,24 +299,32 @@ class WGDAHead(BaseDecodeHead):
             self.coef_fc = nn.Linear(num_masks * gh * gw, num_masks)
 
     # ---------------------------------------------------------------- forward
-    def forward_branches(self, inputs: dict):
-        """Response masks M' (B, Nc, 8H, 8W) and coefficients (B, Nc)."""
-        x = inputs['feat']
+    def _local_visual_attention(self, x: torch.Tensor):
         B, d, H, W = x.shape
         pos = sine_position_encoding(H, W, d, device=x.device,
                                      dtype=x.dtype)[None]
         tokens = x.flatten(2).transpose(1, 2)
         for layer in self.cfs_layers:
             tokens = layer(tokens, pos)
-        tokens = self.cfs_norm(tokens)  # F_A
+        return self.cfs_norm(tokens), pos  # F_A
 
-        # CFS segmentation decoder -> response masks
-        y = tokens.transpose(1, 2).reshape(B, d, H, W)
+    def _decode(self, tokens: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        """CFS segmentation decoder: 3 x (up x2, conv3x3), then conv1x1."""
+        y = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, H, W)
         for stage in self.decoder:
             y = F.interpolate(y, scale_factor=2, mode='bilinear',
                               align_corners=self.align_corners)
             y = stage(y)
-        masks = self.mask_conv(y).sigmoid()
+        return self.mask_conv(y)
+
+    def forward_branches(self, inputs: dict):
+        """Response masks M' (B, Nc, 8H, 8W) and coefficients (B, Nc)."""
+        if self.branch != 'dual':
+            raise RuntimeError(f"branch='{self.branch}' has no response masks")
+        x = inputs['feat']
+        B, d, H, W = x.shape
+        tokens, pos = self._local_visual_attention(x)
+        masks = self._decode(tokens, H, W).sigmoid()
 
         # WCG
         words = inputs['word_feats'].to(tokens.dtype)
@@ -316,6 +341,15 @@ class WGDAHead(BaseDecodeHead):
 
     def forward(self, inputs: dict) -> torch.Tensor:
         """Eq. 10: (B, 1, 8H, 8W) mask logits."""
+        if self.branch != 'dual':
+            x = inputs['feat']
+            H, W = x.shape[-2:]
+            tokens, pos = self._local_visual_attention(x)
+            if self.branch == 'single':
+                tokens = self.wcg_layer(tokens, pos,
+                                        inputs['word_feats'].to(tokens.dtype),
+                                        inputs.get('word_mask'))
+            return self._decode(tokens, H, W)
         masks, coef = self.forward_branches(inputs)
         return torch.einsum('bk,bkhw->bhw', coef.to(masks.dtype),
                             masks).unsqueeze(1)

@@ -42,11 +42,19 @@ features are up-sampled (transposed convolutions, ViTDet style) to 4x and
 2x the token grid, fused top-down with F_G (FPN style) and the fused 4x map
 is max-pooled back to the token grid before the 3x3 aggregation.
 
+``fusion`` picks the rows of the paper's Table 2: ``'sfa'`` (default, rows
+d-f); ``'concat'``: F_coarse = conv1x1([LN(F_L), LN(F_M), F_G]), the
+concatenation-and-projection fusion without multi-scale maps (rows b, c;
+row b = manual layers 6 and 9: ``low_layers=(6,)``, ``mid_layers=(9,)``);
+``'top'``: F_coarse = conv1x1(F_G) alone (row a, the baseline; no low/mid
+layers). A group with one candidate needs no selector, and Phi exists only
+when some group has a choice.
+
 Output of :meth:`AFSF.forward` (a dict): ``'feat'`` F_coarse (B, d_model,
 H, W); ``'word_feats'``, ``'word_mask'``, ``'sent_feat'`` passed on from the
 backbone; ``'afs_layers'`` (B, 2) long, the chosen low and mid layer
 numbers; ``'afs_probs'`` list of the two groups' selection probabilities
-(B, G_low) and (B, G_mid).
+(B, G_low) and (B, G_mid). With ``fusion='top'`` the last two are absent.
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -61,6 +69,7 @@ __all__ = ['AFSF', 'LayerSelector']
 SELECTIONS = ('straight_through', 'gumbel', 'soft', 'hard')
 SELECTORS = ('linear', 'conv', 'mlp')
 PYRAMIDS = ('paper', 'release')
+FUSIONS = ('sfa', 'concat', 'top')
 
 
 def _rms_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -140,6 +149,8 @@ class AFSF(BaseModule):
         selector (str): ``'linear'``, ``'conv'`` or ``'mlp'`` (Table 5).
         pyramid (str): ``'paper'`` (down-sampled low/mid) or ``'release'``
             (up-sampled low/mid, max-pooled back).
+        fusion (str): ``'sfa'``, ``'concat'`` or ``'top'`` (Table 2 rows,
+            see the module docstring).
         gumbel_tau (float): Gumbel-softmax temperature.
         score_norm (bool): Cosine reading of Eq. 1 (see module docstring).
         in_norm (bool): LayerNorm the class tokens and the low/mid/top
@@ -158,6 +169,7 @@ class AFSF(BaseModule):
                  selection: str = 'straight_through',
                  selector: str = 'linear',
                  pyramid: str = 'paper',
+                 fusion: str = 'sfa',
                  gumbel_tau: float = 1.0,
                  score_norm: bool = True,
                  in_norm: bool = True,
@@ -168,31 +180,45 @@ class AFSF(BaseModule):
                              f'got {selection!r}')
         if pyramid not in PYRAMIDS:
             raise ValueError(f'pyramid must be one of {PYRAMIDS}, got {pyramid!r}')
-        self.low_layers = tuple(int(i) for i in low_layers)
-        self.mid_layers = tuple(int(i) for i in mid_layers)
+        if fusion not in FUSIONS:
+            raise ValueError(f'fusion must be one of {FUSIONS}, got {fusion!r}')
+        self.low_layers = tuple(int(i) for i in low_layers or ())
+        self.mid_layers = tuple(int(i) for i in mid_layers or ())
         self.top_layer = int(top_layer)
-        if not self.low_layers or not self.mid_layers:
+        if fusion != 'top' and (not self.low_layers or not self.mid_layers):
             raise ValueError('low_layers and mid_layers need >= 1 candidate')
         self.in_channels = in_channels
         self.text_channels = text_channels
         self.d_model = d_model
         self.selection = selection
         self.pyramid = pyramid
+        self.fusion = fusion
         self.gumbel_tau = gumbel_tau
         self.score_norm = score_norm
         C, D, c = in_channels, text_channels, lateral_channels
 
-        # AFS: one Phi shared by both groups, one selector per group.
-        self.cls_norm = nn.LayerNorm(C) if in_norm else nn.Identity()
-        self.cls_proj = nn.Linear(C, D)
-        self.low_selector = LayerSelector(len(self.low_layers), D, selector)
-        self.mid_selector = LayerSelector(len(self.mid_layers), D, selector)
+        # AFS: one Phi shared by both groups, one selector per group with a
+        # choice (a single candidate is taken as is).
+        groups = () if fusion == 'top' else (self.low_layers, self.mid_layers)
+        if any(len(g) > 1 for g in groups):
+            self.cls_norm = nn.LayerNorm(C) if in_norm else nn.Identity()
+            self.cls_proj = nn.Linear(C, D)
+        if len(self.low_layers) > 1 and fusion != 'top':
+            self.low_selector = LayerSelector(len(self.low_layers), D, selector)
+        if len(self.mid_layers) > 1 and fusion != 'top':
+            self.mid_selector = LayerSelector(len(self.mid_layers), D, selector)
 
         # SFA
-        self.low_norm = LayerNorm2d(C) if in_norm else nn.Identity()
-        self.mid_norm = LayerNorm2d(C) if in_norm else nn.Identity()
         self.top_norm = LayerNorm2d(C) if in_norm else nn.Identity()
         self.text_proj = nn.Linear(D, C)
+        if fusion == 'top':
+            self.project = nn.Conv2d(C, d_model, 1)
+            return
+        self.low_norm = LayerNorm2d(C) if in_norm else nn.Identity()
+        self.mid_norm = LayerNorm2d(C) if in_norm else nn.Identity()
+        if fusion == 'concat':
+            self.project = nn.Conv2d(3 * C, d_model, 1)
+            return
         self.lateral_top = _Conv1x1ReLU(C, c)
         if pyramid == 'paper':
             self.up_low = _Conv1x1ReLU(C, c)  # Phi_up's channel reduction
@@ -263,35 +289,49 @@ class AFSF(BaseModule):
             raise ValueError(f'AFSF needs layers {tuple(wanted)}; the backbone '
                              f'returns {tuple(layers)} (out_indices)') from None
 
+    def _afs(self, group: str, layers: Sequence[int], candidates: Sequence[int],
+             sent: torch.Tensor, cls_tokens, feats):
+        """Select one layer of a group: map, chosen layer numbers, probs."""
+        maps = self._group(layers, candidates, feats)
+        if len(candidates) == 1:
+            batch = sent.shape[0]
+            index = torch.zeros(batch, dtype=torch.long, device=sent.device)
+            probs = torch.ones(batch, 1, device=sent.device)
+            selected = maps[0]
+        else:
+            selector = getattr(self, f'{group}_selector')
+            logits = selector(self._scores(
+                sent, self._group(layers, candidates, cls_tokens)))
+            selected, index, probs = self._select(logits, maps)
+        table = torch.tensor(candidates, device=index.device)
+        return selected, table[index], probs
+
     def forward(self, inputs: dict) -> dict:
         layers = list(inputs['layers'])
         feats, cls_tokens = inputs['visual_feats'], inputs['cls_tokens']
         sent = inputs['sent_feat']
+        out = dict(word_feats=inputs['word_feats'],
+                   word_mask=inputs['word_mask'], sent_feat=sent)
 
-        low_logits = self.low_selector(self._scores(
-            sent, self._group(layers, self.low_layers, cls_tokens)))
-        mid_logits = self.mid_selector(self._scores(
-            sent, self._group(layers, self.mid_layers, cls_tokens)))
-        low, low_idx, low_probs = self._select(
-            low_logits, self._group(layers, self.low_layers, feats))
-        mid, mid_idx, mid_probs = self._select(
-            mid_logits, self._group(layers, self.mid_layers, feats))
-        top = self._group(layers, (self.top_layer, ), feats)[0]
-
-        low, mid, top = self.low_norm(low), self.mid_norm(mid), self.top_norm(top)
+        top = self.top_norm(self._group(layers, (self.top_layer, ), feats)[0])
         top_fused = top * self.text_proj(sent).to(top.dtype)[:, :, None, None]
-        if self.pyramid == 'paper':
+        if self.fusion == 'top':
+            out['feat'] = self.project(top_fused)
+            return out
+
+        low, low_layer, low_probs = self._afs(
+            'low', layers, self.low_layers, sent, cls_tokens, feats)
+        mid, mid_layer, mid_probs = self._afs(
+            'mid', layers, self.mid_layers, sent, cls_tokens, feats)
+        low, mid = self.low_norm(low), self.mid_norm(mid)
+        if self.fusion == 'concat':
+            coarse = self.project(torch.cat([low, mid, top_fused], dim=1))
+        elif self.pyramid == 'paper':
             coarse = self._fuse_paper(low, mid, top_fused)
         else:
             coarse = self._fuse_release(low, mid, top_fused)
-
-        low_table = torch.tensor(self.low_layers, device=low_idx.device)
-        mid_table = torch.tensor(self.mid_layers, device=mid_idx.device)
-        afs_layers = torch.stack([low_table[low_idx], mid_table[mid_idx]], 1)
-        return dict(
+        out.update(
             feat=coarse,
-            word_feats=inputs['word_feats'],
-            word_mask=inputs['word_mask'],
-            sent_feat=sent,
-            afs_layers=afs_layers,
+            afs_layers=torch.stack([low_layer, mid_layer], dim=1),
             afs_probs=[low_probs, mid_probs])
+        return out

@@ -1,0 +1,3 @@
+# Table 2 (d) = (a) + AFS + SFA, decoded by the CFS branch alone.
+_base_ = ['../asda_vitb_refcoco.py']
+model = dict(neck=dict(fusion='sfa'), decode_head=dict(branch='cfs'))
