@@ -35,7 +35,12 @@ def binary_focal_loss(pred: torch.Tensor,
                       gamma: float = 2.0,
                       alpha: float = 0.25,
                       ignore_index: int = 255) -> torch.Tensor:
-    """Sigmoid focal loss (Lin et al.) averaged over the valid pixels.
+    """Sigmoid focal loss (Lin et al.): the mean over each sample's valid
+    pixels, then the mean over the batch.
+
+    Averaging per sample weighs every expression alike whatever its padding,
+    and makes the loss of a batch the mean of its samples' losses, so a DDP
+    step over several ranks equals one step on the union of their batches.
 
     ``alpha`` weighs the positive pixels (``1 - alpha`` the negative ones);
     a negative ``alpha`` disables the weighting.
@@ -47,7 +52,8 @@ def binary_focal_loss(pred: torch.Tensor,
     loss = ce * (1 - p_t).pow(gamma)
     if alpha >= 0:
         loss = loss * (alpha * t + (1 - alpha) * (1 - t))
-    return (loss * valid).sum() / valid.sum().clamp(min=1.0)
+    per_sample = (loss * valid).sum(1) / valid.sum(1).clamp(min=1.0)
+    return per_sample.mean()
 
 
 def binary_dice_loss(pred: torch.Tensor,
