@@ -1,4 +1,5 @@
 # One entry point for set-up, tests and the demo.
+#   make demo   set up if needed, then train + evaluate on the synthetic dataset (CPU, minutes)
 #   make test   create .venv if missing, install the lock + asda (editable), lint, pytest
 
 PYTHON ?= python3
@@ -6,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.asda-installed
 
-.PHONY: setup test lint lock clean
+.PHONY: setup test lint demo lock clean
 
 setup: $(STAMP)
 
@@ -21,6 +22,9 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+demo: $(STAMP)
+	PYTHONUNBUFFERED=1 $(BIN)/python tools/demo_synthetic.py $(DEMO_ARGS)
 
 lock: $(STAMP)
 	{ echo "# Exact stack installed by 'make' and CI (DESIGN.md, Stack). Regenerate with 'make lock'."; \
