@@ -79,6 +79,7 @@ def count_by_part(segmentor: nn.Module,
     Returns ``{part: {'flops': int, 'params': int}}`` for ``parts`` and
     ``'total'``; plus ``'unsupported'``: ops the counter skipped (element-wise
     ops, softmax, normalisation-free activations: not counted, as fvcore).
+    A part may be a dotted sub-module name (``'backbone.visual'``).
     """
     segmentor = segmentor.eval()
     backbone = segmentor.backbone
@@ -95,8 +96,9 @@ def count_by_part(segmentor: nn.Module,
         by_module = analyzer.by_module()
         unsupported = dict(analyzer.unsupported_ops())
     result = {}
+    modules = dict(segmentor.named_modules())
     for part in parts:
-        module = getattr(segmentor, part, None)
+        module = modules.get(part)
         if module is None:
             continue
         result[part] = dict(

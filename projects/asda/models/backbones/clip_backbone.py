@@ -254,6 +254,9 @@ class CLIPBackbone(BaseModule):
         for key in ('init_logit_scale', 'init_logit_bias',
                     'nonscalar_logit_scale'):
             cfg.pop(key, None)
+        # The open_clip config the towers were built from (tools build the
+        # bare open_clip CLIP of the same architecture from it).
+        self.clip_cfg = copy.deepcopy(cfg)
         clip = CLIP(**cfg)
 
         num_layers = len(clip.visual.transformer.resblocks)
