@@ -4,13 +4,12 @@ Multi-GPU: ``bash tools/dist_test.sh CONFIG CHECKPOINT 2``.
 """
 import argparse
 import os
-import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from asda.engine import setup_cpu_distributed
+from asda.engine import load_run_config, setup_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -51,15 +50,8 @@ def _enable_visualization(cfg: Config, show_dir: str) -> None:
 
 
 def build_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args.config, args.launcher, args.cfg_options,
+                          args.work_dir)
     cfg.load_from = args.checkpoint
     if args.split is not None:
         cfg.test_dataloader.dataset.split = args.split

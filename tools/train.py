@@ -6,14 +6,13 @@ command trains with gloo on the CPU.
 import argparse
 import logging
 import os
-import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from asda.engine import enable_amp, setup_cpu_distributed
+from asda.engine import enable_amp, load_run_config, setup_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -42,15 +41,8 @@ def parse_args(argv=None):
 
 
 def build_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args.config, args.launcher, args.cfg_options,
+                          args.work_dir)
     if args.amp:
         enable_amp(cfg)
         print_log('mixed precision: ' + cfg.optim_wrapper.type,

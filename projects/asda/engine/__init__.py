@@ -1,4 +1,7 @@
-from .launch import enable_amp, setup_cpu_distributed
+from .launch import enable_amp, load_run_config, setup_cpu_distributed
 from .optim_wrapper import CPUAutocastOptimWrapper
 
-__all__ = ['CPUAutocastOptimWrapper', 'enable_amp', 'setup_cpu_distributed']
+__all__ = [
+    'CPUAutocastOptimWrapper', 'enable_amp', 'load_run_config',
+    'setup_cpu_distributed'
+]

@@ -9,12 +9,37 @@ initialise gloo ourselves and wrap with ``device_ids=None``. The GPU path is
 left to mmengine untouched.
 """
 import os
+import os.path as osp
+from typing import Optional
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-__all__ = ['setup_cpu_distributed', 'enable_amp']
+__all__ = ['load_run_config', 'setup_cpu_distributed', 'enable_amp']
+
+
+def load_run_config(config: str, launcher: str = 'none', cfg_options=None,
+                    work_dir: Optional[str] = None) -> Config:
+    """Read a config the way ``tools/train.py`` and ``tools/test.py`` do.
+
+    Args:
+        config (str): Config file path.
+        launcher (str): Job launcher, stored as ``cfg.launcher``.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+        work_dir (str, optional): ``--work-dir``; otherwise the config's, or
+            ``./work_dirs/<config name>``.
+    """
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    return cfg
 
 
 def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
