@@ -21,8 +21,9 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(
-    type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+# Expression + masks (asda.visualization). No fixed name: each Runner gets
+# its own (mmengine keeps visualizers by name, process-wide).
+visualizer = dict(type='RISLocalVisualizer', vis_backends=vis_backends)
 log_processor = dict(by_epoch=True, window_size=50)
 log_level = 'INFO'
 load_from = None

@@ -1,0 +1,3 @@
+from .local_visualizer import RISLocalVisualizer
+
+__all__ = ['RISLocalVisualizer']

@@ -1,0 +1,98 @@
+"""RISLocalVisualizer: masks and the expression drawn on the image."""
+import glob
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.structures import PixelData
+from mmseg.registry import VISUALIZERS
+from mmseg.structures import SegDataSample
+
+import asda  # noqa: F401  (registers the visualizer)
+from asda.visualization import RISLocalVisualizer
+
+
+@pytest.fixture
+def image():
+    rng = np.random.default_rng(0)
+    return rng.integers(60, 120, size=(90, 120, 3), dtype=np.uint8)
+
+
+def _sample(h=90, w=120, text='the red circle on the left', sent_id=7,
+            gt=True, pred=True, layers=(3, 5)):
+    sample = SegDataSample(metainfo=dict(text=text, sent_id=sent_id,
+                                         afs_layers=layers))
+    if gt:
+        gt_map = torch.zeros(1, h, w, dtype=torch.long)
+        gt_map[0, 20:50, 10:40] = 1
+        sample.gt_sem_seg = PixelData(data=gt_map)
+    if pred:
+        pred_map = torch.zeros(1, h, w, dtype=torch.long)
+        pred_map[0, 25:60, 15:50] = 1
+        sample.pred_sem_seg = PixelData(data=pred_map)
+    return sample
+
+
+def test_registered_and_built_from_config():
+    vis = VISUALIZERS.build(dict(type='RISLocalVisualizer', name='ris_vis_build'))
+    assert isinstance(vis, RISLocalVisualizer)
+    assert vis.dataset_meta['classes'] == ('background', 'object')
+
+
+def test_draw_referring_layout(image):
+    vis = RISLocalVisualizer(name='ris_vis_layout')
+    mask = np.zeros(image.shape[:2], bool)
+    mask[10:40, 20:60] = True
+    plain = vis.draw_referring(image, pred_mask=mask, pred_caption=None)
+    assert plain.shape == image.shape  # no text: no banner
+    assert (plain[~mask] == image[~mask]).all()  # background untouched
+    inside = plain[15:35, 25:55].astype(int)
+    assert (inside[..., 0] > image[15:35, 25:55, 0]).all()  # tinted red
+
+    drawn = vis.draw_referring(image, 'the red circle', pred_mask=mask,
+                               gt_mask=mask.astype(np.uint8))
+    banner = drawn.shape[0] - image.shape[0]
+    assert banner > 0 and drawn.shape[1] == 2 * image.shape[1]
+    assert drawn[:banner].max() == 255  # white text on the dark banner
+    np.testing.assert_array_equal(vis.get_image(), drawn)
+
+    # a long expression wraps to several lines: a taller banner
+    long = vis.draw_referring(image, ' '.join(['word'] * 40), pred_mask=mask)
+    assert long.shape[0] - image.shape[0] > banner
+    # masks of another size are resized to the image; non-ASCII is fine
+    small = vis.draw_referring(image, 'caf\u00e9 \u2192 left',
+                               pred_mask=mask[::2, ::2])
+    assert small.shape[1] == image.shape[1]
+
+
+def test_add_datasample_saves_one_file_per_expression(image, tmp_path):
+    vis = RISLocalVisualizer(
+        name='ris_vis_save', vis_backends=[dict(type='LocalVisBackend')],
+        save_dir=str(tmp_path))
+    vis.add_datasample('test_img_001.jpg', image, _sample(sent_id=7))
+    vis.add_datasample('test_img_001.jpg', image,
+                       _sample(sent_id=8, text='the blue square'))
+    files = sorted(glob.glob(str(tmp_path / '**' / '*.png'), recursive=True))
+    names = [osp.basename(f) for f in files]
+    assert names == ['test_img_001_sent7_0.png', 'test_img_001_sent8_0.png']
+    saved = cv2.imread(files[0])
+    assert saved.shape[1] == 2 * image.shape[1]  # ground truth | prediction
+    assert saved.shape[0] > image.shape[0]
+    # different expressions give different banners
+    other = cv2.imread(files[1])
+    assert not np.array_equal(saved, other)
+
+
+def test_add_datasample_options(image, tmp_path):
+    vis = RISLocalVisualizer(name='ris_vis_opts')
+    out = tmp_path / 'pred_only.png'
+    vis.add_datasample('x', image, _sample(), draw_gt=False,
+                       out_file=str(out))
+    saved = cv2.imread(str(out))
+    assert saved.shape[1] == image.shape[1] and saved.shape[0] > image.shape[0]
+    # no prediction (e.g. ground truth only), no text
+    sample = _sample(pred=False, text=None)
+    vis.add_datasample('y', image, sample, out_file=str(tmp_path / 'gt.png'))
+    assert cv2.imread(str(tmp_path / 'gt.png')).shape == image.shape
