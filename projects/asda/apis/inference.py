@@ -1,0 +1,470 @@
+"""Image + expression -> mask: :class:`RISInferencer`.
+
+::
+
+    from asda.apis import RISInferencer
+
+    inferencer = RISInferencer('configs/asda/asda_tiny_synthetic.py',
+                               'work_dirs/asda_tiny_synthetic/epoch_12.pth')
+    results = inferencer('demo.jpg', ['the red circle', 'the blue square'])
+    results[0]['mask']        # (H, W) bool at the original image size
+    results[0]['prob']        # (H, W) float32, sigmoid of the logits
+    results[0]['afs_layers']  # (low, mid) layers AFS picked
+
+The image goes through the config's test pipeline (``test_dataloader``)
+without its loading and annotation steps, then the model's data preprocessor
+and ``predict`` (crop the padding, resize to the original size, sigmoid >
+``decode_head.threshold``): the same path as ``tools/test.py``, so the masks
+are the same.
+
+Images: a file path (decoded by OpenCV as the dataset loader does, EXIF
+orientation ignored), a numpy array **in RGB order** (H x W x 3; H x W or
+H x W x 1 grayscale; H x W x 4 RGBA / H x W x 2 gray + alpha, the alpha
+channel is dropped, not blended) or a PIL image (any mode). 8-bit values are
+taken as they are, 16-bit ones are scaled to 8 bits (``v * 255 / 65535``,
+rounded); boolean arrays map to 0 / 255. Float arrays are refused (their
+range is ambiguous): convert them to ``uint8`` first.
+"""
+import copy
+import os
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine import fileio
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+
+__all__ = [
+    'RISInferencer', 'ExpressionTruncatedWarning', 'init_model', 'load_image',
+    'check_expressions'
+]
+
+ImageInput = Union[str, os.PathLike, np.ndarray, Any]
+
+# Pipeline steps the inferencer leaves out: it decodes the image itself and
+# there is no annotation to load.
+_LOADERS = ('LoadReferringImage', 'LoadImageFromFile', 'LoadImageFromNDArray')
+_ANNOTATION_LOADERS = ('LoadReferringAnnotations', 'LoadAnnotations',
+                       'LoadDepthAnnotation')
+
+
+class ExpressionTruncatedWarning(UserWarning):
+    """An expression is longer than the text encoder's context length."""
+
+
+def _type_name(step: dict) -> str:
+    """``'mmseg.Resize'`` -> ``'Resize'``; classes -> their name."""
+    kind = step.get('type', '')
+    if not isinstance(kind, str):
+        kind = getattr(kind, '__name__', str(kind))
+    return kind.rsplit('.', 1)[-1]
+
+
+def _as_config(config: Union[str, os.PathLike, Config],
+               cfg_options: Optional[dict] = None) -> Config:
+    if isinstance(config, (str, os.PathLike)):
+        cfg = Config.fromfile(os.fspath(config))
+    elif isinstance(config, Config):
+        cfg = copy.deepcopy(config)
+    else:
+        raise TypeError(f'config must be a file path or a mmengine Config, '
+                        f'got {type(config).__name__}')
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def init_model(config: Union[str, os.PathLike, Config],
+               checkpoint: Optional[str] = None,
+               device: Union[str, torch.device] = 'cpu',
+               cfg_options: Optional[dict] = None) -> torch.nn.Module:
+    """Build a referring segmentor from a config, load weights, eval mode.
+
+    Without a checkpoint the model is initialised by its ``init_weights``
+    (pretrained CLIP weights when the config names them; random otherwise).
+    With one, the weights come from the checkpoint only (mmengine's
+    ``load_checkpoint``; the ``module.`` prefix of DDP checkpoints is
+    dropped). The config is kept as ``model.cfg``.
+    """
+    cfg = _as_config(config, cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    from mmseg.registry import MODELS
+
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.pop('pretrained', None)
+    model_cfg['train_cfg'] = None
+    if checkpoint is not None and isinstance(model_cfg.get('backbone'), dict):
+        # the checkpoint holds the backbone: do not fetch CLIP weights
+        model_cfg['backbone'].pop('init_cfg', None)
+        if 'pretrained' in model_cfg['backbone']:
+            model_cfg['backbone']['pretrained'] = None
+    model = MODELS.build(model_cfg)
+    if checkpoint is None:
+        model.init_weights()
+    else:
+        load_checkpoint(model, os.fspath(checkpoint), map_location='cpu')
+    model.cfg = cfg
+    model.to(device)
+    model.eval()
+    return model
+
+
+# --------------------------------------------------------------------- images
+def _scale_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * 255
+    if arr.dtype == np.uint16:
+        # exact integer rounding of v * 255 / 65535 (v * 257 -> v)
+        return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.integer):
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        if lo >= 0 and hi <= 255:
+            return arr.astype(np.uint8)
+        raise ValueError(f'{what}: integer values must lie in [0, 255] '
+                         f'(uint16 is scaled), got [{lo}, {hi}] in a '
+                         f'{arr.dtype} array')
+    raise TypeError(f'{what}: {arr.dtype} pixels are ambiguous (0-1 or '
+                    f'0-255?); pass uint8 (or uint16) values')
+
+
+def _to_bgr_uint8(arr: np.ndarray, order: str, what: str) -> np.ndarray:
+    """Any supported layout -> contiguous (H, W, 3) uint8 BGR."""
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 2:
+        arr = _scale_to_uint8(arr, what)
+        arr = np.repeat(arr[..., None], 3, axis=2)
+        order = 'bgr'  # gray: the order does not matter
+    elif arr.ndim == 3 and arr.shape[2] in (2, 3, 4):
+        if arr.shape[2] == 2:  # gray + alpha
+            arr = np.repeat(arr[..., :1], 3, axis=2)
+        arr = _scale_to_uint8(arr[..., :3], what)  # drop alpha
+    else:
+        raise ValueError(f'{what}: expected an (H, W), (H, W, 1), (H, W, 3) '
+                         f'or (H, W, 4) image, got shape {arr.shape}')
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f'{what}: empty image of shape {arr.shape}')
+    if order == 'rgb':
+        arr = arr[..., ::-1]
+    return np.ascontiguousarray(arr)
+
+
+def _pil_to_array(image) -> np.ndarray:
+    """A PIL image -> an RGB(A) / gray numpy array (16-bit kept)."""
+    mode = image.mode
+    if mode.startswith('I;16'):
+        return np.asarray(image).astype(np.uint16)
+    if mode == 'I':  # 32-bit ints: how Pillow opens some 16-bit PNGs
+        return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
+    if mode in ('1', 'L', 'LA', 'RGB', 'RGBA'):
+        return np.asarray(image)
+    if mode in ('P', 'PA'):
+        return np.asarray(image.convert('RGBA'))
+    if mode == 'F':
+        raise TypeError('PIL images of mode "F" (float) are ambiguous; '
+                        'convert them to "L", "RGB" or 16-bit first')
+    return np.asarray(image.convert('RGB'))  # CMYK, YCbCr, LAB, HSV, RGBX
+
+
+def load_image(image: ImageInput, name: str = 'image'
+               ) -> Tuple[np.ndarray, Optional[str]]:
+    """Decode an inference input to (H, W, 3) uint8 **BGR** and its path.
+
+    A path is decoded with OpenCV, unchanged (gray, alpha and 16 bits are
+    handled here); numpy arrays are taken as RGB; PIL images by mode.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        import mmcv
+        path = os.fspath(image)
+        try:
+            data = fileio.get(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(f'{name}: file not found: {path}') from None
+        arr = mmcv.imfrombytes(data, flag='unchanged', backend='cv2') \
+            if data else None
+        if arr is None:
+            raise OSError(f'{name}: cannot decode image file {path}')
+        return _to_bgr_uint8(arr, 'bgr', f'{name} ({path})'), path
+    if isinstance(image, np.ndarray):
+        return _to_bgr_uint8(image, 'rgb', name), None
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover
+        Image = None
+    if Image is not None and isinstance(image, Image.Image):
+        return _to_bgr_uint8(_pil_to_array(image), 'rgb', name), None
+    raise TypeError(f'{name}: expected a file path, a numpy array or a PIL '
+                    f'image, got {type(image).__name__}')
+
+
+def check_expressions(expressions: Any) -> List[str]:
+    """Expressions -> a list of non-empty strings, or a clear error."""
+    if isinstance(expressions, str):
+        expressions = [expressions]
+    elif isinstance(expressions, (list, tuple)):
+        expressions = list(expressions)
+    elif isinstance(expressions, np.ndarray):
+        expressions = expressions.tolist()
+    else:
+        raise TypeError(f'expressions must be a str or a list of str, got '
+                        f'{type(expressions).__name__}: {expressions!r}')
+    if not expressions:
+        raise ValueError('no expression given (an empty list)')
+    for i, text in enumerate(expressions):
+        if not isinstance(text, str):
+            raise TypeError(f'expression {i} must be a str, got '
+                            f'{type(text).__name__}: {text!r}')
+        if not text.strip():
+            raise ValueError(f'expression {i} is empty: {text!r}')
+    return expressions
+
+
+# ----------------------------------------------------------------- inferencer
+class RISInferencer:
+    """Referring image segmentation: image(s) + expression(s) -> masks.
+
+    Args:
+        config (str | Config): Config file or object (its ``model`` and
+            ``test_dataloader.dataset.pipeline`` are used).
+        checkpoint (str, optional): Checkpoint to load. None: the model's
+            own initialisation (a warning says so).
+        device (str | torch.device): Where to run. Defaults to ``'cpu'``.
+        batch_size (int): Expressions per forward pass. Only images of the
+            same size after the pipeline's resize share a batch (the data
+            preprocessor requires it); each expression of an image is one
+            batch entry. Batches > 1 give the same masks up to float
+            rounding at the threshold; 1 reproduces ``tools/test.py``
+            bit for bit.
+        cfg_options (dict, optional): Overrides merged into the config.
+
+    Call ``inferencer(image, expressions)``: one image and one expression
+    (str) or several (list of str); or ``inferencer(images=[...],
+    expressions=[...])`` with one entry (a str or a list of str) per image.
+    Returns a list with one dict per expression, in input order:
+
+    * ``'mask'``: (H, W) bool at the image's original size.
+    * ``'prob'``: (H, W) float32 foreground probability (sigmoid of the
+      logits, resized to the original size); ``mask == prob > threshold``.
+    * ``'afs_layers'``: (low, mid) layer numbers AFS chose (None when the
+      neck selects no layer).
+    * ``'text'``: the expression as given; ``'image_index'``: the index of
+      its image; ``'truncated'``: whether it exceeded the context length
+      (then cut, keeping the end-of-text token, with an
+      :class:`ExpressionTruncatedWarning`).
+    """
+
+    def __init__(self,
+                 config: Union[str, os.PathLike, Config],
+                 checkpoint: Optional[str] = None,
+                 device: Union[str, torch.device] = 'cpu',
+                 batch_size: int = 1,
+                 cfg_options: Optional[dict] = None):
+        if checkpoint is None:
+            warnings.warn('RISInferencer without a checkpoint: the model '
+                          'has its initial (untrained) weights', stacklevel=2)
+        self.model = init_model(config, checkpoint, device, cfg_options)
+        self.cfg = self.model.cfg
+        self.device = torch.device(device)
+        self.batch_size = self._check_batch_size(batch_size)
+        self.pipeline = Compose(self._pipeline_cfg(self.cfg))
+        self._visualizer = None
+
+    # --------------------------------------------------------------- set-up
+    @staticmethod
+    def _check_batch_size(batch_size) -> int:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) \
+                or batch_size < 1:
+            raise ValueError(f'batch_size must be a positive int, got '
+                             f'{batch_size!r}')
+        return batch_size
+
+    @staticmethod
+    def _pipeline_cfg(cfg: Config) -> List[dict]:
+        """The test pipeline without its image and annotation loading."""
+        pipeline = None
+        for loader in ('test_dataloader', 'val_dataloader'):
+            dataset = (cfg.get(loader) or {}).get('dataset') or {}
+            pipeline = dataset.get('pipeline')
+            if pipeline is not None:
+                break
+        if pipeline is None:
+            pipeline = cfg.get('test_pipeline')
+        if pipeline is None:
+            raise ValueError('the config has no test pipeline '
+                             '(test_dataloader.dataset.pipeline)')
+        steps = [copy.deepcopy(dict(step)) for step in pipeline
+                 if _type_name(step) not in _LOADERS + _ANNOTATION_LOADERS]
+        if not steps or 'Pack' not in _type_name(steps[-1]):
+            raise ValueError(f'the test pipeline must end with a packing '
+                             f'step, got {[_type_name(s) for s in steps]}')
+        return steps
+
+    @property
+    def threshold(self) -> float:
+        return float(getattr(self.model.decode_head, 'threshold', 0.5))
+
+    @property
+    def context_length(self) -> Optional[int]:
+        tokenizer = getattr(self.model.backbone, 'tokenizer', None)
+        return getattr(tokenizer, 'context_length', None)
+
+    def num_tokens(self, text: str) -> Optional[int]:
+        """Tokens of ``text`` with the start/end-of-text tokens."""
+        tokenizer = getattr(self.model.backbone, 'tokenizer', None)
+        if tokenizer is None or not hasattr(tokenizer, 'bpe'):
+            return None
+        return len(tokenizer.bpe().encode(text)) + 2
+
+    # ------------------------------------------------------------- prepare
+    def _prepare(self, image: ImageInput, index: int) -> dict:
+        img, path = load_image(image, name=f'image {index}')
+        results = dict(img=img, img_shape=img.shape[:2],
+                       ori_shape=img.shape[:2])
+        if path is not None:
+            results['img_path'] = path
+        return self.pipeline(results)
+
+    def _normalise_call(self, image, expressions, images
+                        ) -> Tuple[list, List[Tuple[int, str]]]:
+        if images is not None:
+            if image is not None:
+                raise ValueError('pass either image (one) or images (a list), '
+                                 'not both')
+            if isinstance(images, (str, os.PathLike, np.ndarray)) or \
+                    not isinstance(images, Sequence):
+                raise TypeError('images must be a list of images (paths, '
+                                'arrays or PIL images)')
+            images = list(images)
+            if expressions is None or isinstance(expressions, str) or \
+                    not isinstance(expressions, Sequence):
+                raise TypeError('with images=[...], expressions must be a '
+                                'list with one entry (a str or a list of '
+                                'str) per image')
+            if len(images) != len(expressions):
+                raise ValueError(f'{len(images)} images but '
+                                 f'{len(expressions)} expression entries')
+            pairs, flat = [], []
+            for i, entry in enumerate(expressions):
+                texts = [entry] if isinstance(entry, str) else entry
+                if isinstance(texts, (list, tuple)) and not texts:
+                    raise ValueError(f'no expression for image {i}')
+                if not isinstance(texts, (list, tuple)):
+                    texts = [texts]  # check_expressions names the bad value
+                pairs += [(i, t) for t in texts]
+                flat += list(texts)
+            if not images:
+                raise ValueError('no image given (an empty list)')
+        else:
+            if image is None:
+                raise ValueError('no image given')
+            if expressions is None:
+                raise ValueError('no expression given')
+            images = [image]
+            flat = expressions
+            pairs = None
+        texts = check_expressions(flat)
+        if pairs is None:
+            pairs = [(0, t) for t in texts]
+        return images, pairs
+
+    # ----------------------------------------------------------------- call
+    def __call__(self,
+                 image: Optional[ImageInput] = None,
+                 expressions: Union[str, Sequence, None] = None,
+                 *,
+                 images: Optional[Sequence[ImageInput]] = None,
+                 batch_size: Optional[int] = None) -> List[Dict[str, Any]]:
+        """Segment the object each expression refers to; see the class."""
+        batch_size = self.batch_size if batch_size is None else \
+            self._check_batch_size(batch_size)
+        images, pairs = self._normalise_call(image, expressions, images)
+
+        truncated = []
+        limit = self.context_length
+        for i, (_, text) in enumerate(pairs):
+            count = self.num_tokens(text) if limit else None
+            cut = count is not None and count > limit
+            truncated.append(cut)
+            if cut:
+                warnings.warn(
+                    f'expression {i} has {count} tokens (with start/end of '
+                    f'text), more than the context length {limit}: '
+                    f'truncated (the end-of-text token is kept): {text!r}',
+                    ExpressionTruncatedWarning, stacklevel=2)
+
+        # Each image goes through the pipeline once; its expressions share
+        # the packed tensor. Entries of the same size batch together.
+        packed = {}
+        for img_idx in sorted({p[0] for p in pairs}):
+            packed[img_idx] = self._prepare(images[img_idx], img_idx)
+        groups: Dict[tuple, List[int]] = {}
+        for k, (img_idx, _) in enumerate(pairs):
+            shape = tuple(packed[img_idx]['inputs'].shape)
+            groups.setdefault(shape, []).append(k)
+
+        outputs: List[Optional[dict]] = [None] * len(pairs)
+        for order in groups.values():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start:start + batch_size]
+                batch = []
+                for k in chunk:
+                    img_idx, text = pairs[k]
+                    item = packed[img_idx]
+                    sample = item['data_samples'].clone()
+                    sample.set_metainfo(dict(text=text))
+                    batch.append(dict(inputs=item['inputs'],
+                                      data_samples=sample))
+                for k, result in zip(chunk, self._forward(batch)):
+                    img_idx, text = pairs[k]
+                    result.update(text=text, image_index=img_idx,
+                                  truncated=truncated[k])
+                    outputs[k] = result
+        return outputs
+
+    def _forward(self, batch: List[dict]) -> List[dict]:
+        data = pseudo_collate(batch)
+        with torch.no_grad(), warnings.catch_warnings():
+            # reported once, with the expression's index, by __call__
+            warnings.filterwarnings('ignore', message='expression truncated')
+            samples = self.model.test_step(data)
+        results = []
+        for sample in samples:
+            logits = sample.seg_logits.data.float()
+            if logits.shape[0] == 1:
+                prob = logits[0]  # postprocess_result applied the sigmoid
+            else:
+                prob = logits.softmax(dim=0)[1]
+            layers = sample.metainfo.get('afs_layers')
+            results.append(dict(
+                mask=sample.pred_sem_seg.data[0].cpu().numpy().astype(bool),
+                prob=prob.cpu().numpy().astype(np.float32),
+                afs_layers=tuple(int(v) for v in layers)
+                if layers is not None else None))
+        return results
+
+    # ----------------------------------------------------------- visualise
+    @property
+    def visualizer(self):
+        if self._visualizer is None:
+            from ..visualization import RISLocalVisualizer
+            self._visualizer = RISLocalVisualizer(
+                name=f'ris_inferencer_{id(self)}')
+        return self._visualizer
+
+    def visualize(self, image: ImageInput, result: dict,
+                  out_file: Optional[str] = None) -> np.ndarray:
+        """Overlay of ``result`` (one returned dict) on ``image``, with the
+        expression written above it. Returns RGB; writes ``out_file``."""
+        img, _ = load_image(image)
+        drawn = self.visualizer.draw_referring(
+            img[..., ::-1], text=result.get('text'), pred_mask=result['mask'])
+        if out_file is not None:
+            import mmcv
+            mmcv.imwrite(np.ascontiguousarray(drawn[..., ::-1]), out_file)
+        return drawn

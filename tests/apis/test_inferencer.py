@@ -1,0 +1,310 @@
+"""RISInferencer: same masks as tools/test.py, input kinds, errors."""
+import glob
+import json
+import os.path as osp
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.evaluator import BaseMetric
+from mmseg.registry import METRICS
+from PIL import Image
+from ris_helpers import load_tool, write_ris_config
+
+from asda.apis import ExpressionTruncatedWarning, RISInferencer, load_image
+
+
+@METRICS.register_module(force=True)
+class CaptureRISPredictions(BaseMetric):
+    """Keeps each sample's mask and probability map, by sent_id."""
+
+    store = {}
+
+    def process(self, data_batch, data_samples):
+        for sample in data_samples:
+            type(self).store[sample['sent_id']] = dict(
+                mask=sample['pred_sem_seg']['data'][0].cpu().numpy().astype(bool),
+                prob=sample['seg_logits']['data'][0].cpu().float().numpy(),
+                text=sample['text'])
+            self.results.append(0)
+
+    def compute_metrics(self, results):
+        return {}
+
+
+def _val_samples(config):
+    """(img_path, text, sent_id) of every expression of the test split."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+    cfg = Config.fromfile(config)
+    init_default_scope('mmseg')
+    dataset_cfg = cfg.test_dataloader.dataset
+    dataset_cfg.pipeline = []
+    dataset = DATASETS.build(dataset_cfg)
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    return [(i['img_path'], i['text'], i['sent_id']) for i in infos]
+
+
+def _infer_samples(inferencer, samples):
+    return inferencer(images=[s[0] for s in samples],
+                      expressions=[s[1] for s in samples])
+
+
+def test_masks_equal_test_tool(ris_dataset, ris_config, ris_checkpoint,
+                               tmp_path):
+    samples = _val_samples(ris_config)
+    assert len(samples) >= 3
+    inferencer = RISInferencer(ris_config, ris_checkpoint)
+    probs = [r['prob'] for r in _infer_samples(inferencer, samples)]
+    # The random-init model is not trained: pick the threshold at the median
+    # probability so that both classes appear in the masks.
+    threshold = float(np.median(np.concatenate([p.ravel() for p in probs])))
+    inferencer.model.decode_head.threshold = threshold
+    results = _infer_samples(inferencer, samples)
+
+    cfg = write_ris_config(
+        tmp_path / 'cfg.py', ris_dataset,
+        f'model = dict(decode_head=dict(threshold={threshold!r}))\n'
+        'test_evaluator = [dict(type="RISMetric"), '
+        'dict(type="CaptureRISPredictions")]\n')
+    CaptureRISPredictions.store.clear()
+    show_dir = tmp_path / 'show'
+    out = tmp_path / 'per_expression.json'
+    test_tool = load_tool('tools/test.py', 'asda_test_tool_apis')
+    test_tool.main([cfg, ris_checkpoint, '--work-dir', str(tmp_path / 'work'),
+                    '--out', str(out), '--show-dir', str(show_dir),
+                    # a fresh visualizer (mmengine keeps them by name)
+                    '--cfg-options', f'visualizer.name=ris_show_{id(out)}'])
+    store = CaptureRISPredictions.store
+    assert sorted(store) == sorted(s[2] for s in samples)
+
+    num_fg = 0
+    for (_, text, sent_id), result in zip(samples, results):
+        ref = store[sent_id]
+        assert ref['text'] == text == result['text']
+        assert result['mask'].shape == ref['mask'].shape
+        assert result['mask'].dtype == np.bool_
+        np.testing.assert_array_equal(result['mask'], ref['mask'])
+        np.testing.assert_array_equal(result['prob'], ref['prob'])
+        num_fg += int(result['mask'].sum())
+    total = sum(r['mask'].size for r in results)
+    assert 0.1 * total < num_fg < 0.9 * total  # non-trivial masks
+
+    # --show-dir: one overlay per expression, expression drawn above it
+    files = sorted(glob.glob(str(show_dir / '**' / '*.png'), recursive=True))
+    assert len(files) == len(samples)
+    for (path, _, sent_id) in samples:
+        base = osp.splitext(osp.basename(path))[0]
+        assert any(f'{base}_sent{sent_id}' in osp.basename(f) for f in files)
+    path, _, sent_id = samples[0]
+    base = osp.splitext(osp.basename(path))[0]
+    drawn = cv2.imread(next(f for f in files
+                            if f'{base}_sent{sent_id}_' in osp.basename(f)))
+    ori = cv2.imread(path)
+    assert drawn.shape[0] > ori.shape[0]  # the expression's banner
+    assert drawn.shape[1] == 2 * ori.shape[1]  # ground truth | prediction
+    assert len(json.loads(out.read_text())) == len(samples)
+
+
+@pytest.fixture(scope='module')
+def rgb_image(ris_dataset):
+    """A non-square RGB uint8 image from the dataset."""
+    path = sorted(glob.glob(osp.join(ris_dataset, 'images', '*.jpg')))[0]
+    img = cv2.imread(path)[:150, :190, ::-1]
+    return np.ascontiguousarray(img)
+
+
+def _probs(inferencer, image, texts=('the red circle', 'a big square')):
+    return [r['prob'] for r in inferencer(image, list(texts))]
+
+
+def _same(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_result_fields(inferencer, rgb_image):
+    results = inferencer(rgb_image, 'the red circle')
+    assert isinstance(results, list) and len(results) == 1
+    r = results[0]
+    assert r['mask'].shape == r['prob'].shape == rgb_image.shape[:2]
+    assert r['mask'].dtype == np.bool_ and r['prob'].dtype == np.float32
+    assert np.array_equal(r['mask'], r['prob'] > inferencer.threshold)
+    assert r['text'] == 'the red circle' and r['image_index'] == 0
+    assert not r['truncated']
+    low, mid = r['afs_layers']
+    assert low in inferencer.model.neck.low_layers
+    assert mid in inferencer.model.neck.mid_layers
+
+
+def test_channel_order_path_array_pil(inferencer, rgb_image, tmp_path):
+    png = tmp_path / 'img.png'
+    cv2.imwrite(str(png), np.ascontiguousarray(rgb_image[..., ::-1]))
+    ref = _probs(inferencer, rgb_image)
+    _same(_probs(inferencer, str(png)), ref)
+    _same(_probs(inferencer, png), ref)  # pathlib
+    _same(_probs(inferencer, Image.fromarray(rgb_image)), ref)
+    # swapping red and blue changes the result: the order is honoured
+    swapped = _probs(inferencer, np.ascontiguousarray(rgb_image[..., ::-1]))
+    assert not np.array_equal(swapped[0], ref[0])
+
+
+def test_grayscale_inputs(inferencer, rgb_image, tmp_path):
+    gray = cv2.cvtColor(rgb_image, cv2.COLOR_RGB2GRAY)
+    ref = _probs(inferencer, np.repeat(gray[..., None], 3, axis=2))
+    png = tmp_path / 'gray.png'
+    cv2.imwrite(str(png), gray)
+    _same(_probs(inferencer, str(png)), ref)
+    _same(_probs(inferencer, gray), ref)
+    _same(_probs(inferencer, gray[..., None]), ref)
+    assert Image.fromarray(gray).mode == 'L'
+    _same(_probs(inferencer, Image.fromarray(gray)), ref)
+    binary = Image.fromarray(gray).convert('1')  # bool pixels -> 0 / 255
+    _same(_probs(inferencer, binary),
+          _probs(inferencer, np.asarray(binary).astype(np.uint8) * 255))
+
+
+def test_rgba_inputs(inferencer, rgb_image, tmp_path):
+    alpha = np.linspace(0, 255, rgb_image.size // 3).reshape(
+        rgb_image.shape[:2]).astype(np.uint8)
+    rgba = np.concatenate([rgb_image, alpha[..., None]], axis=2)
+    ref = _probs(inferencer, rgb_image)
+    _same(_probs(inferencer, rgba), ref)
+    assert Image.fromarray(rgba).mode == 'RGBA'
+    _same(_probs(inferencer, Image.fromarray(rgba)), ref)
+    png = tmp_path / 'rgba.png'
+    cv2.imwrite(str(png), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    assert cv2.imread(str(png), cv2.IMREAD_UNCHANGED).shape[2] == 4
+    _same(_probs(inferencer, str(png)), ref)
+
+
+def test_16bit_inputs(inferencer, rgb_image, tmp_path):
+    ref = _probs(inferencer, rgb_image)
+    wide = rgb_image.astype(np.uint16) * 257  # 255 -> 65535
+    png = tmp_path / 'rgb16.png'
+    cv2.imwrite(str(png), np.ascontiguousarray(wide[..., ::-1]))
+    assert cv2.imread(str(png), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    _same(_probs(inferencer, str(png)), ref)
+    _same(_probs(inferencer, wide), ref)
+
+    gray = cv2.cvtColor(rgb_image, cv2.COLOR_RGB2GRAY)
+    gray_ref = _probs(inferencer, gray)
+    gray16 = tmp_path / 'gray16.png'
+    cv2.imwrite(str(gray16), gray.astype(np.uint16) * 257)
+    _same(_probs(inferencer, str(gray16)), gray_ref)
+    with Image.open(gray16) as im:
+        assert im.mode.startswith('I')
+        _same(_probs(inferencer, im), gray_ref)
+
+
+def test_load_image_conversions(rgb_image):
+    bgr, path = load_image(rgb_image)
+    assert path is None and bgr.dtype == np.uint8 and bgr.flags.c_contiguous
+    np.testing.assert_array_equal(bgr, rgb_image[..., ::-1])
+    mask = np.zeros((4, 5), bool)
+    mask[1, 2] = True
+    np.testing.assert_array_equal(load_image(mask)[0][..., 0], mask * 255)
+    with pytest.raises(TypeError, match='float32'):
+        load_image(rgb_image.astype(np.float32))
+    with pytest.raises(ValueError, match='shape'):
+        load_image(np.zeros((4, 5, 6), np.uint8))
+    with pytest.raises(FileNotFoundError, match='no_such.png'):
+        load_image('/no/where/no_such.png')
+    with pytest.raises(TypeError, match='int'):
+        load_image(3)
+
+
+def test_several_expressions_pairs_and_batches(inferencer, rgb_image):
+    small = np.ascontiguousarray(rgb_image[:100, :120])
+    texts = ['the red circle', 'the blue square', 'the green triangle']
+    one_by_one = [inferencer(rgb_image, t)[0] for t in texts]
+    together = inferencer(rgb_image, texts)
+    for a, b in zip(one_by_one, together):
+        np.testing.assert_array_equal(a['prob'], b['prob'])
+    batched = inferencer(rgb_image, texts, batch_size=3)
+    for a, b in zip(one_by_one, batched):
+        np.testing.assert_allclose(a['prob'], b['prob'], atol=1e-5)
+
+    # pairs of images of different sizes, several expressions for one image
+    results = inferencer(images=[rgb_image, small, rgb_image],
+                         expressions=[texts[0], texts[1:], texts[2]],
+                         batch_size=4)
+    assert [r['text'] for r in results] == \
+        [texts[0], texts[1], texts[2], texts[2]]
+    assert [r['image_index'] for r in results] == [0, 1, 1, 2]
+    assert results[1]['prob'].shape == small.shape[:2]
+    assert results[0]['prob'].shape == rgb_image.shape[:2]
+    np.testing.assert_allclose(results[0]['prob'], one_by_one[0]['prob'],
+                               atol=1e-5)
+    np.testing.assert_allclose(results[3]['prob'], one_by_one[2]['prob'],
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize('expressions, error, match', [
+    ('', ValueError, r"expression 0 is empty: ''"),
+    ('   ', ValueError, r"expression 0 is empty: '   '"),
+    (['the red circle', ''], ValueError, r"expression 1 is empty"),
+    ([], ValueError, 'no expression'),
+    (None, ValueError, 'no expression'),
+    ([None], TypeError, r'expression 0 must be a str, got NoneType: None'),
+    (['ok', 3], TypeError, r'expression 1 must be a str, got int: 3'),
+    ([b'bytes'], TypeError, r"expression 0 must be a str, got bytes"),
+    (42, TypeError, r'expressions must be a str or a list of str'),
+])
+def test_bad_expressions(inferencer, rgb_image, expressions, error, match):
+    with pytest.raises(error, match=match):
+        inferencer(rgb_image, expressions)
+
+
+def test_bad_pairs(inferencer, rgb_image):
+    with pytest.raises(ValueError, match='2 images but 1'):
+        inferencer(images=[rgb_image, rgb_image], expressions=['a'])
+    with pytest.raises(ValueError, match='expression 1 is empty'):
+        inferencer(images=[rgb_image, rgb_image], expressions=['a', ''])
+    with pytest.raises(TypeError, match='expression 1 must be a str'):
+        inferencer(images=[rgb_image, rgb_image], expressions=['a', 7])
+    with pytest.raises(ValueError, match='either image'):
+        inferencer(rgb_image, ['a'], images=[rgb_image])
+    with pytest.raises(ValueError, match='batch_size'):
+        inferencer(rgb_image, 'a', batch_size=0)
+
+
+def test_long_expression_truncated_with_warning(inferencer, rgb_image):
+    limit = inferencer.context_length
+    long_text = ' '.join(['the big red circle left of the blue square'] * 4)
+    assert inferencer.num_tokens(long_text) > limit
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        results = inferencer(rgb_image, ['the red circle', long_text])
+    msgs = [str(w.message) for w in caught
+            if 'truncat' in str(w.message)]
+    assert len(msgs) == 1, msgs  # once, from the inferencer
+    assert 'expression 1' in msgs[0] and long_text in msgs[0]
+    assert str(limit) in msgs[0]
+    assert [r['truncated'] for r in results] == [False, True]
+    warning = next(w for w in caught if 'truncat' in str(w.message))
+    assert warning.category is ExpressionTruncatedWarning
+    assert osp.basename(warning.filename) == 'test_inferencer.py'
+
+    # same as the expression cut to the context length by the tokenizer
+    with pytest.warns(UserWarning, match='truncated to context length'):
+        tokens = inferencer.model.backbone.tokenize([long_text])
+    assert int(tokens[0, -1]) == inferencer.model.backbone.tokenizer.eot_token_id
+    with pytest.warns(ExpressionTruncatedWarning):
+        again = inferencer(rgb_image, long_text)[0]
+    np.testing.assert_array_equal(again['prob'], results[1]['prob'])
+
+
+def test_inferencer_accepts_config_object(ris_config, ris_checkpoint,
+                                          rgb_image, inferencer):
+    from mmengine.config import Config
+    other = RISInferencer(Config.fromfile(ris_config), ris_checkpoint)
+    _same(_probs(other, rgb_image), _probs(inferencer, rgb_image))
+    state = torch.load(ris_checkpoint, map_location='cpu',
+                       weights_only=True)['state_dict']
+    for key, value in other.model.state_dict().items():
+        assert torch.equal(value, state[key]), key
