@@ -1,0 +1,77 @@
+"""Segment the object an expression refers to in one image.
+
+    python demo/image_demo.py IMAGE "the red circle on the left" \
+        CONFIG CHECKPOINT --out-file overlay.png [--out-mask mask.png] \
+        [--out-prob prob.png] [--device cpu] [--threshold 0.35]
+
+Writes the overlay (the mask tinted on the image, the expression written
+above it) and optionally the binary mask (0 / 255 PNG at the image's size)
+and the probability map. More expressions of the same image: ``-e "another
+one"`` (repeatable); their files get a numbered suffix (``overlay_1.png``).
+"""
+import argparse
+import os
+import os.path as osp
+
+import numpy as np
+
+from asda.apis import RISInferencer
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Referring image segmentation of one image')
+    parser.add_argument('img', help='image file')
+    parser.add_argument('expression', help='referring expression (quoted)')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out-file', default='overlay.png',
+                        help='where to write the overlay')
+    parser.add_argument('--out-mask', help='also write the binary mask (PNG)')
+    parser.add_argument('--out-prob',
+                        help='also write the probability map (8-bit PNG)')
+    parser.add_argument('-e', '--extra-expression', action='append',
+                        default=[], help='another expression (repeatable)')
+    parser.add_argument('--threshold', type=float,
+                        help='foreground threshold on the probability '
+                        '(default: the config\'s decode_head.threshold)')
+    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    return parser.parse_args(argv)
+
+
+def _numbered(path: str, k: int) -> str:
+    if k == 0:
+        return path
+    root, ext = osp.splitext(path)
+    return f'{root}_{k}{ext}'
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import mmcv
+
+    inferencer = RISInferencer(args.config, args.checkpoint, device=args.device)
+    if args.threshold is not None:
+        inferencer.model.decode_head.threshold = args.threshold
+    expressions = [args.expression] + list(args.extra_expression)
+    results = inferencer(args.img, expressions)
+    for k, result in enumerate(results):
+        out_file = _numbered(args.out_file, k)
+        os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+        inferencer.visualize(args.img, result, out_file=out_file)
+        mask = result['mask']
+        low, mid = result['afs_layers'] or (None, None)
+        print(f'{result["text"]!r}: {int(mask.sum())} of {mask.size} pixels '
+              f'({100.0 * mask.mean():.1f}%), AFS layers low={low} mid={mid}'
+              f' -> {out_file}')
+        if args.out_mask:
+            mmcv.imwrite(mask.astype(np.uint8) * 255,
+                         _numbered(args.out_mask, k))
+        if args.out_prob:
+            prob = np.clip(result['prob'] * 255.0 + 0.5, 0, 255)
+            mmcv.imwrite(prob.astype(np.uint8), _numbered(args.out_prob, k))
+    return results
+
+
+if __name__ == '__main__':
+    main()

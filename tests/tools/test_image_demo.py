@@ -1,0 +1,59 @@
+"""demo/image_demo.py: overlay with the expression, binary mask."""
+import glob
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from tool_helpers import load_tool, write_config
+
+from asda.apis import RISInferencer, init_model
+
+
+@pytest.fixture(scope='module')
+def demo_checkpoint(tool_dataset, tmp_path_factory):
+    work = tmp_path_factory.mktemp('image_demo')
+    cfg = write_config(work / 'cfg.py', tool_dataset)
+    torch.manual_seed(1)
+    model = init_model(cfg)
+    ckpt = work / 'model.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    return cfg, str(ckpt)
+
+
+def test_image_demo_writes_overlay_and_mask(tool_dataset, demo_checkpoint,
+                                            tmp_path):
+    cfg, ckpt = demo_checkpoint
+    img = sorted(glob.glob(osp.join(tool_dataset, 'images', '*.jpg')))[0]
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo')
+    out, mask_file = tmp_path / 'overlay.png', tmp_path / 'mask.png'
+    results = demo.main([img, 'the red circle', cfg, ckpt, '--out-file',
+                         str(out), '--out-mask', str(mask_file),
+                         '--out-prob', str(tmp_path / 'prob.png'),
+                         '-e', 'the blue square', '--device', 'cpu'])
+    image = cv2.imread(img)
+    overlay = cv2.imread(str(out))
+    assert overlay.shape[1] == image.shape[1]
+    assert overlay.shape[0] > image.shape[0]  # the expression's banner
+    mask = cv2.imread(str(mask_file), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == image.shape[:2]
+    assert set(np.unique(mask)) <= {0, 255}
+    np.testing.assert_array_equal(mask > 0, results[0]['mask'])
+    assert osp.isfile(tmp_path / 'prob.png')
+    # the extra expression gets numbered files
+    assert osp.isfile(tmp_path / 'overlay_1.png')
+    assert osp.isfile(tmp_path / 'mask_1.png')
+    assert [r['text'] for r in results] == ['the red circle', 'the blue square']
+
+    expected = RISInferencer(cfg, ckpt)(img, 'the red circle')[0]
+    np.testing.assert_array_equal(expected['mask'], results[0]['mask'])
+
+
+def test_image_demo_rejects_empty_expression(tool_dataset, demo_checkpoint,
+                                             tmp_path):
+    cfg, ckpt = demo_checkpoint
+    img = sorted(glob.glob(osp.join(tool_dataset, 'images', '*.jpg')))[0]
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo')
+    with pytest.raises(ValueError, match='expression 0 is empty'):
+        demo.main([img, ' ', cfg, ckpt, '--out-file', str(tmp_path / 'o.png')])
