@@ -1,0 +1,62 @@
+"""tools/deployment/pytorch2onnx.py: exported at batch 1, matches PyTorch
+within 1e-4 at batch sizes 1, 2 and 3."""
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from tool_helpers import load_tool, write_config
+
+from asda.apis import init_model
+
+
+@pytest.fixture(scope='module')
+def exported(tool_dataset, tmp_path_factory):
+    work = tmp_path_factory.mktemp('onnx')
+    cfg = write_config(work / 'cfg.py', tool_dataset)
+    torch.manual_seed(3)
+    model = init_model(cfg)
+    ckpt = work / 'model.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    tool = load_tool('tools/deployment/pytorch2onnx.py', 'asda_pytorch2onnx')
+    out = work / 'model.onnx'
+    diffs = tool.main([cfg, str(ckpt), '--out', str(out), '--shape', '224',
+                       '224'])
+    return model, str(out), diffs
+
+
+def test_tool_verifies_batches(exported, capsys):
+    _, _, diffs = exported
+    assert sorted(diffs) == [1, 2, 3]
+    assert max(diffs.values()) <= 1e-4
+
+
+def test_onnx_matches_pytorch_at_batches_1_2_3(exported):
+    model, path, _ = exported
+    onnx_model = onnx.load(path)
+    onnx.checker.check_model(onnx_model)
+    meta = {p.key: p.value for p in onnx_model.metadata_props}
+    assert meta['input_shape'] == '224x224'
+    assert meta['context_length'] == str(model.backbone.context_length)
+    batch_dims = [i.type.tensor_type.shape.dim[0] for i in onnx_model.graph.input]
+    assert all(d.dim_param for d in batch_dims)  # dynamic batch axis
+
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    texts = ['the red circle on the left', 'big blue square',
+             'the smallest green triangle at the bottom']
+    gen = torch.Generator().manual_seed(11)
+    for batch in (1, 2, 3):
+        img = torch.randn(batch, 3, 224, 224, generator=gen)
+        tokens = model.backbone.tokenize(texts[:batch])
+        with torch.no_grad():
+            expected = model.forward_tokens(img, tokens).numpy()
+        got, = session.run(None, dict(img=img.numpy(), tokens=tokens.numpy()))
+        assert got.shape == expected.shape == (batch, 1, 112, 112)
+        assert np.abs(got - expected).max() <= 1e-4, batch
+    # per-sample results do not depend on the batch they are in
+    img = torch.randn(3, 3, 224, 224, generator=gen)
+    tokens = model.backbone.tokenize(texts)
+    all3, = session.run(None, dict(img=img.numpy(), tokens=tokens.numpy()))
+    one, = session.run(None, dict(img=img[1:2].numpy(),
+                                  tokens=tokens[1:2].numpy()))
+    assert np.abs(all3[1:2] - one).max() <= 1e-4
