@@ -349,8 +349,7 @@ def run(args):
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(args.seed)
-    segmentor = MODELS.build(cfg.model)
-    segmentor.init_weights()
+    segmentor = MODELS.build(cfg.model)  # constructor init: random weights
     bare = build_bare_clip(segmentor.backbone)
     flops = count_flops(segmentor, bare)
 
