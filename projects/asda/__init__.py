@@ -17,7 +17,10 @@ from .evaluation import *  # noqa: E402,F401,F403
 from .evaluation import __all__ as _evaluation  # noqa: E402
 from .models import *  # noqa: E402,F401,F403
 from .models import __all__ as _models  # noqa: E402
+from .visualization import *  # noqa: E402,F401,F403
+from .visualization import __all__ as _visualization  # noqa: E402
 
 __version__ = '0.1.0'
 
-__all__ = ['compat', '__version__'] + _models + _datasets + _evaluation + _apis
+__all__ = (['compat', '__version__'] + _models + _datasets + _evaluation + _apis +
+           _visualization)
