@@ -26,6 +26,12 @@ import asda  # noqa: F401  (registers the components)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 METRIC_KEYS = ('oIoU', 'mIoU', 'Pr@0.5', 'Pr@0.7', 'Pr@0.9')
+# Word classes of the synthetic expressions, for the per-kind breakdown.
+LEFT_RIGHT = {'left', 'right', 'leftmost', 'rightmost'}
+RELATIONAL = LEFT_RIGHT | {
+    'top', 'bottom', 'upper', 'lower', 'topmost', 'lowest', 'bigger',
+    'larger', 'smaller', 'small', 'biggest', 'largest', 'smallest', 'tiniest'
+}
 
 
 def parse_args(argv=None):
@@ -85,10 +91,12 @@ def swap_expressions(data_list: list) -> int:
     return changed
 
 
-def evaluate(cfg: Config, checkpoint: str, split: str, control=False) -> dict:
+def evaluate(cfg: Config, checkpoint: str, split: str, control=False,
+             out_file=None) -> dict:
     cfg = copy.deepcopy(cfg)
     cfg.load_from = checkpoint
     cfg.test_dataloader.dataset.split = split
+    cfg.test_evaluator.out_file = out_file
     cfg.test_dataloader.dataset.serialize_data = False
     runner = Runner.from_cfg(cfg)
     if control:
@@ -100,6 +108,27 @@ def evaluate(cfg: Config, checkpoint: str, split: str, control=False) -> dict:
               'replaced by another ref\'s of the same image', flush=True)
         runner._test_dataloader = loader  # evaluate this exact dataset
     return runner.test()
+
+
+def breakdown_by_kind(records_file: str) -> dict:
+    """mIoU and oIoU (percent) per expression kind: attribute words only,
+    left/right words, other relational words (top/bottom, size)."""
+    with open(records_file) as f:
+        records = json.load(f)
+    kinds = {}
+    for rec in records:
+        words = set(rec['text'].split())
+        kind = ('left/right' if words & LEFT_RIGHT else
+                'top/bottom/size' if words & RELATIONAL else
+                'colour/shape only')
+        kinds.setdefault(kind, []).append(rec)
+    return {
+        kind: dict(
+            expressions=len(recs),
+            mIoU=100 * sum(r['IoU'] for r in recs) / len(recs),
+            oIoU=100 * sum(r['I'] for r in recs) / max(1, sum(r['U'] for r in recs)))
+        for kind, recs in sorted(kinds.items())
+    }
 
 
 def draw_examples(cfg: Config, checkpoint: str, out_file: str, num: int) -> None:
@@ -173,7 +202,11 @@ def main(argv=None):
     results = {}
     for split in args.splits:
         print(f'[demo] evaluating {split}', flush=True)
-        results[split] = evaluate(cfg, checkpoint, split)
+        results[split] = evaluate(
+            cfg, checkpoint, split,
+            out_file=osp.join(args.work_dir, f'per_expression_{split}.json'))
+    kinds = breakdown_by_kind(osp.join(args.work_dir, 'per_expression_val.json')) \
+        if 'val' in args.splits else {}
     print('[demo] control: val with swapped expressions', flush=True)
     results['val (swapped expressions)'] = evaluate(
         cfg, checkpoint, 'val', control=True)
@@ -183,7 +216,7 @@ def main(argv=None):
     clean = {split: {k: float(v) for k, v in m.items()}
              for split, m in results.items()}
     summary = dict(
-        checkpoint=checkpoint, metrics=clean,
+        checkpoint=checkpoint, metrics=clean, val_by_expression_kind=kinds,
         control_drop_oIoU=clean['val']['oIoU'] -
         clean['val (swapped expressions)']['oIoU'] if 'val' in clean else None,
         seconds_total=round(time.time() - start, 1),
@@ -193,6 +226,11 @@ def main(argv=None):
         json.dump(summary, f, indent=2)
     os.replace(out + '.tmp', out)
     print('\n' + format_table(clean))
+    if kinds:
+        print('\nval by expression kind:')
+        for kind, m in kinds.items():
+            print(f'  {kind:18s} {m["expressions"]:4d} expressions  '
+                  f'oIoU {m["oIoU"]:6.2f}  mIoU {m["mIoU"]:6.2f}')
     if summary['control_drop_oIoU'] is not None:
         print(f'\ncontrol: swapping expressions costs '
               f'{summary["control_drop_oIoU"]:.2f} oIoU points on val')

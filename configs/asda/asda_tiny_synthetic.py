@@ -9,6 +9,9 @@ _base_ = [
 ]
 custom_imports = dict(imports=['asda'], allow_failed_imports=False)
 
+# SFA's lateral width as in the paper (32; the tiny-CLIP base has 16).
+model = dict(neck=dict(lateral_channels=32))
+
 # From scratch, so no 0.1x backbone lr; a short warm-up, then cosine decay.
 max_epochs = 12
 optim_wrapper = dict(
@@ -25,6 +28,6 @@ train_cfg = dict(
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
-    logger=dict(interval=25),
+    logger=dict(interval=50),
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1, save_best=None))
 randomness = dict(seed=0)

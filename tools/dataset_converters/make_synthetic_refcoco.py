@@ -110,8 +110,9 @@ def _candidate_expressions(target: dict, objs: List[dict], w: int,
                            h: int) -> List[dict]:
     """Expressions that single out ``target`` among ``objs``.
 
-    Returns a list of dicts ``(text, kind)``, kind in {'lr', 'other'} (lr =
-    uses left/right).
+    Returns a list of dicts ``(text, kind)``, kind in {'attr', 'lr', 'other'}:
+    attr = colour / shape words alone, lr = uses left/right, other = top /
+    bottom / size words.
     """
     c, s = target['colour'], target['shape']
     groups = [
@@ -129,8 +130,8 @@ def _candidate_expressions(target: dict, objs: List[dict], w: int,
         n = len(members)
         if n == 1 and can_be_alone:
             for noun in nouns:
-                out.append(dict(text=f'the {noun}', kind='other'))
-                out.append(dict(text=noun, kind='other'))
+                out.append(dict(text=f'the {noun}', kind='attr'))
+                out.append(dict(text=noun, kind='attr'))
             continue
         if n < 2:
             continue
@@ -186,17 +187,27 @@ def _candidate_expressions(target: dict, objs: List[dict], w: int,
     return uniq
 
 
-def _pick_sentences(cands: List[dict], rng: random.Random,
-                    max_sents: int, lr_prob: float) -> List[str]:
+def _pick_sentences(cands: List[dict], rng: random.Random, max_sents: int,
+                    lr_prob: float, attr_prob: float) -> List[str]:
+    """1..max_sents distinct expressions for one ref.
+
+    With probability ``lr_prob`` the first one uses left/right (when the
+    target allows it). Each further one is an attribute-only expression
+    (colour / shape words) with probability ``attr_prob`` when one is left,
+    as people describe an object by its simplest distinguishing words, and
+    otherwise a relational one (position / size words).
+    """
     k = rng.randint(1, min(max_sents, len(cands)))
     lr = [e['text'] for e in cands if e['kind'] == 'lr']
-    other = [e['text'] for e in cands if e['kind'] != 'lr']
+    attr = [e['text'] for e in cands if e['kind'] == 'attr']
+    rel = [e['text'] for e in cands if e['kind'] != 'attr']
     chosen = []
     if lr and rng.random() < lr_prob:
         chosen.append(rng.choice(lr))
-    pool = [t for t in lr + other if t not in chosen]
-    rng.shuffle(pool)
-    chosen += pool[:k - len(chosen)]
+        rel.remove(chosen[0])
+    while len(chosen) < k:
+        pool = attr if attr and (not rel or rng.random() < attr_prob) else rel
+        chosen.append(pool.pop(rng.randrange(len(pool))))
     return chosen
 
 
@@ -255,6 +266,7 @@ def make_synthetic_refcoco(out_dir: str = 'data/synthetic',
                            max_refs_per_image: int = 3,
                            max_sents_per_ref: int = 3,
                            lr_prob: float = 0.5,
+                           attr_prob: float = 0.7,
                            rle_prob: float = 0.4,
                            jpeg_quality: int = 92) -> dict:
     """Generate the dataset; deterministic for a given seed and arguments.
@@ -275,6 +287,8 @@ def make_synthetic_refcoco(out_dir: str = 'data/synthetic',
         max_sents_per_ref (int): Expressions per ref (1..this).
         lr_prob (float): Chance that a ref whose target can be described with
             left/right gets such an expression.
+        attr_prob (float): Chance that each further expression of a ref is
+            attribute-only (colour / shape words) when the target allows it.
         rle_prob (float): Share of annotations stored as compressed RLE.
         jpeg_quality (int): JPEG quality.
 
@@ -357,7 +371,7 @@ def make_synthetic_refcoco(out_dir: str = 'data/synthetic',
             for i in sorted(rng.sample(describable, n_refs)):
                 ref_id += 1
                 texts = _pick_sentences(cands[i], rng, max_sents_per_ref,
-                                        lr_prob)
+                                        lr_prob, attr_prob)
                 sentences, sent_ids = [], []
                 for t in texts:
                     sent_id += 1
@@ -418,6 +432,7 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     parser.add_argument('--max-refs-per-image', type=int, default=3)
     parser.add_argument('--max-sents-per-ref', type=int, default=3)
     parser.add_argument('--lr-prob', type=float, default=0.5)
+    parser.add_argument('--attr-prob', type=float, default=0.7)
     parser.add_argument('--rle-prob', type=float, default=0.4)
     return parser.parse_args(argv)
 
@@ -435,6 +450,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         max_refs_per_image=args.max_refs_per_image,
         max_sents_per_ref=args.max_sents_per_ref,
         lr_prob=args.lr_prob,
+        attr_prob=args.attr_prob,
         rle_prob=args.rle_prob)
     print(f'wrote {summary["num_images"]} images, {summary["num_refs"]} refs,'
           f' {summary["num_sentences"]} expressions to {args.out_dir}')
