@@ -3,21 +3,17 @@ config on it (the demo config, deterministic, no workers) and a checkpoint
 of the random-init tiny model."""
 import pytest
 import torch
-from ris_helpers import load_tool, write_ris_config
+from asda_test_utils import write_config
 
 
 @pytest.fixture(scope='session')
-def ris_dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp('ris_data')
-    generator = load_tool('tools/dataset_converters/make_synthetic_refcoco.py',
-                          'make_synthetic_refcoco_apis')
-    generator.make_synthetic_refcoco(str(root), num_images=16, seed=5)
-    return str(root)
+def ris_dataset(small_dataset):
+    return small_dataset
 
 
 @pytest.fixture(scope='session')
 def ris_config(ris_dataset, tmp_path_factory):
-    return write_ris_config(
+    return write_config(
         tmp_path_factory.mktemp('ris_cfg') / 'cfg.py', ris_dataset)
 
 

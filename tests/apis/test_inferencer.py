@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from asda_test_utils import load_tool, write_config
 from mmengine.evaluator import BaseMetric
 from mmseg.registry import METRICS
 from PIL import Image
-from ris_helpers import load_tool, write_ris_config
 
 from asda.apis import ExpressionTruncatedWarning, RISInferencer, load_image
 
@@ -65,7 +65,7 @@ def test_masks_equal_test_tool(ris_dataset, ris_config, ris_checkpoint,
     inferencer.model.decode_head.threshold = threshold
     results = _infer_samples(inferencer, samples)
 
-    cfg = write_ris_config(
+    cfg = write_config(
         tmp_path / 'cfg.py', ris_dataset,
         f'model = dict(decode_head=dict(threshold={threshold!r}))\n'
         'test_evaluator = [dict(type="RISMetric"), '

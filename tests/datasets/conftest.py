@@ -1,23 +1,16 @@
 """Shared fixtures: a tiny synthetic referring dataset (generated once)."""
-import importlib.util
-import os.path as osp
 import shutil
 
 import pytest
+from asda_test_utils import load_tool
 
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-GENERATOR = osp.join(ROOT, 'tools', 'dataset_converters',
-                     'make_synthetic_refcoco.py')
 NUM_IMAGES = 12  # train 9, val / testA / testB 1 each
 
 
 def load_generator():
     """The generator module (tools/ is not a package)."""
-    spec = importlib.util.spec_from_file_location('make_synthetic_refcoco',
-                                                  GENERATOR)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/dataset_converters/make_synthetic_refcoco.py',
+                     'make_synthetic_refcoco')
 
 
 @pytest.fixture(scope='session')

@@ -1,7 +1,7 @@
 """tools/analysis_tools/benchmark.py runs end to end on the tiny config."""
 import json
 
-from tool_helpers import DEMO_CONFIG, load_tool
+from asda_test_utils import DEMO_CONFIG, load_tool
 
 
 def test_benchmark_tiny(tmp_path, capsys):

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from tool_helpers import load_tool, write_config
+from asda_test_utils import load_tool, write_config
 
 from asda.apis import RISInferencer, init_model
 

@@ -4,7 +4,7 @@ import os.path as osp
 import pickle
 
 import torch
-from tool_helpers import load_tool, write_config
+from asda_test_utils import load_tool, write_config
 
 from asda.apis import RISInferencer, init_model
 

@@ -1,6 +1,5 @@
 """The synthetic referring dataset generator."""
 import filecmp
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -11,23 +10,16 @@ from collections import Counter, defaultdict
 import cv2
 import numpy as np
 import pytest
+from asda_test_utils import load_tool
 
 # pycocotools' Masks.__array__ predates numpy 2's copy keyword.
 pytestmark = pytest.mark.filterwarnings(
     'ignore:__array__ implementation:DeprecationWarning')
 
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-GENERATOR = osp.join(ROOT, 'tools', 'dataset_converters',
-                     'make_synthetic_refcoco.py')
-
-
 @pytest.fixture(scope='module')
 def gen():
-    spec = importlib.util.spec_from_file_location('make_synthetic_refcoco',
-                                                  GENERATOR)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/dataset_converters/make_synthetic_refcoco.py',
+                     'make_synthetic_refcoco')
 
 
 @pytest.fixture(scope='module')

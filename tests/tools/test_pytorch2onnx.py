@@ -5,7 +5,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from tool_helpers import load_tool, write_config
+from asda_test_utils import load_tool, write_config
 
 from asda.apis import init_model
 

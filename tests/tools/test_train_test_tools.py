@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from tool_helpers import ROOT, load_tool, write_config
+from asda_test_utils import ROOT, load_tool, write_config
 
 import asda  # noqa: F401  (allow-lists mmengine checkpoint types)
 

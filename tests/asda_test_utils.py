@@ -1,4 +1,5 @@
-"""Helpers for the tool tests: import a tools/ script, write a config."""
+"""Helpers shared by the tests (importable as ``asda_test_utils``: the root
+conftest puts tests/ on sys.path): import a tools/ script, write a config."""
 import importlib.util
 import os.path as osp
 

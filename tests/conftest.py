@@ -1,0 +1,14 @@
+"""Session fixtures shared by the test folders."""
+import pytest
+from asda_test_utils import load_tool
+
+
+@pytest.fixture(scope='session')
+def small_dataset(tmp_path_factory):
+    """A 16-image synthetic dataset (train 12, val / testA / testB 1+ each);
+    read-only: copy it before corrupting it."""
+    root = tmp_path_factory.mktemp('small_dataset')
+    generator = load_tool('tools/dataset_converters/make_synthetic_refcoco.py',
+                          'make_synthetic_refcoco')
+    generator.make_synthetic_refcoco(str(root), num_images=16, seed=5)
+    return str(root)
