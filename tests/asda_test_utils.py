@@ -3,7 +3,7 @@ conftest puts tests/ on sys.path): import a tools/ script, write a config."""
 import importlib.util
 import os.path as osp
 
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'asda', 'asda_tiny_synthetic.py')
 
 
