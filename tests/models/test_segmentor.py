@@ -138,3 +138,39 @@ def test_table2_variants(row):
         assert 'afs_layers' not in results[0].metainfo
     elif row == 'b_manual':
         assert results[0].metainfo['afs_layers'] == (3, 5)
+
+
+def _children(module):
+    return {name for name, _ in module.named_children()}
+
+
+def test_table2_module_trees_differ_as_the_paper_describes():
+    """(b) = (a) + fixed low/mid layers; (c) = (b) + AFS; (d) = (c) with SFA
+    instead of the concatenation; (e) = (d) + word cross-attention before
+    the single-mask decoder; (f) = (d) + WCG and Nc response masks."""
+    rows = dict(TABLE2, f_full=(dict(fusion='sfa'), dict(branch='dual')))
+    necks, heads, masks = {}, {}, {}
+    for row, (neck, head) in rows.items():
+        cfg = tiny_segmentor_cfg(img_size=64)
+        cfg['neck'].update(neck)
+        cfg['decode_head'].update(head)
+        model = build_segmentor(cfg)
+        key = row[0]
+        necks[key], heads[key] = _children(model.neck), _children(model.decode_head)
+        masks[key] = model.decode_head.mask_conv.out_channels
+    # (a): F_H * f_E only, no AFS, no SFA, no WCG, one output channel
+    assert necks['a'] == {'text_proj', 'top_norm', 'project'}
+    assert heads['a'] == {'cfs_layers', 'cfs_norm', 'decoder', 'mask_conv',
+                          'loss_decode'}
+    assert necks['b'] - necks['a'] == {'low_norm', 'mid_norm'}
+    assert necks['a'] <= necks['b'] and heads['b'] == heads['a']
+    afs = {'cls_norm', 'cls_proj', 'low_selector', 'mid_selector'}
+    assert necks['c'] - necks['b'] == afs and necks['b'] <= necks['c']
+    sfa = {'lateral_top', 'lateral_mid', 'up_low', 'aggregate'}
+    assert necks['d'] == (necks['c'] - {'project'}) | sfa
+    assert heads['c'] == heads['d'] == heads['a']
+    assert necks['e'] == necks['f'] == necks['d']
+    assert heads['e'] - heads['d'] == {'wcg_layer'}
+    assert heads['f'] - heads['d'] == {'wcg_layer', 'coef_convs'}
+    assert [masks[k] for k in 'abcde'] == [1] * 5
+    assert masks['f'] == tiny_segmentor_cfg()['decode_head']['num_masks'] > 1
