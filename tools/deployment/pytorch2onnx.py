@@ -34,25 +34,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-import torch.nn as nn
 from mmengine.config import DictAction
 
 from asda.apis import init_model
+from asda.utils.tracing import TokensForward
 
 SAMPLE_EXPRESSIONS = (
     'the red circle on the left', 'big blue square', 'green triangle',
     'the smallest yellow shape at the bottom right', 'man in white shirt')
-
-
-class TokensModel(nn.Module):
-    """``model.forward_tokens`` as a two-tensor module for tracing."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, img: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_tokens(img, tokens)
 
 
 def parse_args(argv=None):
@@ -117,7 +106,7 @@ def _metadata(model, shape) -> Dict[str, str]:
 
 def export(model, out: str, shape: Sequence[int], opset: int = 17) -> str:
     """Trace ``forward_tokens`` at batch 1 with a dynamic batch axis."""
-    wrapper = TokensModel(model).eval()
+    wrapper = TokensForward(model).eval()
     img, tokens = sample_inputs(model, 1, shape)
     os.makedirs(osp.dirname(osp.abspath(out)) or '.', exist_ok=True)
     kwargs = dict(

@@ -1,1 +1,1 @@
-"""Utilities (not imported by ``import asda``): FLOP counting."""
+"""Utilities (not imported by ``import asda``): FLOP counting, tracing."""

@@ -20,8 +20,10 @@ import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 from mmengine.analysis.jit_handles import get_shape
 
+from .tracing import TokensForward
+
 __all__ = ['sdpa_flop_jit', 'native_mha_flop_jit', 'flop_analyzer',
-           'ReferringFlopWrapper', 'count_by_part']
+           'count_by_part']
 
 
 def sdpa_flop_jit(inputs: List, outputs: List) -> int:
@@ -57,17 +59,6 @@ def flop_analyzer(model: nn.Module, inputs) -> FlopAnalyzer:
     return analyzer
 
 
-class ReferringFlopWrapper(nn.Module):
-    """Tensor-in/tensor-out view of a referring segmentor for tracing."""
-
-    def __init__(self, segmentor: nn.Module):
-        super().__init__()
-        self.model = segmentor
-
-    def forward(self, img: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_tokens(img, tokens)
-
-
 def count_by_part(segmentor: nn.Module,
                   shape: Sequence[int] = (416, 416),
                   context_length: Optional[int] = None,
@@ -88,7 +79,7 @@ def count_by_part(segmentor: nn.Module,
                          f'{backbone.context_length}, not {context_length}')
     img = torch.randn(1, 3, *shape)
     tokens = backbone.tokenize([text])
-    wrapper = ReferringFlopWrapper(segmentor)
+    wrapper = TokensForward(segmentor)
     with torch.no_grad():
         analyzer = flop_analyzer(wrapper, (img, tokens))
         analyzer.unsupported_ops_warnings(False)
