@@ -68,8 +68,34 @@ def binary_dice_loss(pred: torch.Tensor,
     return (1 - dice).mean()
 
 
+class _BinaryLoss(nn.Module):
+    """mmseg's loss-module contract (``loss_weight``, ``loss_name``, the
+    ``ignore_index`` keyword) around a loss function ``self._loss``."""
+
+    def __init__(self, loss_weight: float, loss_name: str):
+        super().__init__()
+        self.loss_weight = loss_weight
+        self._loss_name = loss_name
+
+    def _loss(self, pred: torch.Tensor, target: torch.Tensor,
+              ignore_index: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self,
+                pred: torch.Tensor,
+                target: torch.Tensor,
+                weight: Optional[torch.Tensor] = None,
+                ignore_index: int = 255,
+                **kwargs) -> torch.Tensor:
+        return self.loss_weight * self._loss(pred, target, ignore_index)
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name
+
+
 @MODELS.register_module()
-class BinaryFocalLoss(nn.Module):
+class BinaryFocalLoss(_BinaryLoss):
     """Sigmoid focal loss on a single-logit map (see
     :func:`binary_focal_loss`).
 
@@ -85,28 +111,17 @@ class BinaryFocalLoss(nn.Module):
                  alpha: float = 0.25,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_focal'):
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         self.gamma = gamma
         self.alpha = alpha
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
 
-    def forward(self,
-                pred: torch.Tensor,
-                target: torch.Tensor,
-                weight: Optional[torch.Tensor] = None,
-                ignore_index: int = 255,
-                **kwargs) -> torch.Tensor:
-        return self.loss_weight * binary_focal_loss(
-            pred, target, self.gamma, self.alpha, ignore_index)
-
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
+    def _loss(self, pred, target, ignore_index):
+        return binary_focal_loss(pred, target, self.gamma, self.alpha,
+                                 ignore_index)
 
 
 @MODELS.register_module()
-class BinaryDiceLoss(nn.Module):
+class BinaryDiceLoss(_BinaryLoss):
     """Soft Dice loss on a single-logit map (see :func:`binary_dice_loss`).
 
     Args:
@@ -119,20 +134,8 @@ class BinaryDiceLoss(nn.Module):
                  smooth: float = 1.0,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_dice'):
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         self.smooth = smooth
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
 
-    def forward(self,
-                pred: torch.Tensor,
-                target: torch.Tensor,
-                weight: Optional[torch.Tensor] = None,
-                ignore_index: int = 255,
-                **kwargs) -> torch.Tensor:
-        return self.loss_weight * binary_dice_loss(
-            pred, target, self.smooth, ignore_index)
-
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
+    def _loss(self, pred, target, ignore_index):
+        return binary_dice_loss(pred, target, self.smooth, ignore_index)
