@@ -3,13 +3,12 @@
 Multi-GPU: ``bash tools/dist_test.sh CONFIG CHECKPOINT 2``.
 """
 import argparse
-import os
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from asda.engine import load_run_config, setup_cpu_distributed
+from asda.engine import add_runner_args, load_run_config, parse_runner_args, setup_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -27,17 +26,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--show-dir', help='save overlays (image, expression, prediction) '
         'into this directory')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value (xxx=yyy format)')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
 def _enable_visualization(cfg: Config, show_dir: str) -> None:

@@ -5,14 +5,19 @@ command trains with gloo on the CPU.
 """
 import argparse
 import logging
-import os
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from asda.engine import enable_amp, load_run_config, setup_cpu_distributed
+from asda.engine import (
+    add_runner_args,
+    enable_amp,
+    load_run_config,
+    parse_runner_args,
+    setup_cpu_distributed,
+)
 
 
 def parse_args(argv=None):
@@ -27,17 +32,8 @@ def parse_args(argv=None):
         '--amp', action='store_true',
         help='mixed precision: fp16 AmpOptimWrapper on a GPU, bf16 autocast '
         'on a CPU')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value (xxx=yyy format)')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
 def build_cfg(args) -> Config:

@@ -8,15 +8,38 @@ group already exists and honours ``model_wrapper_cfg``, so on a CPU we
 initialise gloo ourselves and wrap with ``device_ids=None``. The GPU path is
 left to mmengine untouched.
 """
+import argparse
 import os
 import os.path as osp
 from typing import Optional
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
-__all__ = ['load_run_config', 'setup_cpu_distributed', 'enable_amp']
+__all__ = [
+    'add_runner_args', 'parse_runner_args', 'load_run_config', 'setup_cpu_distributed', 'enable_amp'
+]
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """The options ``tools/train.py`` and ``tools/test.py`` share:
+    ``--cfg-options``, ``--launcher`` and ``--local-rank``."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value (xxx=yyy format)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser, argv=None):
+    """Parse, and export ``LOCAL_RANK`` when the launcher did not."""
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
 
 
 def load_run_config(config: str, launcher: str = 'none', cfg_options=None,
