@@ -1,8 +1,13 @@
 """ReferringEncoderDecoder end to end with a small random-init CLIP."""
+import glob
+import os.path as osp
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from asda_test_utils import DEMO_CONFIG, ROOT
+from mmengine.config import Config
 from tiny_models import build_segmentor, make_sample, tiny_segmentor_cfg
 
 TEXTS = ['red square', 'the small blue circle right of the square']
@@ -101,15 +106,36 @@ def test_every_parameter_gets_a_gradient(selection, unused):
     assert {'.'.join(n.split('.')[:2]) for n in no_grad} == unused
 
 
-TABLE2 = {
-    'a_baseline': (dict(fusion='top', low_layers=(), mid_layers=()),
-                   dict(branch='cfs')),
-    'b_manual': (dict(fusion='concat', low_layers=(3, ), mid_layers=(5, )),
-                 dict(branch='cfs')),
-    'c_afs': (dict(fusion='concat'), dict(branch='cfs')),
-    'd_afs_sfa': (dict(fusion='sfa'), dict(branch='cfs')),
-    'e_single_branch': (dict(fusion='sfa'), dict(branch='single')),
-}
+SYNTHETIC_ROWS = osp.join(ROOT, 'configs/asda/ablations/synthetic')
+DEMO_MODEL = Config.fromfile(DEMO_CONFIG).model
+# What a Table 2 row may change: the neck's fusion and layer groups, the
+# head's branch.
+ROW_KEYS = dict(neck=('fusion', 'low_layers', 'mid_layers'),
+                decode_head=('branch', ))
+
+
+def _table2_rows():
+    """{'a': (neck overrides, head overrides), ...} read from the synthetic
+    row configs, each checked to differ from the demo model in ROW_KEYS
+    only."""
+    rows = {}
+    for path in sorted(glob.glob(osp.join(SYNTHETIC_ROWS, 'table2_*.py'))):
+        model = Config.fromfile(path).model
+        overrides = []
+        for part, keys in ROW_KEYS.items():
+            got, demo = model[part].to_dict(), DEMO_MODEL[part].to_dict()
+            assert {k: v for k, v in got.items() if k not in keys} == \
+                {k: v for k, v in demo.items() if k not in keys}, path
+            overrides.append({k: got[k] for k in keys if k in got})
+        rows[osp.basename(path)[len('table2_')]] = tuple(overrides)
+    return rows
+
+
+TABLE2 = _table2_rows()
+
+
+def test_table2_has_six_rows():
+    assert sorted(TABLE2) == list('abcdef')
 
 
 @pytest.mark.parametrize('row', sorted(TABLE2))
@@ -134,9 +160,9 @@ def test_table2_variants(row):
     with torch.no_grad():
         results = model(data['inputs'], samples, mode='predict')
     assert results[0].pred_sem_seg.shape == (64, 64)
-    if row == 'a_baseline':
+    if row == 'a':
         assert 'afs_layers' not in results[0].metainfo
-    elif row == 'b_manual':
+    elif row == 'b':
         assert results[0].metainfo['afs_layers'] == (3, 5)
 
 
@@ -148,16 +174,14 @@ def test_table2_module_trees_differ_as_the_paper_describes():
     """(b) = (a) + fixed low/mid layers; (c) = (b) + AFS; (d) = (c) with SFA
     instead of the concatenation; (e) = (d) + word cross-attention before
     the single-mask decoder; (f) = (d) + WCG and Nc response masks."""
-    rows = dict(TABLE2, f_full=(dict(fusion='sfa'), dict(branch='dual')))
     necks, heads, masks = {}, {}, {}
-    for row, (neck, head) in rows.items():
+    for row, (neck, head) in TABLE2.items():
         cfg = tiny_segmentor_cfg(img_size=64)
         cfg['neck'].update(neck)
         cfg['decode_head'].update(head)
         model = build_segmentor(cfg)
-        key = row[0]
-        necks[key], heads[key] = _children(model.neck), _children(model.decode_head)
-        masks[key] = model.decode_head.mask_conv.out_channels
+        necks[row], heads[row] = _children(model.neck), _children(model.decode_head)
+        masks[row] = model.decode_head.mask_conv.out_channels
     # (a): F_H * f_E only, no AFS, no SFA, no WCG, one output channel
     assert necks['a'] == {'text_proj', 'top_norm', 'project'}
     assert heads['a'] == {'cfs_layers', 'cfs_norm', 'decoder', 'mask_conv',

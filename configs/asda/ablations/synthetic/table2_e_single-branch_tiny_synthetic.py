@@ -1,0 +1,4 @@
+# Table 2 (e) on the synthetic dataset with the demo's settings: (d) + F_A
+# cross-attends to the word features before the single-mask CFS decoder.
+_base_ = ['../../asda_tiny_synthetic.py']
+model = dict(neck=dict(fusion='sfa'), decode_head=dict(branch='single'))

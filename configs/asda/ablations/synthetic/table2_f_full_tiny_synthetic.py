@@ -1,0 +1,3 @@
+# Table 2 (f) on the synthetic dataset: the full model, i.e. the demo's
+# config configs/asda/asda_tiny_synthetic.py (`make demo` trains it).
+_base_ = ['../../asda_tiny_synthetic.py']
