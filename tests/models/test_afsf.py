@@ -114,29 +114,3 @@ def test_missing_layer_is_a_clear_error():
     inputs['layers'] = (1, 2, 3, 4, 5, 6, 8)
     with pytest.raises(ValueError, match='out_indices'):
         neck(inputs)
-
-
-@pytest.mark.parametrize('fusion', ['top', 'concat', 'sfa'])
-def test_coord_features_add_a_linear_function_of_position(fusion):
-    """coord_features: F_coarse + conv1x1([x; y]), x, y in [-1, 1]."""
-    neck = _neck('soft', fusion=fusion, coord_features=True).eval()
-    plain = _neck('soft', fusion=fusion).eval()
-    assert not hasattr(plain, 'coord_proj')
-    state = {k: v for k, v in neck.state_dict().items()
-             if not k.startswith('coord_proj')}
-    plain.load_state_dict(state)
-    h, w = 5, 7
-    inputs, _ = _toy_batch(torch.randn(C), batch=2)
-    inputs['visual_feats'] = [torch.randn(2, C, h, w) for _ in LAYERS]
-    delta = neck(inputs)['feat'] - plain(inputs)['feat']  # (B, d, h, w)
-    weight = neck.coord_proj.weight[:, :, 0, 0]  # (d, 2): x, y columns
-    bias = neck.coord_proj.bias
-    torch.testing.assert_close(delta[:, :, 0, 0], (bias - weight.sum(1)).expand(2, -1))
-    torch.testing.assert_close(delta[:, :, -1, -1], (bias + weight.sum(1)).expand(2, -1))
-    # one step right moves by w_x * 2 / (w - 1); one step down by w_y * 2 / (h - 1)
-    torch.testing.assert_close(delta[..., 1:] - delta[..., :-1],
-                               (weight[:, 0] * 2 / (w - 1))[None, :, None, None]
-                               .expand(2, -1, h, w - 1))
-    torch.testing.assert_close(delta[:, :, 1:] - delta[:, :, :-1],
-                               (weight[:, 1] * 2 / (h - 1))[None, :, None, None]
-                               .expand(2, -1, h - 1, w))

@@ -55,13 +55,6 @@ H, W); ``'word_feats'``, ``'word_mask'``, ``'sent_feat'`` passed on from the
 backbone; ``'afs_layers'`` (B, 2) long, the chosen low and mid layer
 numbers; ``'afs_probs'`` list of the two groups' selection probabilities
 (B, G_low) and (B, G_mid). With ``fusion='top'`` the last two are absent.
-
-``coord_features=True`` (not in the paper; default off) adds a learned
-projection of the normalised (x, y) coordinates of every token to
-F_coarse, ``F_coarse + conv1x1([x; y])``, the CoordConv idea CRIS uses in its
-neck: the head's attention then carries absolute position in its values,
-which words such as "left" and "top" need. The built-in CPU demo uses it
-(its CLIP is trained from scratch in minutes).
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -162,8 +155,6 @@ class AFSF(BaseModule):
         score_norm (bool): Cosine reading of Eq. 1 (see module docstring).
         in_norm (bool): LayerNorm the class tokens and the low/mid/top
             visual features (the raw CLIP residual stream) first.
-        coord_features (bool): Add projected token coordinates to F_coarse
-            (see the module docstring).
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -182,7 +173,6 @@ class AFSF(BaseModule):
                  gumbel_tau: float = 1.0,
                  score_norm: bool = True,
                  in_norm: bool = True,
-                 coord_features: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if selection not in SELECTIONS:
@@ -206,8 +196,6 @@ class AFSF(BaseModule):
         self.gumbel_tau = gumbel_tau
         self.score_norm = score_norm
         C, D, c = in_channels, text_channels, lateral_channels
-        if coord_features:
-            self.coord_proj = nn.Conv2d(2, d_model, 1)
 
         # AFS: one Phi shared by both groups, one selector per group with a
         # choice (a single candidate is taken as is).
@@ -292,16 +280,6 @@ class AFSF(BaseModule):
         fused = F.max_pool2d(low, 4, 4)  # back to H x W
         return self.aggregate(fused)
 
-    def _add_coords(self, coarse: torch.Tensor) -> torch.Tensor:
-        """F_coarse (B, d, H, W) + conv1x1 of the (x, y) grid in [-1, 1]."""
-        if not hasattr(self, 'coord_proj'):
-            return coarse
-        H, W = coarse.shape[-2:]
-        ys = torch.linspace(-1, 1, H, device=coarse.device, dtype=coarse.dtype)
-        xs = torch.linspace(-1, 1, W, device=coarse.device, dtype=coarse.dtype)
-        grid = torch.stack(torch.meshgrid(xs, ys, indexing='xy'))  # (2, H, W)
-        return coarse + self.coord_proj(grid[None])
-
     # --------------------------------------------------------------- forward
     def _group(self, layers: Sequence[int], wanted: Sequence[int],
                items: Sequence[torch.Tensor]) -> List[torch.Tensor]:
@@ -338,7 +316,7 @@ class AFSF(BaseModule):
         top = self.top_norm(self._group(layers, (self.top_layer, ), feats)[0])
         top_fused = top * self.text_proj(sent).to(top.dtype)[:, :, None, None]
         if self.fusion == 'top':
-            out['feat'] = self._add_coords(self.project(top_fused))
+            out['feat'] = self.project(top_fused)
             return out
 
         low, low_layer, low_probs = self._afs(
@@ -353,7 +331,7 @@ class AFSF(BaseModule):
         else:
             coarse = self._fuse_release(low, mid, top_fused)
         out.update(
-            feat=self._add_coords(coarse),
+            feat=coarse,
             afs_layers=torch.stack([low_layer, mid_layer], dim=1),
             afs_probs=[low_probs, mid_probs])
         return out
