@@ -32,6 +32,7 @@ RELATIONAL = LEFT_RIGHT | {
     'top', 'bottom', 'upper', 'lower', 'topmost', 'lowest', 'bigger',
     'larger', 'smaller', 'small', 'biggest', 'largest', 'smallest', 'tiniest'
 }
+SHAPE_WORDS = {'circle', 'square', 'triangle', 'diamond', 'hexagon'}
 
 
 def parse_args(argv=None):
@@ -110,18 +111,26 @@ def evaluate(cfg: Config, checkpoint: str, split: str, control=False,
     return runner.test()
 
 
+def expression_kind(text: str) -> str:
+    """The kind of a synthetic expression: 'left/right' (uses left / right
+    words), 'top/bottom/size' (other relational words), else 'shape words'
+    (names a shape, maybe a colour too) or 'colour words only'."""
+    words = set(text.lower().split())
+    if words & LEFT_RIGHT:
+        return 'left/right'
+    if words & RELATIONAL:
+        return 'top/bottom/size'
+    return 'shape words' if words & SHAPE_WORDS else 'colour words only'
+
+
 def breakdown_by_kind(records_file: str) -> dict:
-    """mIoU and oIoU (percent) per expression kind: attribute words only,
-    left/right words, other relational words (top/bottom, size)."""
+    """mIoU and oIoU (percent) per :func:`expression_kind`, from the
+    per-expression records of ``RISMetric(out_file=...)``."""
     with open(records_file) as f:
         records = json.load(f)
     kinds = {}
     for rec in records:
-        words = set(rec['text'].split())
-        kind = ('left/right' if words & LEFT_RIGHT else
-                'top/bottom/size' if words & RELATIONAL else
-                'colour/shape only')
-        kinds.setdefault(kind, []).append(rec)
+        kinds.setdefault(expression_kind(rec['text']), []).append(rec)
     return {
         kind: dict(
             expressions=len(recs),
