@@ -33,6 +33,22 @@ def _build(cfg):
     return MODELS.build(cfg.model)
 
 
+# Expressions name colours: a training hue shift may not turn red into orange
+# (OpenCV hue units: 180 per turn, so 5 = +-10 degrees).
+MAX_HUE_DELTA = 5
+
+
+@pytest.mark.parametrize('path', LEAVES,
+                         ids=[osp.relpath(p, CONFIG_DIR) for p in LEAVES])
+def test_colour_augmentation_keeps_colour_words_true(path):
+    cfg = Config.fromfile(path)
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    hues = [t.get('hue_delta', 18) for t in pipeline
+            if t['type'] == 'PhotoMetricDistortion']
+    assert hues, 'no photometric distortion in the training pipeline'
+    assert all(h <= MAX_HUE_DELTA for h in hues), (path, hues)
+
+
 def test_configs_found():
     names = {osp.relpath(p, CONFIG_DIR) for p in LEAVES}
     for name in ('asda_vitb_refcoco.py', 'asda_vitb_refcoco+.py',

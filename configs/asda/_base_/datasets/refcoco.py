@@ -22,12 +22,14 @@ train_pipeline = [
     dict(type='LoadReferringImage'),
     dict(type='LoadReferringAnnotations'),
     dict(type='ReferringRandomFlip', prob=0.5),  # swaps left/right words
+    # mmseg's default hue_delta (18 of OpenCV's 180 units, +-36 degrees)
+    # can turn a "red car" orange; expressions name colours, so +-10 degrees.
     dict(
         type='PhotoMetricDistortion',
         brightness_delta=32,
         contrast_range=(0.5, 1.5),
         saturation_range=(0.5, 1.5),
-        hue_delta=18),
+        hue_delta=5),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='PackReferringInputs'),
 ]
