@@ -13,6 +13,7 @@ import copy
 import json
 import os
 import os.path as osp
+import pickle
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.runner import Runner
 
 import asda  # noqa: F401  (registers the components)
+from asda.datasets import load_refs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 METRIC_KEYS = ('oIoU', 'mIoU', 'Pr@0.5', 'Pr@0.7', 'Pr@0.9')
@@ -69,46 +71,58 @@ def load_cfg(args) -> Config:
     return cfg
 
 
-def swap_expressions(data_list: list) -> int:
-    """Give every sample the expression of another ref of the same image.
+def swap_expressions(refs: list, split: str) -> int:
+    """Give every ref of ``split`` the expressions of another ref of the same
+    image, in place: the refs of an image pass their sentence lists round
+    (ref 1 gets ref 2's, ..., the last gets ref 1's). Images with a single
+    ref keep it as it is.
 
-    Returns the number of samples changed (all, when every image holds at
-    least two refs, as the synthetic set guarantees).
+    Returns the number of expressions moved (all of the split's, when every
+    image holds at least two refs, as the synthetic set guarantees).
     """
     by_image = {}
-    for info in data_list:
-        by_image.setdefault(info['image_id'], {}).setdefault(
-            info['ref_id'], []).append(info['text'])
-    changed = 0
-    for info in data_list:
-        others = [r for r in sorted(by_image[info['image_id']])
-                  if r != info['ref_id']]
-        if not others:
+    for ref in refs:
+        if ref['split'] == split:
+            by_image.setdefault(ref['image_id'], []).append(ref)
+    moved = 0
+    for group in by_image.values():
+        if len(group) < 2:
             continue
-        other = others[info['sent_id'] % len(others)]
-        texts = by_image[info['image_id']][other]
-        info['text'] = texts[info['sent_id'] % len(texts)]
-        changed += 1
-    return changed
+        group.sort(key=lambda ref: ref['ref_id'])
+        sentences = [(ref['sentences'], ref['sent_ids']) for ref in group]
+        for ref, (sents, ids) in zip(group, sentences[1:] + sentences[:1]):
+            ref['sentences'], ref['sent_ids'] = sents, ids
+            moved += len(sents)
+    return moved
 
 
-def evaluate(cfg: Config, checkpoint: str, split: str, control=False,
+def write_control_refs(cfg: Config, split: str, out_file: str) -> str:
+    """Write the test dataset's refs pickle with ``split``'s expressions
+    swapped (:func:`swap_expressions`) to ``out_file``; returns its path."""
+    dataset = cfg.test_dataloader.dataset
+    src = dataset.split_file
+    if not osp.isabs(src):
+        src = osp.join(dataset.data_root, src)
+    refs = load_refs(src)
+    moved = swap_expressions(refs, split)
+    print(f'[demo] control: {moved} {split} expressions replaced by another '
+          'ref\'s of the same image', flush=True)
+    with open(out_file + '.tmp', 'wb') as f:
+        pickle.dump(refs, f, protocol=2)
+    os.replace(out_file + '.tmp', out_file)
+    return out_file
+
+
+def evaluate(cfg: Config, checkpoint: str, split: str, split_file=None,
              out_file=None) -> dict:
+    """Test ``checkpoint`` on ``split`` (of ``split_file`` if given)."""
     cfg = copy.deepcopy(cfg)
     cfg.load_from = checkpoint
     cfg.test_dataloader.dataset.split = split
+    if split_file is not None:
+        cfg.test_dataloader.dataset.split_file = split_file
     cfg.test_evaluator.out_file = out_file
-    cfg.test_dataloader.dataset.serialize_data = False
-    runner = Runner.from_cfg(cfg)
-    if control:
-        loader = runner.build_dataloader(cfg.test_dataloader)
-        dataset = loader.dataset
-        dataset.full_init()
-        changed = swap_expressions(dataset.data_list)
-        print(f'[demo] control: {changed} of {len(dataset)} expressions '
-              'replaced by another ref\'s of the same image', flush=True)
-        runner._test_dataloader = loader  # evaluate this exact dataset
-    return runner.test()
+    return Runner.from_cfg(cfg).test()
 
 
 def expression_kind(text: str) -> str:
@@ -217,8 +231,10 @@ def main(argv=None):
     kinds = breakdown_by_kind(osp.join(args.work_dir, 'per_expression_val.json')) \
         if 'val' in args.splits else {}
     print('[demo] control: val with swapped expressions', flush=True)
+    control_refs = write_control_refs(
+        cfg, 'val', osp.join(args.work_dir, 'refs_control_val.p'))
     results['val (swapped expressions)'] = evaluate(
-        cfg, checkpoint, 'val', control=True)
+        cfg, checkpoint, 'val', split_file=control_refs)
     examples = osp.join(args.work_dir, 'examples.png')
     draw_examples(cfg, checkpoint, examples, args.num_examples)
 

@@ -12,28 +12,31 @@ def demo():
     return load_tool('tools/demo_synthetic.py', 'asda_demo_synthetic')
 
 
-def _info(image_id, ref_id, sent_id, text):
-    return dict(image_id=image_id, ref_id=ref_id, sent_id=sent_id, text=text)
+def _ref(image_id, ref_id, texts, split='val'):
+    sent_ids = [ref_id * 10 + i for i in range(len(texts))]
+    return dict(image_id=image_id, ref_id=ref_id, split=split,
+                sent_ids=sent_ids,
+                sentences=[dict(sent_id=i, sent=t) for i, t in zip(sent_ids, texts)])
 
 
-def test_swap_gives_each_sample_another_refs_expression(demo):
-    data = [
-        _info(1, 10, 100, 'red circle'),
-        _info(1, 10, 101, 'the red one'),
-        _info(1, 11, 102, 'blue square'),
-        _info(1, 12, 103, 'left triangle'),
-        _info(2, 20, 200, 'only ref of its image'),
+def test_swap_gives_each_ref_another_refs_expressions(demo):
+    refs = [
+        _ref(1, 10, ['red circle', 'the red one']),
+        _ref(1, 11, ['blue square']),
+        _ref(1, 12, ['left triangle']),
+        _ref(2, 20, ['only ref of its image']),
+        _ref(3, 30, ['train ref'], split='train'),
+        _ref(3, 31, ['other train ref'], split='train'),
     ]
-    texts_of = {}
-    for info in data:
-        texts_of.setdefault(info['ref_id'], set()).add(info['text'])
-    changed = demo.swap_expressions(data)
-    assert changed == 4
-    for info in data[:4]:  # image 1: an expression of one of its other refs
-        others = set().union(*(texts_of[r] for r in (10, 11, 12)
-                               if r != info['ref_id']))
-        assert info['text'] in others
-    assert data[4]['text'] == 'only ref of its image'
+    before = {r['ref_id']: [s['sent'] for s in r['sentences']] for r in refs}
+    assert demo.swap_expressions(refs, 'val') == 4
+    after = {r['ref_id']: [s['sent'] for s in r['sentences']] for r in refs}
+    assert after[10] == before[11] and after[11] == before[12]
+    assert after[12] == before[10]
+    for ref in refs:  # ids travel with their sentences
+        assert ref['sent_ids'] == [s['sent_id'] for s in ref['sentences']]
+    for ref_id in (20, 30, 31):  # single-ref image, other split: untouched
+        assert after[ref_id] == before[ref_id]
 
 
 @pytest.mark.parametrize('text, kind', [
@@ -89,11 +92,18 @@ def test_demo_end_to_end(demo, small_dataset, tmp_path):
     for metrics in saved['metrics'].values():
         assert set(demo.METRIC_KEYS) <= set(metrics)
         assert all(0 <= v <= 100 for v in metrics.values())
+    # the control ran on the same images with every val expression moved
+    with open(work / 'per_expression_val.json') as f:
+        records = json.load(f)
+    control = demo.load_refs(str(work / 'refs_control_val.p'))
+    texts = {s['sent_id']: (r['ref_id'], r['image_id'])
+             for r in control for s in r['sentences']}
+    for rec in records:
+        ref_id, image_id = texts[rec['sent_id']]
+        assert image_id == rec['image_id'] and ref_id != rec['ref_id']
     assert saved['control_drop_oIoU'] == pytest.approx(
         saved['metrics']['val']['oIoU']
         - saved['metrics']['val (swapped expressions)']['oIoU'])
-    with open(work / 'per_expression_val.json') as f:
-        records = json.load(f)
     kinds = saved['val_by_expression_kind']
     assert sum(k['expressions'] for k in kinds.values()) == len(records)
     assert osp.getsize(work / 'examples.png') > 0
