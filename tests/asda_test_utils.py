@@ -1,7 +1,10 @@
 """Helpers shared by the tests (importable as ``asda_test_utils``: the root
-conftest puts tests/ on sys.path): import a tools/ script, write a config."""
+conftest puts tests/ on sys.path): import a tools/ script, write a config,
+save a random-init checkpoint."""
 import importlib.util
 import os.path as osp
+
+import torch
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'asda', 'asda_tiny_synthetic.py')
@@ -40,3 +43,17 @@ default_hooks = dict(logger=dict(interval=1))
     with open(path, 'w') as f:
         f.write(text)
     return str(path)
+
+
+def save_random_checkpoint(path, config: str, seed: int):
+    """Build ``config``'s model with random weights (``torch.manual_seed(
+    seed)``) and save it at ``path`` in mmengine's checkpoint layout.
+
+    Returns:
+        The model (eval mode, as ``init_model`` gives it).
+    """
+    from asda.apis import init_model
+    torch.manual_seed(seed)
+    model = init_model(config)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return model

@@ -2,8 +2,7 @@
 config on it (the demo config, deterministic, no workers) and a checkpoint
 of the random-init tiny model."""
 import pytest
-import torch
-from asda_test_utils import write_config
+from asda_test_utils import save_random_checkpoint, write_config
 
 
 @pytest.fixture(scope='session')
@@ -20,11 +19,8 @@ def ris_config(ris_dataset, tmp_path_factory):
 @pytest.fixture(scope='session')
 def ris_checkpoint(ris_config, tmp_path_factory):
     """A checkpoint of the random-init model (mmengine layout)."""
-    from asda.apis import init_model
-    torch.manual_seed(0)
-    model = init_model(ris_config)
     path = tmp_path_factory.mktemp('ris_ckpt') / 'random_init.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    save_random_checkpoint(path, ris_config, seed=0)
     return str(path)
 
 

@@ -5,20 +5,17 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-import torch
-from asda_test_utils import load_tool, write_config
+from asda_test_utils import load_tool, save_random_checkpoint, write_config
 
-from asda.apis import RISInferencer, init_model
+from asda.apis import RISInferencer
 
 
 @pytest.fixture(scope='module')
 def demo_checkpoint(tool_dataset, tmp_path_factory):
     work = tmp_path_factory.mktemp('image_demo')
     cfg = write_config(work / 'cfg.py', tool_dataset)
-    torch.manual_seed(1)
-    model = init_model(cfg)
     ckpt = work / 'model.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    save_random_checkpoint(ckpt, cfg, seed=1)
     return cfg, str(ckpt)
 
 

@@ -3,18 +3,15 @@ import json
 import os.path as osp
 import pickle
 
-import torch
-from asda_test_utils import load_tool, write_config
+from asda_test_utils import load_tool, save_random_checkpoint, write_config
 
-from asda.apis import RISInferencer, init_model
+from asda.apis import RISInferencer
 
 
 def test_layer_selection_counts_and_histogram(tool_dataset, tmp_path, capsys):
     cfg = write_config(tmp_path / 'cfg.py', tool_dataset)
-    torch.manual_seed(2)
-    model = init_model(cfg)
     ckpt = tmp_path / 'model.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    model = save_random_checkpoint(ckpt, cfg, seed=2)
 
     tool = load_tool('tools/analysis_tools/layer_selection.py',
                      'asda_layer_selection')

@@ -5,19 +5,15 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from asda_test_utils import load_tool, write_config
-
-from asda.apis import init_model
+from asda_test_utils import load_tool, save_random_checkpoint, write_config
 
 
 @pytest.fixture(scope='module')
 def exported(tool_dataset, tmp_path_factory):
     work = tmp_path_factory.mktemp('onnx')
     cfg = write_config(work / 'cfg.py', tool_dataset)
-    torch.manual_seed(3)
-    model = init_model(cfg)
     ckpt = work / 'model.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    model = save_random_checkpoint(ckpt, cfg, seed=3)
     tool = load_tool('tools/deployment/pytorch2onnx.py', 'asda_pytorch2onnx')
     out = work / 'model.onnx'
     diffs = tool.main([cfg, str(ckpt), '--out', str(out), '--shape', '224',
