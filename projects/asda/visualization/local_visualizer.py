@@ -180,17 +180,13 @@ class RISLocalVisualizer(SegLocalVisualizer):
         image = image[..., :3].astype(np.uint8)
         shape = image.shape[:2]
         panels = []
-        if gt_mask is not None:
-            panel = self._overlay(image, _to_mask(gt_mask, shape),
-                                  self.gt_color)
-            if gt_caption:
-                panel = self._caption(panel, gt_caption, self.gt_color)
-            panels.append(panel)
-        if pred_mask is not None:
-            panel = self._overlay(image, _to_mask(pred_mask, shape),
-                                  self.pred_color)
-            if pred_caption:
-                panel = self._caption(panel, pred_caption, self.pred_color)
+        for mask, caption, color in ((gt_mask, gt_caption, self.gt_color),
+                                     (pred_mask, pred_caption, self.pred_color)):
+            if mask is None:
+                continue
+            panel = self._overlay(image, _to_mask(mask, shape), color)
+            if caption:
+                panel = self._caption(panel, caption, color)
             panels.append(panel)
         if not panels:
             panels.append(image.copy())
