@@ -298,8 +298,6 @@ def count_flops(segmentor, bare: nn.Module):
     wrapper = BareEncoders(bare).eval()
     with torch.no_grad():
         analyzer = flop_analyzer(wrapper, (img, tokens))
-        analyzer.unsupported_ops_warnings(False)
-        analyzer.uncalled_modules_warnings(False)
         by_module = analyzer.by_module()
     visual = sum(p.numel() for p in bare.visual.parameters())
     total_params = sum(p.numel() for p in bare.parameters())

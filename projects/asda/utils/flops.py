@@ -48,14 +48,21 @@ def native_mha_flop_jit(inputs: List, outputs: List) -> int:
     return projections + attention
 
 
-def flop_analyzer(model: nn.Module, inputs) -> FlopAnalyzer:
-    """A FlopAnalyzer that also counts fused attention."""
+def flop_analyzer(model: nn.Module, inputs, quiet: bool = True) -> FlopAnalyzer:
+    """A FlopAnalyzer that also counts fused attention.
+
+    ``quiet`` turns off its warnings about skipped ops and modules never
+    called (ask ``analyzer.unsupported_ops()`` for the former instead).
+    """
     analyzer = FlopAnalyzer(model, inputs)
     analyzer.set_op_handle(
         **{
             'aten::scaled_dot_product_attention': sdpa_flop_jit,
             'aten::_native_multi_head_attention': native_mha_flop_jit,
         })
+    if quiet:
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
     return analyzer
 
 
@@ -82,8 +89,6 @@ def count_by_part(segmentor: nn.Module,
     wrapper = TokensForward(segmentor)
     with torch.no_grad():
         analyzer = flop_analyzer(wrapper, (img, tokens))
-        analyzer.unsupported_ops_warnings(False)
-        analyzer.uncalled_modules_warnings(False)
         by_module = analyzer.by_module()
         unsupported = dict(analyzer.unsupported_ops())
     result = {}
