@@ -25,6 +25,7 @@ from mmengine.runner import Runner
 
 import asda  # noqa: F401  (registers the components)
 from asda.datasets import load_refs
+from asda.evaluation import summarize_ris
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 METRIC_KEYS = ('oIoU', 'mIoU', 'Pr@0.5', 'Pr@0.7', 'Pr@0.9')
@@ -138,20 +139,21 @@ def expression_kind(text: str) -> str:
 
 
 def breakdown_by_kind(records_file: str) -> dict:
-    """mIoU and oIoU (percent) per :func:`expression_kind`, from the
-    per-expression records of ``RISMetric(out_file=...)``."""
+    """mIoU and oIoU (percent, as :func:`asda.evaluation.summarize_ris`)
+    per :func:`expression_kind`, from the per-expression records of
+    ``RISMetric(out_file=...)``."""
     with open(records_file) as f:
         records = json.load(f)
     kinds = {}
     for rec in records:
         kinds.setdefault(expression_kind(rec['text']), []).append(rec)
-    return {
-        kind: dict(
-            expressions=len(recs),
-            mIoU=100 * sum(r['IoU'] for r in recs) / len(recs),
-            oIoU=100 * sum(r['I'] for r in recs) / max(1, sum(r['U'] for r in recs)))
-        for kind, recs in sorted(kinds.items())
-    }
+    breakdown = {}
+    for kind, recs in sorted(kinds.items()):
+        metrics = summarize_ris(
+            [dict(I=r['I'], U=r['U'], iou=r['IoU']) for r in recs], iou_thrs=())
+        breakdown[kind] = dict(expressions=len(recs), mIoU=metrics['mIoU'],
+                               oIoU=metrics['oIoU'])
+    return breakdown
 
 
 def draw_examples(cfg: Config, checkpoint: str, out_file: str, num: int) -> None:
