@@ -15,11 +15,24 @@ from typing import Any, Optional
 import numpy as np
 from pycocotools import mask as mask_utils
 
-__all__ = ['check_segmentation', 'decode_segmentation']
+__all__ = ['check_segmentation', 'decode_segmentation', 'polygon_problem']
 
 
 def _where(context: Optional[str]) -> str:
     return f' ({context})' if context else ''
+
+
+def polygon_problem(poly: Any) -> Optional[str]:
+    """Why ``poly`` is not a usable polygon part, or None if it is: it must
+    be a list of an even number of at least 6 coordinates (3 points)."""
+    if not isinstance(poly, (list, tuple)):
+        return f'is a {type(poly).__name__}, expected a list of coordinates'
+    if len(poly) < 6:
+        return (f'has {len(poly) // 2} point(s) ({len(poly)} coordinates); a '
+                f'polygon needs at least 3 points (6 coordinates)')
+    if len(poly) % 2:
+        return f'has an odd number of coordinates ({len(poly)})'
+    return None
 
 
 def check_segmentation(segmentation: Any,
@@ -46,19 +59,9 @@ def check_segmentation(segmentation: Any,
         if not segmentation:
             raise ValueError(f'empty polygon list{where}')
         for k, poly in enumerate(segmentation):
-            if not isinstance(poly, (list, tuple)):
-                raise ValueError(
-                    f'polygon part {k} is a {type(poly).__name__}, expected a '
-                    f'list of coordinates{where}')
-            if len(poly) < 6:
-                raise ValueError(
-                    f'polygon part {k} has {len(poly) // 2} point(s) '
-                    f'({len(poly)} coordinates); a polygon needs at least 3 '
-                    f'points (6 coordinates){where}')
-            if len(poly) % 2:
-                raise ValueError(
-                    f'polygon part {k} has an odd number of coordinates '
-                    f'({len(poly)}){where}')
+            problem = polygon_problem(poly)
+            if problem is not None:
+                raise ValueError(f'polygon part {k} {problem}{where}')
     elif isinstance(segmentation, dict):
         if 'counts' not in segmentation or 'size' not in segmentation:
             raise ValueError(

@@ -7,7 +7,7 @@ from mmengine.utils import is_abs
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS, TRANSFORMS
 
-from .mask_utils import check_segmentation
+from .mask_utils import check_segmentation, polygon_problem
 from .refs_io import load_refs
 
 __all__ = ['RefCOCODataset']
@@ -119,9 +119,7 @@ class RefCOCODataset(BaseSegDataset):
             raise ValueError(f'annotation has no segmentation ({context})')
         seg = ann['segmentation']
         if self.skip_invalid_polygons and isinstance(seg, list):
-            kept = [p for p in seg
-                    if isinstance(p, (list, tuple)) and len(p) >= 6
-                    and len(p) % 2 == 0]
+            kept = [p for p in seg if polygon_problem(p) is None]
             if len(kept) < len(seg):
                 from mmengine.logging import print_log
                 print_log(
