@@ -36,7 +36,8 @@ from mmengine import fileio
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+
+from ..engine.checkpoint import load_model_checkpoint
 
 __all__ = [
     'RISInferencer', 'ExpressionTruncatedWarning', 'init_model', 'load_image',
@@ -86,9 +87,11 @@ def init_model(config: Union[str, os.PathLike, Config],
 
     Without a checkpoint the model is initialised by its ``init_weights``
     (pretrained CLIP weights when the config names them; random otherwise).
-    With one, the weights come from the checkpoint only (mmengine's
-    ``load_checkpoint``; the ``module.`` prefix of DDP checkpoints is
-    dropped). The config is kept as ``model.cfg``.
+    With one, the weights come from the checkpoint only, loaded strictly
+    (:func:`asda.engine.load_model_checkpoint`: a checkpoint of another model
+    raises :class:`asda.engine.CheckpointMismatchError` naming the keys; the
+    ``module.`` prefix of DDP checkpoints is dropped). The config is kept as
+    ``model.cfg``.
     """
     cfg = _as_config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
@@ -106,7 +109,7 @@ def init_model(config: Union[str, os.PathLike, Config],
     if checkpoint is None:
         model.init_weights()
     else:
-        load_checkpoint(model, os.fspath(checkpoint), map_location='cpu')
+        load_model_checkpoint(model, os.fspath(checkpoint))
     model.cfg = cfg
     model.to(device)
     model.eval()

@@ -1,0 +1,231 @@
+"""The one owner of loading a full-model checkpoint, and of finding the
+checkpoint to resume from.
+
+Every tool that puts a checkpoint into a whole model (``tools/test.py``,
+``--resume``, ``load_from``, :class:`asda.apis.RISInferencer`, the demos and
+the deployment / analysis tools) calls :func:`load_model_checkpoint`. It is
+strict: a checkpoint of another model (missing or unexpected keys, or tensors
+of another shape) is refused with the counts and the first few names, instead
+of being half-loaded. Fine-tuning from another model's weights on purpose
+(e.g. a gRefCOCO model started from a RefCOCO one) is the documented partial
+mode (``strict=False``; ``load_partial = True`` in a config), which loads what
+matches and lists what it skipped. Initialising the CLIP backbone from
+pretrained CLIP weights is a different path (the backbone's ``init_weights``)
+and is partial by design.
+"""
+import glob
+import os
+import os.path as osp
+import re
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+import torch
+from mmengine.logging import print_log
+
+__all__ = [
+    'CheckpointMismatchError', 'KeyReport', 'compare_state_dict',
+    'load_model_checkpoint', 'checkpoint_problem', 'find_resumable_checkpoint'
+]
+
+_SHOWN = 5  # names listed per kind of mismatch
+
+
+class CheckpointMismatchError(RuntimeError):
+    """The checkpoint's weights are not those of the model built from the
+    config."""
+
+
+@dataclass
+class KeyReport:
+    """How a state dict differs from a model's.
+
+    Attributes:
+        missing (list[str]): Model keys the checkpoint lacks.
+        unexpected (list[str]): Checkpoint keys the model lacks.
+        mismatched (list[tuple]): ``(key, checkpoint shape, model shape)``.
+        matched (int): Keys present in both with the same shape.
+    """
+    missing: List[str] = field(default_factory=list)
+    unexpected: List[str] = field(default_factory=list)
+    mismatched: List[Tuple[str, tuple, tuple]] = field(default_factory=list)
+    matched: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def counts(self) -> str:
+        return (f'{len(self.missing)} missing keys, {len(self.unexpected)} '
+                f'unexpected keys, {len(self.mismatched)} shape mismatches')
+
+    def details(self, limit: Optional[int] = _SHOWN) -> str:
+        """The names, ``limit`` of each kind (None: all)."""
+
+        def names(items):
+            shown = items if limit is None else items[:limit]
+            more = len(items) - len(shown)
+            return ', '.join(shown) + (f', ... ({more} more)' if more else '')
+
+        lines = []
+        if self.missing:
+            lines.append('missing: ' + names(self.missing))
+        if self.unexpected:
+            lines.append('unexpected: ' + names(self.unexpected))
+        if self.mismatched:
+            lines.append('shape mismatch: ' + names([
+                f'{k} (checkpoint {list(a)}, model {list(b)})'
+                for k, a, b in self.mismatched
+            ]))
+        return '; '.join(lines)
+
+
+def compare_state_dict(model: torch.nn.Module,
+                       state_dict: Dict[str, Any]) -> KeyReport:
+    """Compare ``state_dict`` with ``model.state_dict()`` (names, shapes)."""
+    own = model.state_dict()
+    report = KeyReport()
+    for key, value in own.items():
+        if key not in state_dict:
+            report.missing.append(key)
+            continue
+        theirs = state_dict[key]
+        shape = tuple(getattr(theirs, 'shape', ()))
+        if shape != tuple(value.shape):
+            report.mismatched.append((key, shape, tuple(value.shape)))
+        else:
+            report.matched += 1
+    report.unexpected = [k for k in state_dict if k not in own]
+    return report
+
+
+def _state_dict_of(checkpoint: Any, source: str) -> Dict[str, Any]:
+    """The weights of a loaded checkpoint, without DDP's ``module.``."""
+    if not isinstance(checkpoint, dict):
+        raise CheckpointMismatchError(
+            f'{source} is not a model checkpoint (a {type(checkpoint).__name__}'
+            f', not a dict of weights)')
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(state_dict, dict) or not state_dict:
+        raise CheckpointMismatchError(f'{source} holds no weights')
+    return {re.sub(r'^module\.', '', k): v for k, v in state_dict.items()}
+
+
+def load_model_checkpoint(model: torch.nn.Module,
+                          checkpoint: Union[str, os.PathLike, dict],
+                          map_location: Union[str, Callable] = 'cpu',
+                          strict: bool = True,
+                          source: Optional[str] = None) -> dict:
+    """Load a full-model checkpoint into ``model``.
+
+    Args:
+        model (nn.Module): The model (not a DDP wrapper).
+        checkpoint (str | dict): A path / URL (mmengine's loaders), or a
+            checkpoint already loaded (``{'state_dict': ...}`` or the weights).
+        map_location (str | callable): Where tensors are loaded.
+        strict (bool): True (default): refuse any missing or unexpected key
+            and any shape mismatch, loading nothing. False: the partial mode
+            for fine-tuning from another model: load the tensors whose name
+            and shape match, and log every key skipped.
+        source (str, optional): Name used in messages (defaults to the path).
+
+    Returns:
+        dict: The loaded checkpoint (``meta``, ``optimizer``, ... as saved).
+
+    Raises:
+        CheckpointMismatchError: In strict mode, when the checkpoint does not
+            match; in any mode, when it holds no weights.
+        FileNotFoundError: When a local path does not exist.
+    """
+    if isinstance(checkpoint, (str, os.PathLike)):
+        path = os.fspath(checkpoint)
+        source = source or path
+        if '://' not in path and not osp.isfile(path):
+            raise FileNotFoundError(f'checkpoint file not found: {path}')
+        from mmengine.runner.checkpoint import _load_checkpoint
+        checkpoint = _load_checkpoint(path, map_location=map_location)
+    source = source or 'the checkpoint'
+    state_dict = _state_dict_of(checkpoint, source)
+    report = compare_state_dict(model, state_dict)
+    if strict and not report.ok:
+        raise CheckpointMismatchError(
+            f'{source} does not match the model: the config and the checkpoint '
+            f'do not match ({report.counts()}; {report.matched} keys match). '
+            f'{report.details()}. To start from another model\'s weights on '
+            f'purpose, load it partially (load_partial = True in the config).')
+    if not report.ok:
+        skipped = {k for k, _, _ in report.mismatched} | set(report.unexpected)
+        state_dict = {k: v for k, v in state_dict.items() if k not in skipped}
+        print_log(
+            f'partial load of {source}: {report.matched} tensors loaded, '
+            f'skipped {report.counts()}: {report.details(limit=None)}',
+            logger='current', level=30)
+    model.load_state_dict(state_dict, strict=report.ok)
+    return checkpoint if isinstance(checkpoint, dict) else {}
+
+
+def checkpoint_problem(path: str) -> Optional[str]:
+    """Why ``path`` cannot be resumed from, or None if it reads back whole.
+
+    A torch zip checkpoint is checked entry by entry (CRC), which finds a file
+    cut short by a crash without unpickling it.
+    """
+    if not osp.isfile(path):
+        return 'file not found'
+    if osp.getsize(path) == 0:
+        return 'empty file'
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            return f'unreadable ({err})'
+        return None if bad is None else f'corrupt entry {bad}'
+    try:  # legacy (non-zip) serialisation: load it
+        torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # noqa: BLE001 (any failure means unusable)
+        return f'unreadable ({type(err).__name__}: {err})'
+    return None
+
+
+def _step_of(path: str) -> Tuple[int, float]:
+    """Sort key of a checkpoint name: its epoch / iteration, then mtime."""
+    match = re.search(r'(\d+)\.pth$', osp.basename(path))
+    return (int(match.group(1)) if match else -1, osp.getmtime(path))
+
+
+def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume`` continues from, or None.
+
+    The one ``last_checkpoint`` records, when it reads back whole; otherwise
+    (missing, cut short, deleted) the newest readable ``*.pth`` of
+    ``work_dir`` (``best_*`` checkpoints hold no optimizer state and are left
+    out), saying so. Every choice is logged.
+    """
+    recorded = None
+    record = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(record):
+        with open(record, encoding='utf-8') as f:
+            recorded = f.read().strip() or None
+    if recorded is not None:
+        problem = checkpoint_problem(recorded)
+        if problem is None:
+            return recorded
+        print_log(f'the last checkpoint recorded in {record}, {recorded}, '
+                  f'cannot be resumed from ({problem}); looking for the newest '
+                  f'readable checkpoint in {work_dir}', logger='current',
+                  level=30)
+    candidates = [
+        p for p in glob.glob(osp.join(work_dir, '*.pth'))
+        if not osp.basename(p).startswith('best_')
+    ]
+    for path in sorted(candidates, key=_step_of, reverse=True):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            if recorded is not None or osp.isfile(record):
+                print_log(f'resuming from {path} instead', logger='current',
+                          level=30)
+            return path
+        print_log(f'skipping {path}: {problem}', logger='current', level=30)
+    return None
