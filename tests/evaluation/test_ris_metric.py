@@ -144,7 +144,10 @@ def test_evaluator_with_data_elements_and_out_file(tmp_path):
     evaluator.process(samples[2:])
     res = evaluator.evaluate(3)
     assert 0 <= res['oIoU'] <= 100
-    records = json.loads(out.read_text())
+    report = json.loads(out.read_text())
+    records = report['records']
+    assert report['evaluated'] == report['total'] == len(records)
+    assert report['skipped'] == []
     assert [r['text'] for r in records] == [f'left thing {i}'
                                             for i in range(3)]
     for i, (r, (p, g)) in enumerate(zip(records, pairs)):

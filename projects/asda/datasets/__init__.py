@@ -1,3 +1,4 @@
+from .image_check import BadImagesError, check_images, image_problem
 from .mask_utils import check_segmentation, decode_segmentation
 from .refcoco import RefCOCODataset
 from .refs_io import RestrictedUnpickler, load_refs
@@ -5,6 +6,7 @@ from .transforms import *  # noqa: F401,F403
 from .transforms import __all__ as _transforms
 
 __all__ = [
-    'RefCOCODataset', 'RestrictedUnpickler', 'load_refs',
+    'RefCOCODataset', 'RestrictedUnpickler', 'load_refs', 'BadImagesError',
+    'check_images', 'image_problem',
     'check_segmentation', 'decode_segmentation'
 ] + _transforms

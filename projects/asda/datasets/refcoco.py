@@ -7,6 +7,7 @@ from mmengine.utils import is_abs
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS, TRANSFORMS
 
+from .image_check import BadImagesError, check_images, describe_bad_samples
 from .mask_utils import check_segmentation, polygon_problem
 from .refs_io import load_refs
 
@@ -47,6 +48,14 @@ class RefCOCODataset(BaseSegDataset):
             (``np.random``) on each access.
         skip_invalid_polygons (bool): Drop polygon parts with fewer than 3
             points (with a warning) instead of raising. Defaults to False.
+        check_images (bool): Before anything runs, check every image of the
+            split (exists, decodes to its end: :mod:`.image_check`) and
+            raise :class:`BadImagesError` listing all the bad ones with their
+            ref / sentence ids. Defaults to True.
+        skip_bad_samples (bool): Instead of raising, drop the samples of bad
+            images and go on; they are listed in the log and in
+            ``metainfo['skipped_samples']`` (which :class:`RISMetric` reports
+            as "N of M expressions"). Defaults to False.
         **kwargs: :class:`BaseSegDataset` arguments (``pipeline``,
             ``serialize_data``, ``lazy_init``, ``test_mode``, ``indices``,
             ``backend_args``, ...).
@@ -62,6 +71,8 @@ class RefCOCODataset(BaseSegDataset):
                  split: str = 'val',
                  sample_mode: str = 'sentence',
                  skip_invalid_polygons: bool = False,
+                 check_images: bool = True,
+                 skip_bad_samples: bool = False,
                  reduce_zero_label: bool = False,
                  **kwargs) -> None:
         if data_prefix is None:
@@ -76,6 +87,8 @@ class RefCOCODataset(BaseSegDataset):
         self.split = split
         self.sample_mode = sample_mode
         self.skip_invalid_polygons = skip_invalid_polygons
+        self.check_images = check_images
+        self.skip_bad_samples = skip_bad_samples
         # Build transform configs from mmseg's registry, so the dataset works
         # without mmseg as default scope (the Runner sets it anyway).
         kwargs['pipeline'] = [
@@ -186,6 +199,39 @@ class RefCOCODataset(BaseSegDataset):
                 for sent_id, sent in sentences:
                     data_list.append(dict(info, sent_id=sent_id, text=sent))
         return data_list
+
+    def filter_data(self) -> List[dict]:
+        """The pre-flight image check (``check_images``); see the class."""
+        data_list = super().filter_data()
+        total = len(data_list)
+        self._metainfo.update(num_samples_total=total, skipped_samples=[])
+        if not self.check_images or not data_list:
+            return data_list
+        from mmengine.logging import print_log
+
+        def progress(done, count):
+            print_log(f'checking the images of split {self.split!r}: '
+                      f'{done}/{count}', logger='current')
+
+        problems = check_images(
+            (info['img_path'] for info in data_list),
+            backend_args=self.backend_args,
+            progress=progress if total >= 1000 else None)
+        if not problems:
+            return data_list
+        bad = [dict(img_path=info['img_path'], ref_id=info['ref_id'],
+                    sent_id=info.get('sent_id'), reason=problems[info['img_path']])
+               for info in data_list if info['img_path'] in problems]
+        where = f'split {self.split!r} of {self.split_file}'
+        message = describe_bad_samples(bad, total, where)
+        if not self.skip_bad_samples:
+            raise BadImagesError(
+                message + '\nFix or restore these files, or run on the rest '
+                'with --skip-bad-samples (skip_bad_samples=True).')
+        print_log(message + f'\nskip_bad_samples: running on the other '
+                  f'{total - len(bad)} samples', logger='current', level=30)
+        self._metainfo['skipped_samples'] = bad
+        return [info for info in data_list if info['img_path'] not in problems]
 
     def get_data_info(self, idx: int) -> dict:
         """The idx-th data info; in ``'ref'`` mode with a random sentence."""

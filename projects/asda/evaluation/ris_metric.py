@@ -1,8 +1,5 @@
 """Referring image segmentation metric: oIoU, mIoU and Precision@X."""
 import json
-import os
-import os.path as osp
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -10,6 +7,8 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmseg.registry import METRICS
+
+from ..utils.atomic import atomic_write
 
 __all__ = ['RISMetric', 'intersection_union', 'summarize_ris']
 
@@ -100,9 +99,11 @@ class RISMetric(BaseMetric):
     Args:
         iou_thrs (Sequence[float]): Precision thresholds.
         ignore_index (int): Ground-truth value left out. Defaults to 255.
-        out_file (str, optional): If set, rank 0 writes one JSON record per
-            expression (ref_id, sent_id, ann_id, image_id, text, I, U, IoU)
-            there, atomically.
+        out_file (str, optional): If set, rank 0 writes a JSON object there,
+            atomically: ``records``, one per expression (ref_id, sent_id,
+            ann_id, image_id, text, I, U, IoU); ``evaluated`` and ``total``
+            expression counts; ``skipped``, the samples the dataset left out
+            for bad images (``skip_bad_samples``) with the reason.
         collect_device (str): 'cpu' or 'gpu', see ``BaseMetric``.
         prefix (str, optional): Metric name prefix.
         collect_dir (str, optional): Temporary folder for cpu collection.
@@ -158,20 +159,32 @@ class RISMetric(BaseMetric):
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         metrics = summarize_ris(results, self.iou_thrs)
-        self._log_table(metrics, len(results))
+        # samples the dataset dropped for bad images (skip_bad_samples)
+        skipped = list((self.dataset_meta or {}).get('skipped_samples') or [])
+        self._log_table(metrics, len(results), skipped)
         if self.out_file is not None:
-            self._dump(results)
+            self._dump(results, skipped)
         return metrics
 
-    def _log_table(self, metrics: Dict[str, float], num: int) -> None:
+    def _log_table(self, metrics: Dict[str, float], num: int,
+                   skipped: List[dict]) -> None:
         from prettytable import PrettyTable
 
         table = PrettyTable()
         table.field_names = ['expressions'] + list(metrics)
-        table.add_row([num] + [f'{v:.2f}' for v in metrics.values()])
+        total = num + len(skipped)
+        count = f'{num} of {total}' if skipped else num
+        table.add_row([count] + [f'{v:.2f}' for v in metrics.values()])
         print_log('\n' + table.get_string(), logger='current')
+        if skipped:
+            print_log(
+                f'evaluated {num} of {total} expressions: {len(skipped)} '
+                f'skipped for bad images: ' + '; '.join(
+                    f'{s["img_path"]} (ref_id={s["ref_id"]}, '
+                    f'sent_id={s.get("sent_id")}): {s["reason"]}'
+                    for s in skipped), logger='current', level=30)
 
-    def _dump(self, results: List[dict]) -> None:
+    def _dump(self, results: List[dict], skipped: List[dict]) -> None:
         records = [
             dict(
                 ref_id=r.get('ref_id'),
@@ -183,19 +196,10 @@ class RISMetric(BaseMetric):
                 U=int(r['U']),
                 IoU=float(r['iou'])) for r in results
         ]
-        out_dir = osp.dirname(osp.abspath(self.out_file))
-        os.makedirs(out_dir, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            dir=out_dir, prefix='.' + osp.basename(self.out_file) + '.',
-            suffix='.tmp')
-        try:
-            with os.fdopen(fd, 'w') as f:
-                json.dump(records, f, default=_json_default)
-            os.replace(tmp, self.out_file)
-        except BaseException:
-            if osp.exists(tmp):
-                os.unlink(tmp)
-            raise
+        report = dict(
+            evaluated=len(records), total=len(records) + len(skipped),
+            skipped=skipped, records=records)
+        atomic_write(self.out_file, json.dumps(report, default=_json_default))
         print_log(f'per-expression results written to {self.out_file}',
                   logger='current')
 
