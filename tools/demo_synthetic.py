@@ -21,11 +21,12 @@ import time
 import numpy as np
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.runner import Runner
 
 import asda  # noqa: F401  (registers the components)
 from asda.datasets import load_refs
+from asda.engine import ASDARunner, load_model_checkpoint
 from asda.evaluation import summarize_ris
+from asda.utils.atomic import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 METRIC_KEYS = ('oIoU', 'mIoU', 'Pr@0.5', 'Pr@0.7', 'Pr@0.9')
@@ -108,9 +109,7 @@ def write_control_refs(cfg: Config, split: str, out_file: str) -> str:
     moved = swap_expressions(refs, split)
     print(f'[demo] control: {moved} {split} expressions replaced by another '
           'ref\'s of the same image', flush=True)
-    with open(out_file + '.tmp', 'wb') as f:
-        pickle.dump(refs, f, protocol=2)
-    os.replace(out_file + '.tmp', out_file)
+    atomic_write(out_file, pickle.dumps(refs, protocol=2))
     return out_file
 
 
@@ -123,7 +122,7 @@ def evaluate(cfg: Config, checkpoint: str, split: str, split_file=None,
     if split_file is not None:
         cfg.test_dataloader.dataset.split_file = split_file
     cfg.test_evaluator.out_file = out_file
-    return Runner.from_cfg(cfg).test()
+    return ASDARunner.from_cfg(cfg).test()
 
 
 def expression_kind(text: str) -> str:
@@ -143,7 +142,7 @@ def breakdown_by_kind(records_file: str) -> dict:
     per :func:`expression_kind`, from the per-expression records of
     ``RISMetric(out_file=...)``."""
     with open(records_file) as f:
-        records = json.load(f)
+        records = json.load(f)['records']
     kinds = {}
     for rec in records:
         kinds.setdefault(expression_kind(rec['text']), []).append(rec)
@@ -160,11 +159,10 @@ def draw_examples(cfg: Config, checkpoint: str, out_file: str, num: int) -> None
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from mmengine.runner import load_checkpoint
     from mmseg.registry import DATASETS, MODELS
 
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu')
+    load_model_checkpoint(model, checkpoint)
     model.eval()
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     step = max(1, len(dataset) // num)
@@ -215,8 +213,12 @@ def main(argv=None):
     cfg = load_cfg(args)
     os.makedirs(args.work_dir, exist_ok=True)
     if not args.skip_train:
+        # resume=True: an interrupted demo continues from its last complete
+        # checkpoint (one is saved every epoch); a finished one is kept
         print('[demo] training', flush=True)
-        Runner.from_cfg(copy.deepcopy(cfg)).train()
+        train_cfg = copy.deepcopy(cfg)
+        train_cfg.resume = True
+        ASDARunner.from_cfg(train_cfg).train()
     train_time = time.time() - start
     last = osp.join(args.work_dir, 'last_checkpoint')
     if not osp.exists(last):
@@ -249,9 +251,7 @@ def main(argv=None):
         seconds_total=round(time.time() - start, 1),
         seconds_train=round(train_time, 1))
     out = osp.join(args.work_dir, 'metrics.json')
-    with open(out + '.tmp', 'w') as f:
-        json.dump(summary, f, indent=2)
-    os.replace(out + '.tmp', out)
+    atomic_write(out, json.dumps(summary, indent=2))
     print('\n' + format_table(clean))
     if kinds:
         print('\nval by expression kind:')

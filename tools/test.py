@@ -6,7 +6,6 @@ import argparse
 
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 from asda.engine import add_runner_args, load_run_config, parse_runner_args, setup_cpu_distributed
 
@@ -41,7 +40,7 @@ def _enable_visualization(cfg: Config, show_dir: str) -> None:
 
 def build_cfg(args) -> Config:
     cfg = load_run_config(args.config, args.launcher, args.cfg_options,
-                          args.work_dir)
+                          args.work_dir, args)
     cfg.load_from = args.checkpoint
     if args.split is not None:
         cfg.test_dataloader.dataset.split = args.split
@@ -61,10 +60,7 @@ def build_cfg(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_cfg(args)
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    runner = RUNNERS.build(cfg)  # ASDARunner unless the config names one
     return runner.test()
 
 

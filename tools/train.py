@@ -9,7 +9,6 @@ import logging
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 from asda.engine import (
     add_runner_args,
@@ -38,7 +37,7 @@ def parse_args(argv=None):
 
 def build_cfg(args) -> Config:
     cfg = load_run_config(args.config, args.launcher, args.cfg_options,
-                          args.work_dir)
+                          args.work_dir, args)
     if args.amp:
         enable_amp(cfg)
         print_log('mixed precision: ' + cfg.optim_wrapper.type,
@@ -56,10 +55,7 @@ def build_cfg(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_cfg(args)
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    runner = RUNNERS.build(cfg)  # ASDARunner unless the config names one
     runner.train()
     return runner
 

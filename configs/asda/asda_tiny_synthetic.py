@@ -27,7 +27,9 @@ train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+# A checkpoint every epoch (one kept, replaced crash-safely), so that an
+# interrupted `make demo` resumes instead of starting over.
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=max_epochs, max_keep_ckpts=1, save_best=None))
+    checkpoint=dict(interval=1, max_keep_ckpts=1, save_best=None))
 randomness = dict(seed=0)

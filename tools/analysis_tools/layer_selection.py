@@ -23,6 +23,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 from asda.apis import RISInferencer
+from asda.engine import add_data_args, apply_data_args
 
 GROUPS = ('low', 'mid')
 
@@ -44,12 +45,16 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value')
+    add_data_args(parser)
     return parser.parse_args(argv)
 
 
-def build_dataset(cfg: Config, split=None):
+def build_dataset(cfg: Config, split=None, args=None):
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     from mmseg.registry import DATASETS
+    if args is not None:
+        apply_data_args(cfg, args.data_root, args.skip_bad_samples,
+                        not args.no_image_check)
     dataset_cfg = cfg.test_dataloader.dataset.copy()
     if split is not None:
         dataset_cfg['split'] = split
@@ -118,7 +123,7 @@ def main(argv=None):
         batch_size=args.batch_size, cfg_options=args.cfg_options)
     cfg = inferencer.cfg
     candidates = candidate_layers(inferencer.model)
-    dataset = build_dataset(cfg, args.split)
+    dataset = build_dataset(cfg, args.split, args)
     split = dataset.split if hasattr(dataset, 'split') else args.split
     num = len(dataset) if args.max_samples is None else \
         min(len(dataset), args.max_samples)

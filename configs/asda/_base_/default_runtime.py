@@ -2,6 +2,11 @@
 # No custom_imports here: mmengine forbids a key in two sibling bases, and
 # the dataset bases already import asda; leaf configs set it as well.
 default_scope = 'mmseg'
+# asda.engine.ASDARunner: strict checkpoint loading (a checkpoint of another
+# model is refused; `load_partial = True` loads `load_from` partially, for
+# fine-tuning from another model) and --resume that falls back to the newest
+# readable checkpoint.
+runner_type = 'ASDARunner'
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
@@ -11,8 +16,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # crash-safe: written to a temporary file, fsynced, renamed; old ones are
+    # deleted only after the new one and last_checkpoint are complete
     checkpoint=dict(
-        type='CheckpointHook',
+        type='SafeCheckpointHook',
         by_epoch=True,
         interval=1,
         max_keep_ckpts=2,
@@ -27,4 +34,5 @@ visualizer = dict(type='RISLocalVisualizer', vis_backends=vis_backends)
 log_processor = dict(by_epoch=True, window_size=50)
 log_level = 'INFO'
 load_from = None
+load_partial = False
 resume = False

@@ -1,13 +1,27 @@
-from .launch import (
+"""Running ASDA with mmengine: strict and crash-safe checkpoints, the
+tools' shared options, CPU distributed / mixed-precision set-up."""
+from .checkpoint import (
+    CheckpointMismatchError,
+    checkpoint_problem,
+    find_resumable_checkpoint,
+    load_model_checkpoint,
+)
+from .cli import (
+    add_data_args,
     add_runner_args,
-    enable_amp,
+    apply_data_args,
     load_run_config,
     parse_runner_args,
-    setup_cpu_distributed,
 )
+from .hooks import SafeCheckpointHook
+from .launch import enable_amp, setup_cpu_distributed
 from .optim_wrapper import CPUAutocastOptimWrapper
+from .runner import ASDARunner
 
 __all__ = [
-    'CPUAutocastOptimWrapper', 'add_runner_args', 'enable_amp',
-    'load_run_config', 'parse_runner_args', 'setup_cpu_distributed'
+    'ASDARunner', 'CPUAutocastOptimWrapper', 'CheckpointMismatchError',
+    'SafeCheckpointHook', 'add_data_args', 'add_runner_args', 'apply_data_args',
+    'checkpoint_problem', 'enable_amp', 'find_resumable_checkpoint',
+    'load_model_checkpoint', 'load_run_config', 'parse_runner_args',
+    'setup_cpu_distributed'
 ]

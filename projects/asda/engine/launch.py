@@ -1,4 +1,5 @@
-"""Runner set-up shared by ``tools/train.py`` and ``tools/test.py``.
+"""Distributed and mixed-precision set-up for ``tools/train.py`` and
+``tools/test.py``.
 
 Distributed runs without a GPU (DESIGN.md, Stack, point 3): mmengine
 0.10.7's pytorch launcher calls ``torch.cuda.set_device`` unconditionally
@@ -8,61 +9,13 @@ group already exists and honours ``model_wrapper_cfg``, so on a CPU we
 initialise gloo ourselves and wrap with ``device_ids=None``. The GPU path is
 left to mmengine untouched.
 """
-import argparse
 import os
-import os.path as osp
-from typing import Optional
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
-__all__ = [
-    'add_runner_args', 'parse_runner_args', 'load_run_config', 'setup_cpu_distributed', 'enable_amp'
-]
-
-
-def add_runner_args(parser: argparse.ArgumentParser) -> None:
-    """The options ``tools/train.py`` and ``tools/test.py`` share:
-    ``--cfg-options``, ``--launcher`` and ``--local-rank``."""
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value (xxx=yyy format)')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-
-
-def parse_runner_args(parser: argparse.ArgumentParser, argv=None):
-    """Parse, and export ``LOCAL_RANK`` when the launcher did not."""
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
-
-
-def load_run_config(config: str, launcher: str = 'none', cfg_options=None,
-                    work_dir: Optional[str] = None) -> Config:
-    """Read a config the way ``tools/train.py`` and ``tools/test.py`` do.
-
-    Args:
-        config (str): Config file path.
-        launcher (str): Job launcher, stored as ``cfg.launcher``.
-        cfg_options (dict, optional): ``--cfg-options`` overrides.
-        work_dir (str, optional): ``--work-dir``; otherwise the config's, or
-            ``./work_dirs/<config name>``.
-    """
-    cfg = Config.fromfile(config)
-    cfg.launcher = launcher
-    if cfg_options is not None:
-        cfg.merge_from_dict(cfg_options)
-    if work_dir is not None:
-        cfg.work_dir = work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(config))[0])
-    return cfg
+__all__ = ['setup_cpu_distributed', 'enable_amp']
 
 
 def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:

@@ -1,0 +1,128 @@
+"""Command-line options shared by ``tools/train.py``, ``tools/test.py`` and
+the analysis tools, and the config changes they make.
+
+* ``--data-root DIR``: the data root of every dataloader's dataset (a
+  top-level ``data_root`` in ``--cfg-options`` changes nothing once the
+  config is read, so it gets a warning naming the keys that work).
+* ``--skip-bad-samples``: run on the samples whose images are usable and
+  report the others, instead of stopping at the pre-flight image check.
+* ``--no-image-check``: skip the pre-flight image check.
+"""
+import argparse
+import os
+import os.path as osp
+import warnings
+from typing import Iterator, Optional
+
+from mmengine.config import Config, ConfigDict, DictAction
+
+__all__ = [
+    'add_runner_args', 'add_data_args', 'parse_runner_args', 'load_run_config',
+    'apply_data_args', 'dataset_cfgs', 'DATALOADERS'
+]
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def add_data_args(parser: argparse.ArgumentParser) -> None:
+    """``--data-root``, ``--skip-bad-samples`` and ``--no-image-check``."""
+    parser.add_argument(
+        '--data-root', help='data root of every dataloader (replaces the '
+        "config's data_root, e.g. data/coco/)")
+    parser.add_argument(
+        '--skip-bad-samples', action='store_true',
+        help='run on the samples whose images are usable and list the others '
+        '(log, --out file, "N of M expressions") instead of stopping')
+    parser.add_argument(
+        '--no-image-check', action='store_true',
+        help='skip the pre-flight check of every image of the split')
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """The options ``tools/train.py`` and ``tools/test.py`` share: the data
+    options above, ``--cfg-options``, ``--launcher`` and ``--local-rank``."""
+    add_data_args(parser)
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value (xxx=yyy format)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser, argv=None):
+    """Parse, and export ``LOCAL_RANK`` when the launcher did not."""
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def dataset_cfgs(cfg: Config) -> Iterator[ConfigDict]:
+    """Every dataset config of the dataloaders, wrapped ones included
+    (``dataset.dataset``, ``dataset.datasets``)."""
+
+    def walk(dataset):
+        if not isinstance(dataset, dict):
+            return
+        inner = [dataset.get('dataset')] + list(dataset.get('datasets') or [])
+        wrapped = [d for d in inner if isinstance(d, dict)]
+        if wrapped:
+            for d in wrapped:
+                yield from walk(d)
+        else:
+            yield dataset
+
+    for loader in DATALOADERS:
+        yield from walk((cfg.get(loader) or {}).get('dataset'))
+
+
+def apply_data_args(cfg: Config, data_root: Optional[str] = None,
+                    skip_bad_samples: bool = False,
+                    image_check: bool = True) -> None:
+    """Apply ``--data-root`` / ``--skip-bad-samples`` / ``--no-image-check``
+    to every dataset config of ``cfg``, in place."""
+    for dataset in dataset_cfgs(cfg):
+        if data_root is not None:
+            dataset.data_root = data_root
+        if skip_bad_samples:
+            dataset.skip_bad_samples = True
+        if not image_check:
+            dataset.check_images = False
+
+
+def load_run_config(config: str, launcher: str = 'none', cfg_options=None,
+                    work_dir: Optional[str] = None, args=None) -> Config:
+    """Read a config the way ``tools/train.py`` and ``tools/test.py`` do.
+
+    Args:
+        config (str): Config file path.
+        launcher (str): Job launcher, stored as ``cfg.launcher``.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+        work_dir (str, optional): ``--work-dir``; otherwise the config's, or
+            ``./work_dirs/<config name>``.
+        args (Namespace, optional): Parsed options of :func:`add_data_args`.
+    """
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        if 'data_root' in cfg_options:
+            keys = ', '.join(f'{loader}.dataset.data_root'
+                             for loader in DATALOADERS)
+            warnings.warn(
+                f'--cfg-options data_root={cfg_options["data_root"]} changes '
+                f'no dataloader (the config has already used it); pass '
+                f'--data-root, or set {keys}', stacklevel=2)
+        cfg.merge_from_dict(cfg_options)
+    if args is not None:
+        apply_data_args(cfg, getattr(args, 'data_root', None),
+                        getattr(args, 'skip_bad_samples', False),
+                        not getattr(args, 'no_image_check', False))
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    cfg.setdefault('runner_type', 'ASDARunner')
+    return cfg
