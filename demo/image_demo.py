@@ -16,6 +16,7 @@ import os.path as osp
 import numpy as np
 
 from asda.apis import RISInferencer
+from asda.utils.cli import image_file
 
 
 def parse_args(argv=None):
@@ -25,10 +26,11 @@ def parse_args(argv=None):
     parser.add_argument('expression', help='referring expression (quoted)')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out-file', default='overlay.png',
+    parser.add_argument('--out-file', default='overlay.png', type=image_file,
                         help='where to write the overlay')
-    parser.add_argument('--out-mask', help='also write the binary mask (PNG)')
-    parser.add_argument('--out-prob',
+    parser.add_argument('--out-mask', type=image_file,
+                        help='also write the binary mask (PNG)')
+    parser.add_argument('--out-prob', type=image_file,
                         help='also write the probability map (8-bit PNG)')
     parser.add_argument('-e', '--extra-expression', action='append',
                         default=[], help='another expression (repeatable)')

@@ -27,7 +27,7 @@ data_root = {data_root!r}
 _det_pipeline = [
     dict(type='LoadReferringImage'),
     dict(type='LoadReferringAnnotations'),
-    dict(type='Resize', scale=(224, 224), keep_ratio=True),  # the demo's size
+    dict(type='ReferringResize', scale=(224, 224), keep_ratio=True),  # the demo's size
     dict(type='PackReferringInputs'),
 ]
 train_dataloader = dict(

@@ -49,6 +49,17 @@ def test_colour_augmentation_keeps_colour_words_true(path):
     assert all(h <= MAX_HUE_DELTA for h in hues), (path, hues)
 
 
+@pytest.mark.parametrize('path', LEAVES,
+                         ids=[osp.relpath(p, CONFIG_DIR) for p in LEAVES])
+def test_pipelines_resize_any_image_size(path):
+    """mmseg's Resize gives a side of 0 on thin images: ours never does."""
+    cfg = Config.fromfile(path)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        types = [t['type'] for t in cfg[loader].dataset.pipeline]
+        assert 'ReferringResize' in types and 'Resize' not in types, \
+            (loader, types)
+
+
 def test_configs_found():
     names = {osp.relpath(p, CONFIG_DIR) for p in LEAVES}
     for name in ('asda_vitb_refcoco.py', 'asda_vitb_refcoco+.py',

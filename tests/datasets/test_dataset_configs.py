@@ -32,14 +32,14 @@ def test_config_loads(name):
     assert cfg.val_dataloader.dataset.test_mode is True
     assert cfg.val_evaluator.type == 'RISMetric'
     assert cfg.test_evaluator.type == 'RISMetric'
-    scale = [t['scale'] for t in cfg.train_pipeline if t['type'] == 'Resize']
+    scale = [t['scale'] for t in cfg.train_pipeline if t['type'] == 'ReferringResize']
     assert scale == [cfg.img_scale]
     if name != 'synthetic.py':
         assert cfg.img_scale == (416, 416)
         assert cfg.train_dataloader.batch_size == 14
-    # Test masks stay at the original size: loaded after Resize.
+    # Test masks stay at the original size: loaded after the resize.
     types = [t['type'] for t in cfg.test_pipeline]
-    assert types.index('LoadReferringAnnotations') > types.index('Resize')
+    assert types.index('LoadReferringAnnotations') > types.index('ReferringResize')
     assert 'ReferringRandomFlip' not in types
 
 

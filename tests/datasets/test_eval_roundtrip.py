@@ -32,7 +32,7 @@ def test_test_time_roundtrip(synthetic, build_dataset, preprocessor):
     root, _ = synthetic
     ds = build_dataset(root, split='val', test_mode=True, pipeline=[
         dict(type='LoadReferringImage'),
-        dict(type='Resize', scale=SIZE, keep_ratio=True),
+        dict(type='ReferringResize', scale=SIZE, keep_ratio=True),
         dict(type='LoadReferringAnnotations'),
         dict(type='PackReferringInputs'),
     ])
@@ -66,7 +66,7 @@ def test_train_batch_padding(synthetic, build_dataset, preprocessor):
         dict(type='LoadReferringImage'),
         dict(type='LoadReferringAnnotations'),
         dict(type='ReferringRandomFlip', prob=0.5),
-        dict(type='Resize', scale=SIZE, keep_ratio=True),
+        dict(type='ReferringResize', scale=SIZE, keep_ratio=True),
         dict(type='PackReferringInputs'),
     ])
     batch = preprocessor(pseudo_collate([ds[i] for i in range(4)]),

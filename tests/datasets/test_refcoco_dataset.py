@@ -180,12 +180,12 @@ def test_pipelines_and_packing(synthetic, build_dataset):
         dict(type='LoadReferringAnnotations'),
         dict(type='ReferringRandomFlip', prob=0.5),
         dict(type='PhotoMetricDistortion'),
-        dict(type='Resize', scale=scale, keep_ratio=True),
+        dict(type='ReferringResize', scale=scale, keep_ratio=True),
         dict(type='PackReferringInputs'),
     ])
     test = build_dataset(root, split='val', test_mode=True, pipeline=[
         dict(type='LoadReferringImage'),
-        dict(type='Resize', scale=scale, keep_ratio=True),
+        dict(type='ReferringResize', scale=scale, keep_ratio=True),
         dict(type='LoadReferringAnnotations'),
         dict(type='PackReferringInputs'),
     ])

@@ -1,14 +1,17 @@
 """RISLocalVisualizer: masks and the expression drawn on the image."""
 import glob
 import os.path as osp
+import warnings
 
 import cv2
+import matplotlib
 import numpy as np
 import pytest
 import torch
 from mmengine.structures import PixelData
 from mmseg.registry import VISUALIZERS
 from mmseg.structures import SegDataSample
+from PIL import Image, ImageDraw, ImageFont
 
 import asda  # noqa: F401  (registers the visualizer)
 from asda.visualization import RISLocalVisualizer
@@ -96,3 +99,77 @@ def test_add_datasample_options(image, tmp_path):
     sample = _sample(pred=False, text=None)
     vis.add_datasample('y', image, sample, out_file=str(tmp_path / 'gt.png'))
     assert cv2.imread(str(tmp_path / 'gt.png')).shape == image.shape
+
+
+# The font, found here on its own (not through the visualizer).
+DEJAVU = osp.join(matplotlib.get_data_path(), 'fonts', 'ttf', 'DejaVuSans.ttf')
+UNICODE_TEXT = 'caf\u00e9 na\u00efve \u03a9\u03bc\u03ad\u03b3\u03b1 ' \
+    '\u041c\u043e\u0441\u043a\u0432\u0430'  # cafe naive Omega Moscow
+
+
+def _rendered(shape, text, size, xy, background, colour):
+    """``text`` drawn by Pillow in DejaVu Sans on a plain (H, W, 3) image."""
+    canvas = Image.new('RGB', (shape[1], shape[0]), background)
+    ImageDraw.Draw(canvas).text(xy, text, fill=colour,
+                                font=ImageFont.truetype(DEJAVU, size))
+    return np.asarray(canvas)
+
+
+def _assert_same_pixels(drawn, expected):
+    assert drawn.shape == expected.shape
+    ink = (expected.astype(int) - expected[0, 0].astype(int)) != 0
+    assert ink.any(axis=2).sum() > 100  # there is text to compare
+    diff = np.abs(drawn.astype(int) - expected.astype(int))
+    assert (diff > 16).mean() < 0.002, (diff > 16).mean()
+
+
+def test_banner_draws_latin_greek_cyrillic_with_the_font():
+    image = np.full((40, 480, 3), 90, np.uint8)
+    vis = RISLocalVisualizer(name='ris_vis_unicode', font_scale=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # every character has a glyph
+        drawn = vis.draw_referring(image, UNICODE_TEXT)
+    banner = drawn[:drawn.shape[0] - image.shape[0]]
+    # font_scale 1.0: 24 px text, 8 px padding, one line at (8, 8)
+    expected = _rendered(banner.shape, UNICODE_TEXT, 24, (8, 8), (24, 24, 24),
+                         (255, 255, 255))
+    _assert_same_pixels(banner, expected)
+    # the comparison tells the text apart from '?' for each non-ASCII letter
+    ascii_only = ''.join(c if ord(c) < 128 else '?' for c in UNICODE_TEXT)
+    wrong = _rendered(banner.shape, ascii_only, 24, (8, 8), (24, 24, 24),
+                      (255, 255, 255))
+    assert (np.abs(banner.astype(int) - wrong.astype(int)) > 16).mean() > 0.01
+
+
+def test_caption_draws_accents_with_the_font():
+    image = np.full((60, 300, 3), 90, np.uint8)
+    vis = RISLocalVisualizer(name='ris_vis_caption', font_scale=1.0)
+    caption = 'pr\u00e9diction \u03a9 \u0416'
+    drawn = vis.draw_referring(image, pred_mask=np.zeros((60, 300), bool),
+                               pred_caption=caption)
+    # captions: 0.8 of the text size (19 px) on black, 3 px padding
+    font = ImageFont.truetype(DEJAVU, 19)
+    ascent, descent = font.getmetrics()
+    box = (ascent + descent + 6, int(np.ceil(font.getlength(caption))) + 6)
+    expected = _rendered(box, caption, 19, (3, 3), (0, 0, 0),
+                         vis.pred_color)
+    _assert_same_pixels(drawn[:box[0], :box[1]], expected)
+
+
+def test_missing_glyphs_drawn_as_placeholder_with_one_warning():
+    image = np.full((40, 480, 3), 90, np.uint8)
+    vis = RISLocalVisualizer(name='ris_vis_cjk', font_scale=1.0)
+    text = '\u732b on the \u5de6 \U0001f984'  # cat, left (CJK), a unicorn emoji
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        drawn = vis.draw_referring(image, text)
+        vis.draw_referring(image, '\u72ac \U0001f680', pred_mask=image[..., 0] > 0,
+                           pred_caption='\u732b')
+    messages = [str(w.message) for w in caught if 'glyph' in str(w.message)]
+    assert len(messages) == 1, messages  # one warning, not one per character
+    assert '\u732b' in messages[0] and '\u5de6' in messages[0]
+    assert '\u25a1' in messages[0]  # says what is drawn instead
+    banner = drawn[:drawn.shape[0] - image.shape[0]]
+    expected = _rendered(banner.shape, '\u25a1 on the \u25a1 \u25a1', 24, (8, 8),
+                         (24, 24, 24), (255, 255, 255))
+    _assert_same_pixels(banner, expected)

@@ -56,7 +56,7 @@ def benchmark(cfg: Config, data_root: str, num_samples: int, warmup: int,
         split='train')
     if img_scale is not None:
         for t in ds_cfg.pipeline:
-            if t['type'] == 'Resize':
+            if t['type'] in ('ReferringResize', 'Resize'):
                 t['scale'] = tuple(img_scale)
     dataset = DATASETS.build(ds_cfg)
     np.random.seed(0)
@@ -98,9 +98,9 @@ def main(argv=None) -> float:
             tmp.cleanup()
     scale = args.img_scale or [
         t['scale'] for t in cfg.train_dataloader.dataset.pipeline
-        if t['type'] == 'Resize'
+        if t['type'] in ('ReferringResize', 'Resize')
     ]
-    print(f'{osp.basename(args.config)} train pipeline (Resize {scale}): '
+    print(f'{osp.basename(args.config)} train pipeline (resize {scale}): '
           f'{rate:.1f} samples/s per worker ({args.num_samples} samples)')
     return rate
 

@@ -24,6 +24,7 @@ from mmengine.registry import init_default_scope
 
 from asda.apis import RISInferencer
 from asda.engine import add_data_args, apply_data_args
+from asda.utils.cli import positive_int
 
 GROUPS = ('low', 'mid')
 
@@ -37,9 +38,9 @@ def parse_args(argv=None):
                         'testA, ...); default: the config\'s')
     parser.add_argument('--out-dir', default='work_dirs/layer_selection',
                         help='where to write the histogram and the records')
-    parser.add_argument('--batch-size', type=int, default=8,
+    parser.add_argument('--batch-size', type=positive_int, default=8,
                         help='expressions per forward pass')
-    parser.add_argument('--max-samples', type=int,
+    parser.add_argument('--max-samples', type=positive_int,
                         help='only the first N expressions')
     parser.add_argument('--device', default='cpu')
     parser.add_argument(

@@ -37,6 +37,7 @@ import torch
 from mmengine.config import DictAction
 
 from asda.apis import init_model
+from asda.utils.cli import positive_int
 from asda.utils.tracing import TokensForward
 
 SAMPLE_EXPRESSIONS = (
@@ -50,13 +51,14 @@ def parse_args(argv=None):
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', default='model.onnx', help='ONNX file')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+    parser.add_argument('--shape', type=positive_int, nargs=2,
+                        metavar=('H', 'W'),
                         help='input height and width (multiples of the '
                         'patch size); default: the test padding size')
     parser.add_argument('--opset', type=int, default=17, help='ONNX opset')
     parser.add_argument('--no-verify', action='store_true',
                         help='skip the onnxruntime comparison')
-    parser.add_argument('--verify-batches', type=int, nargs='+',
+    parser.add_argument('--verify-batches', type=positive_int, nargs='+',
                         default=[1, 2, 3], help='batch sizes to compare')
     parser.add_argument('--atol', type=float, default=1e-4,
                         help='max abs logit difference allowed')

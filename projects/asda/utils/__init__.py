@@ -1,1 +1,2 @@
-"""Utilities (not imported by ``import asda``): FLOP counting, tracing."""
+"""Utilities (not imported by ``import asda``): FLOP counting, tracing,
+command-line argument types."""

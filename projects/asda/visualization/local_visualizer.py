@@ -8,23 +8,58 @@ mmseg's ``SegVisualizationHook`` (``visualizer = dict(type=
 'RISLocalVisualizer', ...)`` in the runtime config); one file is written per
 expression (the name carries the ``sent_id``), not one per image.
 
-Text is drawn with OpenCV's Hershey font, which covers ASCII only: other
-characters are written as ``?``.
+Text is drawn with Pillow in DejaVu Sans, the TrueType font matplotlib
+ships: Latin, Greek and Cyrillic, accents included. A character the font
+has no glyph for (e.g. CJK) is drawn as ``□``, with one warning per
+visualizer.
 """
+import functools
 import os.path as osp
+import unicodedata
+import warnings
 from typing import List, Optional, Tuple
 
 import cv2
+import matplotlib
 import mmcv
 import numpy as np
+from matplotlib.ft2font import FT2Font
 from mmengine.dist import master_only
 from mmseg.registry import VISUALIZERS
 from mmseg.visualization import SegLocalVisualizer
+from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ['RISLocalVisualizer']
+__all__ = ['RISLocalVisualizer', 'font_path', 'text_font']
 
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
 Color = Tuple[int, int, int]
+
+#: Drawn for a character the font has no glyph for (DejaVu Sans has this).
+PLACEHOLDER = '\u25a1'
+#: Text size in pixels at ``font_scale`` 1.0.
+BASE_FONT_PX = 24
+
+
+def font_path() -> str:
+    """DejaVu Sans (``DejaVuSans.ttf``), as shipped with matplotlib."""
+    return osp.join(matplotlib.get_data_path(), 'fonts', 'ttf',
+                    'DejaVuSans.ttf')
+
+
+@functools.cache
+def text_font(size: int) -> ImageFont.FreeTypeFont:
+    """The font the visualizer draws with, ``size`` pixels."""
+    return ImageFont.truetype(font_path(), size)
+
+
+@functools.cache
+def _charmap() -> FT2Font:
+    return FT2Font(font_path())
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_glyph(char: str) -> bool:
+    """Whether the font has a glyph for ``char`` (glyph index 0: none)."""
+    return _charmap().get_char_index(ord(char)) != 0
 
 
 def _to_mask(data, shape: Tuple[int, int], ignore_index: int = 255
@@ -42,10 +77,6 @@ def _to_mask(data, shape: Tuple[int, int], ignore_index: int = 255
     return mask
 
 
-def _ascii(text: str) -> str:
-    return ''.join(c if 32 <= ord(c) < 127 else '?' for c in str(text))
-
-
 @VISUALIZERS.register_module()
 class RISLocalVisualizer(SegLocalVisualizer):
     """Referring segmentation visualizer (mask overlays + expression).
@@ -59,8 +90,9 @@ class RISLocalVisualizer(SegLocalVisualizer):
         pred_color (tuple): RGB colour of the prediction. Defaults to red.
         gt_color (tuple): RGB colour of the ground truth. Defaults to green.
         contour (bool): Outline the masks. Defaults to True.
-        font_scale (float, optional): OpenCV font scale of the expression;
-            None: from the image size.
+        font_scale (float, optional): Text size of the expression, 1.0 =
+            ``BASE_FONT_PX`` pixels (captions: 0.8 of it); None: from the
+            image width.
         **kwargs: Other ``SegLocalVisualizer`` arguments (``classes``,
             ``palette``, ``dataset_name``: kept as ``dataset_meta``, unused
             for drawing, a referring mask has one foreground class).
@@ -87,6 +119,7 @@ class RISLocalVisualizer(SegLocalVisualizer):
         self.gt_color = tuple(int(c) for c in gt_color)
         self.contour = contour
         self.font_scale = font_scale
+        self._warned_glyphs = False
 
     # --------------------------------------------------------------- drawing
     def _overlay(self, image: np.ndarray, mask: np.ndarray,
@@ -110,14 +143,45 @@ class RISLocalVisualizer(SegLocalVisualizer):
             return float(self.font_scale)
         return float(np.clip(width / 600.0, 0.4, 1.2))
 
+    def _drawable(self, text: str) -> str:
+        """``text`` with what the font cannot draw replaced: control
+        characters by a space, characters without a glyph by
+        ``PLACEHOLDER`` (one warning per visualizer)."""
+        chars, missing = [], []
+        for char in unicodedata.normalize('NFC', str(text)):
+            if unicodedata.category(char) == 'Cc':
+                chars.append(' ')
+            elif _has_glyph(char):
+                chars.append(char)
+            else:
+                chars.append(PLACEHOLDER)
+                missing.append(char)
+        if missing and not self._warned_glyphs:
+            self._warned_glyphs = True
+            warnings.warn(
+                f'{osp.basename(font_path())} has no glyph for '
+                f'{"".join(dict.fromkeys(missing))!r}: drawn as '
+                f'{PLACEHOLDER!r} (this warning is given once)', stacklevel=3)
+        return ''.join(chars)
+
     @staticmethod
-    def _wrap(text: str, width: int, scale: float, thickness: int
+    def _put_text(image: np.ndarray, lines: List[Tuple[int, int, str]],
+                  font: ImageFont.FreeTypeFont, color: Color) -> None:
+        """Draw ``(x, y, text)`` lines on ``image`` (H, W, 3) in place;
+        (x, y) is the left end of the text's ascender line."""
+        canvas = Image.fromarray(image)
+        draw = ImageDraw.Draw(canvas)
+        for x, y, text in lines:
+            draw.text((x, y), text, font=font, fill=tuple(color))
+        image[...] = np.asarray(canvas)
+
+    @staticmethod
+    def _wrap(text: str, width: int, font: ImageFont.FreeTypeFont
               ) -> List[str]:
         lines, line = [], ''
         for word in text.split():
             trial = f'{line} {word}'.strip()
-            if line and cv2.getTextSize(trial, _FONT, scale,
-                                        thickness)[0][0] > width:
+            if line and font.getlength(trial) > width:
                 lines.append(line)
                 line = word
             else:
@@ -130,28 +194,30 @@ class RISLocalVisualizer(SegLocalVisualizer):
                  color: Color) -> np.ndarray:
         """A small label in the panel's top-left corner."""
         scale = self._scale(panel.shape[1]) * 0.8
-        thickness = 1
-        (w, h), base = cv2.getTextSize(caption, _FONT, scale, thickness)
+        font = text_font(max(6, round(BASE_FONT_PX * scale)))
+        caption = self._drawable(caption)
+        ascent, descent = font.getmetrics()
         pad = 3
-        w = min(w, panel.shape[1] - 2 * pad)
-        cv2.rectangle(panel, (0, 0), (w + 2 * pad, h + base + 2 * pad),
-                      (0, 0, 0), -1)
-        cv2.putText(panel, caption, (pad, h + pad), _FONT, scale, color,
-                    thickness, cv2.LINE_AA)
+        w = min(int(np.ceil(font.getlength(caption))),
+                panel.shape[1] - 2 * pad)
+        panel[:ascent + descent + 2 * pad, :w + 2 * pad] = 0
+        self._put_text(panel, [(pad, pad, caption)], font, color)
         return panel
 
     def _banner(self, width: int, text: str) -> np.ndarray:
+        """(h, width, 3) dark banner with ``text`` wrapped to its width;
+        line i is drawn at (pad, pad + i * step)."""
         scale = self._scale(width)
-        thickness = 1 if scale < 0.8 else 2
+        font = text_font(max(6, round(BASE_FONT_PX * scale)))
         pad = max(4, int(8 * scale))
-        lines = self._wrap(_ascii(text), width - 2 * pad, scale, thickness)
-        (_, h), base = cv2.getTextSize('Ag', _FONT, scale, thickness)
-        step = h + base + pad // 2
+        lines = self._wrap(self._drawable(text), width - 2 * pad, font)
+        ascent, descent = font.getmetrics()
+        step = ascent + descent + pad // 2
         banner = np.full((pad + step * len(lines) + pad // 2, width, 3), 24,
                          dtype=np.uint8)
-        for i, line in enumerate(lines):
-            cv2.putText(banner, line, (pad, pad + h + i * step), _FONT, scale,
-                        (255, 255, 255), thickness, cv2.LINE_AA)
+        self._put_text(banner, [(pad, pad + i * step, line)
+                                for i, line in enumerate(lines)],
+                       font, (255, 255, 255))
         return banner
 
     def draw_referring(self,

@@ -30,14 +30,14 @@ train_pipeline = [
         contrast_range=(0.5, 1.5),
         saturation_range=(0.5, 1.5),
         hue_delta=5),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='ReferringResize', scale=img_scale, keep_ratio=True),
     dict(type='PackReferringInputs'),
 ]
 # The mask is loaded after Resize: it stays at the original image size, the
 # size the prediction is brought back to (mmseg's postprocess_result).
 test_pipeline = [
     dict(type='LoadReferringImage'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='ReferringResize', scale=img_scale, keep_ratio=True),
     dict(type='LoadReferringAnnotations'),
     dict(type='PackReferringInputs'),
 ]

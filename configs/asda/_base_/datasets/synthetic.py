@@ -30,13 +30,13 @@ train_pipeline = [
         contrast_range=(0.8, 1.2),
         saturation_range=(0.8, 1.2),
         hue_delta=2),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='ReferringResize', scale=img_scale, keep_ratio=True),
     dict(type='PackReferringInputs'),
 ]
 # Mask loaded after Resize: kept at the original size for the metric.
 test_pipeline = [
     dict(type='LoadReferringImage'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='ReferringResize', scale=img_scale, keep_ratio=True),
     dict(type='LoadReferringAnnotations'),
     dict(type='PackReferringInputs'),
 ]

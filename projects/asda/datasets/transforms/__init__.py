@@ -1,8 +1,10 @@
 from .flip import ReferringRandomFlip, swap_left_right
 from .formatting import REFERRING_META_KEYS, PackReferringInputs
 from .loading import LoadReferringAnnotations, LoadReferringImage
+from .resize import ReferringResize
 
 __all__ = [
     'LoadReferringImage', 'LoadReferringAnnotations', 'ReferringRandomFlip',
-    'PackReferringInputs', 'swap_left_right', 'REFERRING_META_KEYS'
+    'ReferringResize', 'PackReferringInputs', 'swap_left_right',
+    'REFERRING_META_KEYS'
 ]

@@ -1,0 +1,57 @@
+"""Bad argument values stop the tools at parse time, before any work: the
+message names the option and the value, the exit status is not 0, and no
+model is built (the builder is replaced by one that fails the test) and no
+file is written."""
+import os
+
+import pytest
+from asda_test_utils import DEMO_CONFIG, load_tool
+
+
+def _no_work(*args, **kwargs):
+    raise AssertionError('the tool started work before checking its '
+                         'arguments')
+
+
+def _exit_message(main, argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code not in (0, None)
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize('name, problem', [
+    ('out', 'no extension'), ('out.xyz', "the unknown extension '.xyz'")])
+def test_image_demo_out_file_needs_an_image_extension(name, problem, tmp_path,
+                                                       monkeypatch, capsys):
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo_args')
+    monkeypatch.setattr(demo, 'RISInferencer', _no_work)
+    out = str(tmp_path / name)
+    err = _exit_message(demo.main, ['img.jpg', 'the red circle', DEMO_CONFIG,
+                                    'model.pth', '--out-file', out], capsys)
+    assert '--out-file' in err and repr(out) in err and problem in err
+    assert 'accepted: .png, .jpg' in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_pytorch2onnx_shape_must_be_positive(tmp_path, monkeypatch, capsys):
+    tool = load_tool('tools/deployment/pytorch2onnx.py',
+                     'asda_pytorch2onnx_args')
+    monkeypatch.setattr(tool, 'init_model', _no_work)
+    out = tmp_path / 'model.onnx'
+    err = _exit_message(tool.main, [DEMO_CONFIG, 'model.pth', '--out',
+                                    str(out), '--shape', '0', '0'], capsys)
+    assert '--shape' in err and 'must be >= 1, got 0' in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_layer_selection_max_samples_must_be_positive(tmp_path, monkeypatch,
+                                                      capsys):
+    tool = load_tool('tools/analysis_tools/layer_selection.py',
+                     'asda_layer_selection_args')
+    monkeypatch.setattr(tool, 'RISInferencer', _no_work)
+    err = _exit_message(tool.main, [DEMO_CONFIG, 'model.pth', '--out-dir',
+                                    str(tmp_path / 'out'), '--max-samples',
+                                    '0'], capsys)
+    assert '--max-samples' in err and 'must be >= 1, got 0' in err
+    assert os.listdir(tmp_path) == []
