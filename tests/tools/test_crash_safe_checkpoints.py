@@ -23,6 +23,10 @@ max_epochs = 3
 param_scheduler = [dict(type="CosineAnnealingLR", by_epoch=True, begin=0,
                         end=3, eta_min=1e-5, convert_to_iter_based=True)]
 train_cfg = dict(max_epochs=3, val_interval=1)
+# one iteration per epoch and two validation expressions: the test is about
+# the writes between epochs, not about training
+train_dataloader['dataset']['indices'] = 4
+val_dataloader['dataset']['indices'] = 2
 val_evaluator = [dict(type="RISMetric"), dict(type="EvalCountMetric")]
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1,
                                      save_best="evals", rule="greater"))
