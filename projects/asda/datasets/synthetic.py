@@ -73,6 +73,24 @@ SIZE_RATIO = 1.6
 
 
 # ---------------------------------------------------------------- geometry
+# Relation words per selector: the phrases for a scene of two candidates,
+# those for three or more, and the expression kind recorded in the refs.
+RELATION_PHRASES = {
+    'left': (('the {noun} on the left', 'left {noun}'),
+             ('the leftmost {noun}', '{noun} on the far left'), 'lr'),
+    'right': (('the {noun} on the right', 'right {noun}'),
+              ('the rightmost {noun}', '{noun} on the far right'), 'lr'),
+    'top': (('the top {noun}', 'upper {noun}'),
+            ('the topmost {noun}', '{noun} at the top'), 'other'),
+    'bottom': (('the bottom {noun}', 'lower {noun}'),
+               ('the lowest {noun}', '{noun} at the bottom'), 'other'),
+    'big': (('the bigger {noun}', 'larger {noun}'),
+            ('the biggest {noun}', 'largest {noun}'), 'other'),
+    'small': (('the smaller {noun}', 'small {noun}'),
+              ('the smallest {noun}', 'tiniest {noun}'), 'other'),
+}
+
+
 def _shape_polygon(shape: str, cx: float, cy: float, r: float,
                    rng: random.Random) -> List[List[float]]:
     """Polygon parts of a shape of circumradius ``r`` centred at (cx, cy)."""
@@ -156,36 +174,11 @@ def _candidate_expressions(target: dict, objs: List[dict], w: int,
         }
         two = n == 2
         for noun in nouns:
-            if sel['left']:
-                texts = ([f'the {noun} on the left', f'left {noun}']
-                         if two else [f'the leftmost {noun}',
-                                      f'{noun} on the far left'])
-                out += [dict(text=t, kind='lr') for t in texts]
-            if sel['right']:
-                texts = ([f'the {noun} on the right', f'right {noun}']
-                         if two else [f'the rightmost {noun}',
-                                      f'{noun} on the far right'])
-                out += [dict(text=t, kind='lr') for t in texts]
-            if sel['top']:
-                texts = ([f'the top {noun}', f'upper {noun}']
-                         if two else [f'the topmost {noun}',
-                                      f'{noun} at the top'])
-                out += [dict(text=t, kind='other') for t in texts]
-            if sel['bottom']:
-                texts = ([f'the bottom {noun}', f'lower {noun}']
-                         if two else [f'the lowest {noun}',
-                                      f'{noun} at the bottom'])
-                out += [dict(text=t, kind='other') for t in texts]
-            if sel['big']:
-                texts = ([f'the bigger {noun}', f'larger {noun}']
-                         if two else [f'the biggest {noun}',
-                                      f'largest {noun}'])
-                out += [dict(text=t, kind='other') for t in texts]
-            if sel['small']:
-                texts = ([f'the smaller {noun}', f'small {noun}']
-                         if two else [f'the smallest {noun}',
-                                      f'tiniest {noun}'])
-                out += [dict(text=t, kind='other') for t in texts]
+            for relation, (pair, many, kind) in RELATION_PHRASES.items():
+                if sel[relation]:
+                    texts = pair if two else many
+                    out += [dict(text=t.format(noun=noun), kind=kind)
+                            for t in texts]
     # De-duplicate, keep order.
     seen, uniq = set(), []
     for e in out:
