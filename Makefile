@@ -27,7 +27,7 @@ demo: $(STAMP)
 	PYTHONUNBUFFERED=1 $(BIN)/python tools/demo_synthetic.py $(DEMO_ARGS)
 
 lock: $(STAMP)
-	{ echo "# Exact stack installed by 'make' and CI (DESIGN.md, Stack). Regenerate with 'make lock'."; \
+	{ echo "# Exact stack installed by 'make' and CI (docs/design.md, Stack). Regenerate with 'make lock'."; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^asda'; } > requirements/lock.txt
 
 clean:

@@ -14,8 +14,6 @@ import json
 import os
 import os.path as osp
 import pickle
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -24,6 +22,7 @@ from mmengine.dataset import pseudo_collate
 
 import asda  # noqa: F401  (registers the components)
 from asda.datasets import load_refs
+from asda.datasets.synthetic import make_synthetic_refcoco
 from asda.engine import ASDARunner, load_model_checkpoint
 from asda.evaluation import summarize_ris
 from asda.utils.atomic import atomic_write
@@ -58,11 +57,7 @@ def ensure_dataset(data_root: str) -> None:
     if osp.exists(osp.join(data_root, 'refcoco', 'refs(unc).p')):
         return
     print(f'[demo] generating the synthetic dataset into {data_root}', flush=True)
-    subprocess.run([
-        sys.executable,
-        osp.join(ROOT, 'tools/dataset_converters/make_synthetic_refcoco.py'),
-        '--out-dir', data_root
-    ], check=True)
+    make_synthetic_refcoco(data_root)
 
 
 def load_cfg(args) -> Config:

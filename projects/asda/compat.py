@@ -1,6 +1,7 @@
 """Compatibility layer for the pinned stack, applied on ``import asda``.
 
-Two known incompatibilities are absorbed here (see ``DESIGN.md``, Stack):
+Two known incompatibilities are absorbed here (see ``docs/design.md``,
+"Stack and its compatibility layer"):
 
 1. mmsegmentation 1.2.2 imports ``point_sample`` and ``sigmoid_focal_loss``
    from ``mmcv.ops`` when its modules load. With ``mmcv-lite`` (no compiled

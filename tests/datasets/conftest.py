@@ -2,22 +2,17 @@
 import shutil
 
 import pytest
-from asda_test_utils import load_tool
+
+from asda.datasets.synthetic import make_synthetic_refcoco
 
 NUM_IMAGES = 12  # train 9, val / testA / testB 1 each
-
-
-def load_generator():
-    """The generator module (tools/ is not a package)."""
-    return load_tool('tools/dataset_converters/make_synthetic_refcoco.py',
-                     'make_synthetic_refcoco')
 
 
 @pytest.fixture(scope='session')
 def synthetic(tmp_path_factory):
     """(data_root, summary) of a 12-image dataset; treat as read-only."""
     root = tmp_path_factory.mktemp('synthetic')
-    summary = load_generator().make_synthetic_refcoco(
+    summary = make_synthetic_refcoco(
         str(root), num_images=NUM_IMAGES, seed=3)
     return str(root), summary
 

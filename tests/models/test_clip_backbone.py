@@ -6,7 +6,7 @@ from open_clip.model import CLIP
 from tiny_models import tiny_clip_cfg
 
 from asda.models.backbones import CLIPBackbone
-from asda.models.backbones.clip_backbone import CLIPTokenizer
+from asda.models.backbones.tokenizer import CLIPTokenizer
 
 TEXTS = ['red square', 'the blue circle on the left of the big green thing']
 

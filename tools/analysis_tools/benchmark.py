@@ -115,12 +115,10 @@ class FullModel(nn.Module):
         self.model = segmentor
 
     def forward(self, img, tokens, samples=None):
-        model = self.model
-        feats = model.extract_feat(img, texts=tokens)
-        logits = model.decode_head.forward(feats)
+        logits = self.model.forward_tokens(img, tokens)
         if samples is None:
             return logits
-        losses = model.decode_head.loss_by_feat(logits, samples)
+        losses = self.model.decode_head.loss_by_feat(logits, samples)
         return sum(v for k, v in losses.items() if 'loss' in k)
 
 

@@ -12,7 +12,6 @@ Usage::
 """
 import argparse
 import os.path as osp
-import sys
 import tempfile
 import time
 
@@ -83,8 +82,7 @@ def main(argv=None) -> float:
     data_root = args.data_root
     if data_root is None or not osp.exists(
             osp.join(data_root, 'refcoco', 'refs(unc).p')):
-        sys.path.insert(0, osp.join(ROOT, 'tools', 'dataset_converters'))
-        from make_synthetic_refcoco import make_synthetic_refcoco
+        from asda.datasets.synthetic import make_synthetic_refcoco
         if data_root is None:
             tmp = tempfile.TemporaryDirectory()
             data_root = tmp.name

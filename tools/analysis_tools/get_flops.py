@@ -80,7 +80,7 @@ def main(argv=None):
     print(f'neck + head = {100 * extra / max(backbone_flops, 1):.1f}% of the '
           f'backbone\'s FLOPs')
     print('(x2 for multiplies and adds counted separately, the convention of '
-          'DESIGN.md\'s cost anchor)')
+          'the release\'s cost anchor in docs/design.md)')
     if args.show_unsupported:
         print('not counted:', dict(stats['unsupported']))
     return stats

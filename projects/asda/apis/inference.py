@@ -38,6 +38,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 
 from ..engine.checkpoint import load_model_checkpoint
+from ..models.backbones.tokenizer import TruncationWarning
 
 __all__ = [
     'RISInferencer', 'ExpressionTruncatedWarning', 'init_model', 'load_image',
@@ -320,9 +321,9 @@ class RISInferencer:
     def num_tokens(self, text: str) -> Optional[int]:
         """Tokens of ``text`` with the start/end-of-text tokens."""
         tokenizer = getattr(self.model.backbone, 'tokenizer', None)
-        if tokenizer is None or not hasattr(tokenizer, 'bpe'):
+        if tokenizer is None or not hasattr(tokenizer, 'num_tokens'):
             return None
-        return len(tokenizer.bpe().encode(text)) + 2
+        return tokenizer.num_tokens(text)
 
     # ------------------------------------------------------------- prepare
     def _prepare(self, image: ImageInput, index: int) -> dict:
@@ -434,7 +435,7 @@ class RISInferencer:
         data = pseudo_collate(batch)
         with torch.no_grad(), warnings.catch_warnings():
             # reported once, with the expression's index, by __call__
-            warnings.filterwarnings('ignore', message='expression truncated')
+            warnings.simplefilter('ignore', TruncationWarning)
             samples = self.model.test_step(data)
         results = []
         for sample in samples:

@@ -1,7 +1,8 @@
 """Distributed and mixed-precision set-up for ``tools/train.py`` and
 ``tools/test.py``.
 
-Distributed runs without a GPU (DESIGN.md, Stack, point 3): mmengine
+Distributed runs without a GPU (docs/design.md, "Stack and its compatibility
+layer", point 3): mmengine
 0.10.7's pytorch launcher calls ``torch.cuda.set_device`` unconditionally
 and its Runner wraps the model with ``device_ids=[LOCAL_RANK]``, both of
 which fail on a CPU. The Runner skips its own initialisation when a process

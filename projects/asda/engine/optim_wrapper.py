@@ -1,6 +1,7 @@
 """Mixed precision on a CPU: bf16 autocast inside mmengine's optim wrapper.
 
-mmengine's ``AmpOptimWrapper`` asserts a GPU (DESIGN.md, Stack, point 4).
+mmengine's ``AmpOptimWrapper`` asserts a GPU (docs/design.md, "Stack and its
+compatibility layer", point 4).
 On a CPU, bf16 needs no loss scaling, so a plain :class:`OptimWrapper`
 whose ``optim_context`` also enters ``torch.autocast('cpu')`` is enough.
 ``tools/train.py --amp`` picks mmengine's wrapper on a GPU and this one

@@ -2,21 +2,15 @@
 #   python tools/dataset_converters/make_synthetic_refcoco.py \
 #       --out-dir data/synthetic
 # (refer format: images/, refcoco/{instances.json, refs(unc).p, refs(umd).p,
-# refs(google).p}). Small images and a small input size so that a tiny CLIP
-# learns it on a few CPU cores. Evaluate testA / testB with
+# refs(google).p}). RefCOCO's settings (refcoco.py) with small images and a
+# small input size, so that a tiny CLIP learns it on a few CPU cores.
+# Evaluate testA / testB with
 #   --cfg-options test_dataloader.dataset.split=testA
-custom_imports = dict(imports=['asda'], allow_failed_imports=False)
+_base_ = ['./refcoco.py']
 
-dataset_type = 'RefCOCODataset'
 data_root = 'data/synthetic'
-ann_file = 'refcoco/instances.json'
-split_file = 'refcoco/refs(unc).p'
 data_prefix = dict(img_path='images/')
 img_scale = (224, 224)  # keep-ratio resize; the data preprocessor pads
-train_split = 'train'
-val_split = 'val'
-test_split = 'val'
-train_sample_mode = 'sentence'
 
 train_pipeline = [
     dict(type='LoadReferringImage'),
@@ -44,47 +38,10 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=8,
     num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file=ann_file,
-        split_file=split_file,
-        data_prefix=data_prefix,
-        split=train_split,
-        sample_mode=train_sample_mode,
-        pipeline=train_pipeline))
-# Batch 1: test images differ in size after the keep-ratio resize.
+    dataset=dict(data_root=data_root, data_prefix=data_prefix,
+                 pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
     num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file=ann_file,
-        split_file=split_file,
-        data_prefix=data_prefix,
-        split=val_split,
-        sample_mode='sentence',
-        test_mode=True,
-        pipeline=test_pipeline))
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file=ann_file,
-        split_file=split_file,
-        data_prefix=data_prefix,
-        split=test_split,
-        sample_mode='sentence',
-        test_mode=True,
-        pipeline=test_pipeline))
-val_evaluator = dict(type='RISMetric', iou_thrs=(0.5, 0.6, 0.7, 0.8, 0.9))
-test_evaluator = val_evaluator
+    dataset=dict(data_root=data_root, data_prefix=data_prefix,
+                 pipeline=test_pipeline))
+test_dataloader = val_dataloader

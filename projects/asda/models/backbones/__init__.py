@@ -1,3 +1,4 @@
 from .clip_backbone import CLIPBackbone
+from .tokenizer import CLIPTokenizer, TruncationWarning
 
-__all__ = ['CLIPBackbone']
+__all__ = ['CLIPBackbone', 'CLIPTokenizer', 'TruncationWarning']

@@ -39,25 +39,25 @@ state dict, a ``{'state_dict': ...}`` checkpoint or an OpenAI TorchScript
 archive). The visual positional embedding is resized (bicubic, open_clip's
 helper) to the configured token grid, the text one is cut to the context
 length.
+(:mod:`asda.models.backbones.clip_weights` finds, reads and converts
+them.) Expressions are tokenised by
+:class:`asda.models.backbones.tokenizer.CLIPTokenizer` (``self.tokenizer``).
 """
 import copy
-import os
 import os.path as osp
-import warnings
-from types import SimpleNamespace
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch.utils.checkpoint import checkpoint
 
-__all__ = ['CLIPBackbone', 'CLIPTokenizer']
+from .clip_weights import checkpoint_path, load_clip_weights
+from .tokenizer import CLIPTokenizer
 
-_CKPT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
+__all__ = ['CLIPBackbone']
 
 
 def _to_2tuple(x: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -75,55 +75,6 @@ def _plain(obj):
     if isinstance(obj, list):
         return [_plain(v) for v in obj]
     return obj
-
-
-class CLIPTokenizer:
-    """open_clip's BPE tokenizer with an explicit, warned truncation.
-
-    ``[SOT] tokens [EOT] 0 ...`` padded to ``context_length``. An expression
-    longer than ``context_length - 2`` tokens is cut and still ends with the
-    end-of-text token (the sentence feature is read there), with a warning.
-    The vocabulary ships with open_clip; it is loaded once per process.
-    """
-
-    _bpe = None
-
-    def __init__(self, context_length: int):
-        self.context_length = int(context_length)
-        if self.context_length < 2:
-            raise ValueError('context_length must be >= 2 (SOT and EOT)')
-
-    @classmethod
-    def bpe(cls):
-        if cls._bpe is None:
-            from open_clip.tokenizer import SimpleTokenizer
-            cls._bpe = SimpleTokenizer()
-        return cls._bpe
-
-    @property
-    def sot_token_id(self) -> int:
-        return self.bpe().sot_token_id
-
-    @property
-    def eot_token_id(self) -> int:
-        return self.bpe().eot_token_id
-
-    def __call__(self, texts: Union[str, Sequence[str]]) -> torch.Tensor:
-        if isinstance(texts, str):
-            texts = [texts]
-        bpe = self.bpe()
-        length = self.context_length
-        out = torch.zeros(len(texts), length, dtype=torch.long)
-        for i, text in enumerate(texts):
-            ids = [bpe.sot_token_id] + bpe.encode(text) + [bpe.eot_token_id]
-            if len(ids) > length:
-                warnings.warn(
-                    f'expression truncated to context length {length} '
-                    f'({len(ids)} tokens with SOT/EOT): {text!r}',
-                    stacklevel=2)
-                ids = ids[:length - 1] + [bpe.eot_token_id]
-            out[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-        return out
 
 
 class _TextTower(nn.Module):
@@ -280,7 +231,6 @@ class CLIPBackbone(BaseModule):
         self.patch_size = _to_2tuple(visual.patch_size)
         self.grid_size = tuple(visual.grid_size)
         self.text = _TextTower(clip, self.context_length)
-        self.embed_channels = visual.transformer.width
         self.text_channels = self.text.out_channels
         self.tokenizer = CLIPTokenizer(self.context_length)
         del clip
@@ -342,114 +292,11 @@ class CLIPBackbone(BaseModule):
         return self
 
     # ---------------------------------------------------------------- weights
-    def _checkpoint_path(self) -> str:
-        pretrained = os.path.expanduser(str(self.pretrained))
-        if osp.isfile(pretrained):
-            return pretrained
-        tag_cfg = self._pretrained_tag_cfg()
-        if tag_cfg:
-            from open_clip.pretrained import download_pretrained
-            path = download_pretrained(tag_cfg)
-            if not path:
-                raise RuntimeError(f'open_clip could not resolve pretrained '
-                                   f'tag {self.pretrained!r} of '
-                                   f'{self.model_name!r}')
-            return path
-        looks_like_path = (os.sep in pretrained
-                           or pretrained.endswith(_CKPT_SUFFIXES)
-                           or self.model_name is None)
-        if looks_like_path:
-            raise FileNotFoundError(
-                f'CLIPBackbone: pretrained checkpoint file not found: '
-                f'{pretrained}')
-        from open_clip.pretrained import list_pretrained_tags_by_model
-        raise ValueError(
-            f'CLIPBackbone: {self.pretrained!r} is neither a file nor an '
-            f'open_clip pretrained tag of {self.model_name!r} (tags: '
-            f'{list_pretrained_tags_by_model(self.model_name)})')
-
-    @staticmethod
-    def _read_state_dict(path: str) -> Dict[str, torch.Tensor]:
-        from open_clip.factory import load_state_dict
-        try:
-            state_dict = load_state_dict(path, device='cpu')
-        except Exception as err:  # an OpenAI TorchScript archive
-            try:
-                state_dict = torch.jit.load(path, map_location='cpu').state_dict()
-            except Exception:
-                raise RuntimeError(
-                    f'CLIPBackbone: cannot read a CLIP state dict from {path}: '
-                    f'{err}') from err
-        return {k: v for k, v in state_dict.items()
-                if k not in ('input_resolution', 'context_length',
-                             'vocab_size')}
-
-    def convert_clip_state_dict(
-            self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """Map an open_clip/OpenAI CLIP state dict onto this module.
-
-        Drops the parts this backbone does not register (``logit_scale``,
-        ``visual.ln_post``, ``visual.proj``, blocks past the deepest output
-        layer), resizes the visual positional embedding to the configured
-        grid and cuts the text one to the context length.
-        """
-        num_kept = len(self.visual.transformer.resblocks)
-        out = {}
-        for key, value in state_dict.items():
-            if key.startswith('module.'):
-                key = key[len('module.'):]
-            if key in ('logit_scale', 'logit_bias'):
-                continue
-            if key.startswith('visual.'):
-                if key.startswith(('visual.ln_post.', 'visual.proj',
-                                   'visual.attn_pool')):
-                    continue
-                if key.startswith('visual.transformer.resblocks.'):
-                    if int(key.split('.')[3]) >= num_kept:
-                        continue
-                out[key] = value
-            elif key.startswith('text.'):  # CustomTextCLIP layout
-                out[key] = value
-            else:
-                out['text.' + key] = value
-        if 'visual.positional_embedding' in out:
-            from open_clip.model import resize_pos_embed
-            holder = {'visual.positional_embedding':
-                      out['visual.positional_embedding'].float()}
-            resize_pos_embed(
-                holder, SimpleNamespace(
-                    visual=SimpleNamespace(grid_size=self.grid_size)))
-            out['visual.positional_embedding'] = holder[
-                'visual.positional_embedding']
-        if 'text.positional_embedding' in out:
-            pos = out['text.positional_embedding']
-            if pos.shape[0] < self.context_length:
-                raise ValueError(
-                    f'the checkpoint holds {pos.shape[0]} text positions, '
-                    f'fewer than context_length={self.context_length}')
-            out['text.positional_embedding'] = pos[:self.context_length]
-        return out
-
-    def load_clip_weights(self, path: str) -> None:
-        """Load CLIP weights from a local file into this backbone."""
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f'CLIPBackbone: pretrained checkpoint file not found: {path}')
-        state_dict = self.convert_clip_state_dict(self._read_state_dict(path))
-        missing, unexpected = self.load_state_dict(state_dict, strict=False)
-        if missing:
-            raise RuntimeError(
-                f'CLIPBackbone: {path} lacks weights for {missing}')
-        if unexpected:
-            print_log(f'CLIPBackbone: ignored checkpoint keys {unexpected}',
-                      logger='current')
-        print_log(f'CLIPBackbone: loaded CLIP weights from {path}',
-                  logger='current')
-
     def init_weights(self) -> None:
         super().init_weights()
         if self.pretrained:
-            self.load_clip_weights(self._checkpoint_path())
+            load_clip_weights(self, checkpoint_path(
+                self.pretrained, self.model_name, self._pretrained_tag_cfg()))
 
     # ---------------------------------------------------------------- forward
     def tokenize(self, texts: Union[str, Sequence[str]]) -> torch.Tensor:

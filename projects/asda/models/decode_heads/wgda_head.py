@@ -168,6 +168,104 @@ class CrossAttentionLayer(nn.Module):
         return x + self.drop(self.ffn(self.norm2(x)))
 
 
+def _check_args(out_channels, decoder_channels, coef_pool, coef_grid,
+                branch, target_resize) -> None:
+    """Every argument check of :class:`WGDAHead`, in one place."""
+    if out_channels != 1:
+        raise ValueError('WGDAHead predicts one logit channel '
+                         '(out_channels=1, num_classes=2)')
+    if len(decoder_channels) != 3:
+        raise ValueError('decoder_channels needs three stages (8x up)')
+    for name, value, allowed in (('coef_pool', coef_pool, tuple(_COEF_POOLS)),
+                                 ('branch', branch, tuple(_BRANCHES)),
+                                 ('target_resize', target_resize,
+                                  tuple(_TARGET_RESIZES))):
+        if value not in allowed:
+            raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
+    if coef_pool == 'flatten' and coef_grid is None:
+        raise ValueError("coef_pool='flatten' needs coef_grid=(h, w)")
+
+
+class FlattenCoefficients(nn.Linear):
+    """The release's coefficient pooling: flatten the (B, Nc, h, w) map of a
+    fixed token grid and map it by a Linear to (B, Nc) (position-aware)."""
+
+    def __init__(self, grid: Sequence[int], num_masks: int):
+        self.grid = tuple(grid)
+        super().__init__(num_masks * self.grid[0] * self.grid[1], num_masks)
+
+    def forward(self, coef: torch.Tensor) -> torch.Tensor:
+        if tuple(coef.shape[-2:]) != self.grid:
+            raise ValueError(f"coef_pool='flatten' is built for a "
+                             f'{self.grid} token grid, got '
+                             f'{tuple(coef.shape[-2:])}')
+        return super().forward(coef.flatten(1))  # (B, Nc * h * w)
+
+
+# Coefficient pooling (Eq. 9's unnamed step), (B, Nc, H, W) -> (B, Nc).
+def _average(head: 'WGDAHead', coef: torch.Tensor) -> torch.Tensor:
+    """Global average pooling: any input size (our choice)."""
+    return coef.mean(dim=(2, 3))
+
+
+def _flatten(head: 'WGDAHead', coef: torch.Tensor) -> torch.Tensor:
+    """Flatten + Linear (:class:`FlattenCoefficients`, the release)."""
+    return head.coef_fc(coef)
+
+
+_COEF_POOLS = dict(avg=_average, flatten=_flatten)
+
+
+# Branches (Table 2 rows): F_coarse dict -> (B, 1, 8H, 8W) logits.
+def _dual(head: 'WGDAHead', inputs: dict) -> torch.Tensor:
+    """Row (f), the paper's WGDA: Eq. 10, M = sum_k f_coef[k] M'_k."""
+    masks, coef = head.forward_branches(inputs)
+    return torch.einsum('bk,bkhw->bhw', coef.to(masks.dtype),
+                        masks).unsqueeze(1)
+
+
+def _cfs(head: 'WGDAHead', inputs: dict) -> torch.Tensor:
+    """Rows (a)-(d): the CFS decoder alone, one logit channel."""
+    H, W = inputs['feat'].shape[-2:]
+    tokens, _ = head._visual_attention(inputs['feat'])
+    return head._decode(tokens, H, W)
+
+
+def _single(head: 'WGDAHead', inputs: dict) -> torch.Tensor:
+    """Row (e): F_A attends to the words before the one-channel decoder."""
+    H, W = inputs['feat'].shape[-2:]
+    tokens, pos = head._visual_attention(inputs['feat'])
+    return head._decode(head._word_attention(tokens, pos, inputs), H, W)
+
+
+_BRANCHES = dict(dual=_dual, cfs=_cfs, single=_single)
+
+
+def resize_target_area(seg_label: torch.Tensor, size,
+                       ignore_index: int) -> torch.Tensor:
+    """(B, 1, h, w) labels -> (B, h', w') float target: the foreground
+    fraction of each logit pixel's footprint among its valid pixels;
+    ``ignore_index`` where more than half of the footprint is padding."""
+    valid = (seg_label != ignore_index).float()
+    fg = (seg_label == 1).float()
+    valid_frac = F.interpolate(valid, size=size, mode='area')
+    fg_frac = F.interpolate(fg, size=size, mode='area')
+    target = fg_frac / valid_frac.clamp(min=1e-6)
+    target = torch.where(valid_frac >= 0.5, target,
+                         torch.full_like(target, float(ignore_index)))
+    return target.squeeze(1)
+
+
+def resize_target_nearest(seg_label: torch.Tensor, size,
+                          ignore_index: int) -> torch.Tensor:
+    """(B, 1, h, w) labels -> (B, h', w') nearest labels (long)."""
+    return F.interpolate(seg_label.float(), size=size,
+                         mode='nearest').squeeze(1).long()
+
+
+_TARGET_RESIZES = dict(area=resize_target_area, nearest=resize_target_nearest)
+
+
 @MODELS.register_module()
 class WGDAHead(BaseDecodeHead):
     """CFS + WCG decode head with the Eq. 10 mask combination.
@@ -235,21 +333,8 @@ class WGDAHead(BaseDecodeHead):
             norm_cfg = dict(type='GN', num_groups=8, requires_grad=True)
         if act_cfg is None:
             act_cfg = dict(type='ReLU')
-        if out_channels != 1:
-            raise ValueError('WGDAHead predicts one logit channel '
-                             '(out_channels=1, num_classes=2)')
-        if len(decoder_channels) != 3:
-            raise ValueError('decoder_channels needs three stages (8x up)')
-        if coef_pool not in ('avg', 'flatten'):
-            raise ValueError(f"coef_pool must be 'avg' or 'flatten', got {coef_pool!r}")
-        if branch not in ('dual', 'cfs', 'single'):
-            raise ValueError(f"branch must be 'dual', 'cfs' or 'single', "
-                             f'got {branch!r}')
-        if target_resize not in ('area', 'nearest'):
-            raise ValueError(f"target_resize must be 'area' or 'nearest', "
-                             f'got {target_resize!r}')
-        if coef_pool == 'flatten' and coef_grid is None:
-            raise ValueError("coef_pool='flatten' needs coef_grid=(h, w)")
+        _check_args(out_channels, decoder_channels, coef_pool, coef_grid,
+                    branch, target_resize)
         if isinstance(loss_decode, tuple):
             loss_decode = list(loss_decode)
         super().__init__(
@@ -274,6 +359,9 @@ class WGDAHead(BaseDecodeHead):
         self.coef_grid = tuple(coef_grid) if coef_grid is not None else None
         self.target_resize = target_resize
         self.branch = branch
+        self._forward = _BRANCHES[branch]
+        self._pool = _COEF_POOLS[coef_pool]
+        self._resize_target = _TARGET_RESIZES[target_resize]
 
         # CFS: Local Visual Attention + segmentation decoder.
         self.cfs_layers = nn.ModuleList([
@@ -289,98 +377,81 @@ class WGDAHead(BaseDecodeHead):
         self.decoder = nn.ModuleList(stages)
         self.mask_conv = nn.Conv2d(c_in, num_masks if branch == 'dual' else 1, 1)
 
-        # WCG: Visual and Language Local Attention + Gated Coefficients.
-        if branch != 'cfs':
-            self.wcg_layer = CrossAttentionLayer(d, text_channels, num_heads,
-                                                 ffn_ratio, dropout, attn_dropout)
-        if branch != 'dual':
-            return
+        # WCG: Visual and Language Local Attention + Gated Coefficients
+        # (the Table 2 rows (a)-(d) have neither, row (e) only the former).
+        self.wcg_layer = CrossAttentionLayer(
+            d, text_channels, num_heads, ffn_ratio, dropout, attn_dropout) \
+            if branch != 'cfs' else None
         self.coef_convs = nn.Sequential(
             ConvModule(d, coef_channels, 3, padding=1, norm_cfg=norm_cfg,
                        act_cfg=act_cfg),
             ConvModule(coef_channels, coef_channels, 3, padding=1,
                        norm_cfg=norm_cfg, act_cfg=act_cfg),
-            nn.Conv2d(coef_channels, num_masks, 1))
-        if coef_pool == 'flatten':
-            gh, gw = self.coef_grid
-            self.coef_fc = nn.Linear(num_masks * gh * gw, num_masks)
+            nn.Conv2d(coef_channels, num_masks, 1)) if branch == 'dual' else None
+        self.coef_fc = FlattenCoefficients(self.coef_grid, num_masks) \
+            if branch == 'dual' and coef_pool == 'flatten' else None
 
     # ---------------------------------------------------------------- forward
-    def _local_visual_attention(self, x: torch.Tensor):
+    def _visual_attention(self, x: torch.Tensor):
+        """CFS's Local Visual Attention (Eq. 6).
+
+        Args:
+            x (Tensor): F_coarse (B, d, H, W).
+
+        Returns:
+            tuple: F_A (B, HW, d) and the position encoding (1, HW, d).
+        """
         B, d, H, W = x.shape
         pos = sine_position_encoding(H, W, d, device=x.device,
                                      dtype=x.dtype)[None]
-        tokens = x.flatten(2).transpose(1, 2)
+        tokens = x.flatten(2).transpose(1, 2)  # (B, HW, d)
         for layer in self.cfs_layers:
             tokens = layer(tokens, pos)
-        return self.cfs_norm(tokens), pos  # F_A
+        return self.cfs_norm(tokens), pos
+
+    def _word_attention(self, tokens: torch.Tensor, pos: torch.Tensor,
+                        inputs: dict) -> torch.Tensor:
+        """WCG's Visual and Language Local Attention (Eq. 8): F_A (B, HW, d)
+        -> F_fine (B, HW, d), attending to the words f_T (B, L, D)."""
+        words = inputs['word_feats'].to(tokens.dtype)
+        return self.wcg_layer(tokens, pos, words, inputs.get('word_mask'))
 
     def _decode(self, tokens: torch.Tensor, H: int, W: int) -> torch.Tensor:
-        """CFS segmentation decoder: 3 x (up x2, conv3x3), then conv1x1."""
-        y = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, H, W)
+        """CFS segmentation decoder (Eq. 7): (B, HW, d) tokens -> (B, Nc or 1,
+        8H, 8W) logits, 3 x (up x2, conv3x3), then conv1x1."""
+        y = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, H, W)  # (B, d, H, W)
         for stage in self.decoder:
             y = F.interpolate(y, scale_factor=2, mode='bilinear',
                               align_corners=self.align_corners)
             y = stage(y)
         return self.mask_conv(y)
 
+    def _coefficients(self, fine: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        """Gated Coefficients (Eq. 9): F_fine (B, HW, d) -> f_coef (B, Nc)."""
+        fine = fine.transpose(1, 2).reshape(fine.shape[0], -1, H, W)  # (B, d, H, W)
+        return self._pool(self, self.coef_convs(fine)).tanh()
+
     def forward_branches(self, inputs: dict):
         """Response masks M' (B, Nc, 8H, 8W) and coefficients (B, Nc)."""
         if self.branch != 'dual':
             raise RuntimeError(f"branch='{self.branch}' has no response masks")
-        x = inputs['feat']
-        B, d, H, W = x.shape
-        tokens, pos = self._local_visual_attention(x)
-        masks = self._decode(tokens, H, W).sigmoid()
-
-        # WCG
-        words = inputs['word_feats'].to(tokens.dtype)
-        fine = self.wcg_layer(tokens, pos, words, inputs.get('word_mask'))
-        coef = self.coef_convs(fine.transpose(1, 2).reshape(B, d, H, W))
-        if self.coef_pool == 'avg':
-            coef = coef.mean(dim=(2, 3))
-        else:
-            if (H, W) != self.coef_grid:
-                raise ValueError(f"coef_pool='flatten' is built for a "
-                                 f'{self.coef_grid} token grid, got {(H, W)}')
-            coef = self.coef_fc(coef.flatten(1))
-        return masks, coef.tanh()
+        H, W = inputs['feat'].shape[-2:]
+        tokens, pos = self._visual_attention(inputs['feat'])  # F_A
+        fine = self._word_attention(tokens, pos, inputs)  # F_fine
+        return self._decode(tokens, H, W).sigmoid(), \
+            self._coefficients(fine, H, W)
 
     def forward(self, inputs: dict) -> torch.Tensor:
-        """Eq. 10: (B, 1, 8H, 8W) mask logits."""
-        if self.branch != 'dual':
-            x = inputs['feat']
-            H, W = x.shape[-2:]
-            tokens, pos = self._local_visual_attention(x)
-            if self.branch == 'single':
-                tokens = self.wcg_layer(tokens, pos,
-                                        inputs['word_feats'].to(tokens.dtype),
-                                        inputs.get('word_mask'))
-            return self._decode(tokens, H, W)
-        masks, coef = self.forward_branches(inputs)
-        return torch.einsum('bk,bkhw->bhw', coef.to(masks.dtype),
-                            masks).unsqueeze(1)
+        """(B, 1, 8H, 8W) mask logits (Eq. 10, or the Table 2 branch)."""
+        return self._forward(self, inputs)
 
     # ------------------------------------------------------------------- loss
     def resize_target(self, seg_label: torch.Tensor, size) -> torch.Tensor:
-        """(B, 1, h, w) labels -> (B, h', w') loss target at the logit size.
-
-        ``'area'``: the foreground fraction of each logit pixel's footprint
-        among its valid pixels (float); ``ignore_index`` where more than half
-        of the footprint is padding. ``'nearest'``: nearest labels (long).
-        """
-        if self.target_resize == 'nearest' or \
-                tuple(seg_label.shape[-2:]) == tuple(size):
-            return F.interpolate(seg_label.float(), size=size,
-                                 mode='nearest').squeeze(1).long()
-        valid = (seg_label != self.ignore_index).float()
-        fg = (seg_label == 1).float()
-        valid_frac = F.interpolate(valid, size=size, mode='area')
-        fg_frac = F.interpolate(fg, size=size, mode='area')
-        target = fg_frac / valid_frac.clamp(min=1e-6)
-        target = torch.where(valid_frac >= 0.5, target,
-                             torch.full_like(target, float(self.ignore_index)))
-        return target.squeeze(1)
+        """(B, 1, h, w) labels -> (B, h', w') loss target at the logit size
+        (see :func:`resize_target_area`, :func:`resize_target_nearest`)."""
+        if tuple(seg_label.shape[-2:]) == tuple(size):
+            return resize_target_nearest(seg_label, size, self.ignore_index)
+        return self._resize_target(seg_label, size, self.ignore_index)
 
     def loss_by_feat(self, seg_logits: torch.Tensor,
                      batch_data_samples: List) -> dict:

@@ -55,8 +55,14 @@ H, W); ``'word_feats'``, ``'word_mask'``, ``'sent_feat'`` passed on from the
 backbone; ``'afs_layers'`` (B, 2) long, the chosen low and mid layer
 numbers; ``'afs_probs'`` list of the two groups' selection probabilities
 (B, G_low) and (B, G_mid). With ``fusion='top'`` the last two are absent.
+
+Layout: the selectors Phi_as and the selection modes live in
+:mod:`asda.models.necks.layer_selection`; each fusion (paper SFA, release
+SFA, concatenation, top only) is a pair of functions below (one builds its
+layers under the names the checkpoints use, one fuses), chosen once in
+``AFSF.__init__``, as is the selection mode.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -64,10 +70,10 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
-__all__ = ['AFSF', 'LayerSelector']
+from .layer_selection import SELECTIONS, SELECTORS
 
-SELECTIONS = ('straight_through', 'gumbel', 'soft', 'hard')
-SELECTORS = ('linear', 'conv', 'mlp')
+__all__ = ['AFSF', 'LayerNorm2d']
+
 PYRAMIDS = ('paper', 'release')
 FUSIONS = ('sfa', 'concat', 'top')
 
@@ -81,42 +87,10 @@ class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channels of a (B, C, H, W) map."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 2, 3, 1)
+        x = x.permute(0, 2, 3, 1)  # (B, H, W, C)
         x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias,
                          self.eps)
-        return x.permute(0, 3, 1, 2)
-
-
-class LayerSelector(nn.Module):
-    """Phi_as: G score tokens (B, G, D) -> G selection logits (B, G).
-
-    ``'linear'`` (the paper's choice): one Linear over the concatenated
-    scores. ``'mlp'``: Linear - ReLU - Linear (hidden D). ``'conv'``: the
-    candidates as a length-G sequence with D channels, Conv1d(k=3) - ReLU -
-    Conv1d(k=1), one logit per candidate (Table 5).
-    """
-
-    def __init__(self, num_candidates: int, channels: int, kind: str = 'linear'):
-        super().__init__()
-        if kind not in SELECTORS:
-            raise ValueError(f'selector must be one of {SELECTORS}, got {kind!r}')
-        self.kind = kind
-        G, D = num_candidates, channels
-        if kind == 'linear':
-            self.net = nn.Linear(G * D, G)
-        elif kind == 'mlp':
-            self.net = nn.Sequential(
-                nn.Linear(G * D, D), nn.ReLU(inplace=True), nn.Linear(D, G))
-        else:
-            hidden = max(D // 4, 8)
-            self.net = nn.Sequential(
-                nn.Conv1d(D, hidden, 3, padding=1), nn.ReLU(inplace=True),
-                nn.Conv1d(hidden, 1, 1))
-
-    def forward(self, scores: torch.Tensor) -> torch.Tensor:
-        if self.kind == 'conv':
-            return self.net(scores.transpose(1, 2)).squeeze(1)
-        return self.net(scores.flatten(1))
+        return x.permute(0, 3, 1, 2)  # (B, C, H, W)
 
 
 class _Conv1x1ReLU(nn.Sequential):
@@ -127,9 +101,129 @@ class _Conv1x1ReLU(nn.Sequential):
 
 
 def _resize(x: torch.Tensor, size) -> torch.Tensor:
+    """Bilinear resize of (B, c, h, w) to ``size`` (a no-op when equal)."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+
+
+def _check_args(low_layers, mid_layers, selection, selector, pyramid,
+                fusion) -> None:
+    """Every argument check of :class:`AFSF`, in one place."""
+    for name, value, allowed in (('selection', selection, tuple(SELECTIONS)),
+                                 ('selector', selector, tuple(SELECTORS)),
+                                 ('pyramid', pyramid, PYRAMIDS),
+                                 ('fusion', fusion, FUSIONS)):
+        if value not in allowed:
+            raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
+    if fusion != 'top' and (not low_layers or not mid_layers):
+        raise ValueError('low_layers and mid_layers need >= 1 candidate')
+
+
+class _LayerFeatures:
+    """The backbone's per-layer outputs, looked up by layer number.
+
+    Args:
+        inputs (dict): The backbone's dict (``'layers'``, ``'visual_feats'``
+            (B, C, H, W) each, ``'cls_tokens'`` (B, C) each).
+    """
+
+    def __init__(self, inputs: dict):
+        self.layers = list(inputs['layers'])
+        self.feats = inputs['visual_feats']
+        self.cls_tokens = inputs['cls_tokens']
+
+    def _index(self, wanted: Sequence[int]) -> List[int]:
+        try:
+            return [self.layers.index(i) for i in wanted]
+        except ValueError:
+            raise ValueError(f'AFSF needs layers {tuple(wanted)}; the backbone '
+                             f'returns {tuple(self.layers)} (out_indices)') from None
+
+    def maps(self, wanted: Sequence[int]) -> torch.Tensor:
+        """(B, G, C, H, W): the maps of the ``wanted`` layers."""
+        return torch.stack([self.feats[i] for i in self._index(wanted)], dim=1)
+
+    def cls(self, wanted: Sequence[int]) -> torch.Tensor:
+        """(B, G, C): the class tokens of the ``wanted`` layers."""
+        return torch.stack([self.cls_tokens[i] for i in self._index(wanted)],
+                           dim=1)
+
+
+# ------------------------------------------------------------------ fusions
+# A fusion builds its layers on the neck (their names are the checkpoints'
+# keys) and maps (F_G, [F_L, F_M]) to F_coarse (B, d_model, H, W); F_G and the
+# selected maps are (B, C, H, W).
+class _Fusion(NamedTuple):
+    build: Callable[['AFSF', int, int, int], None]
+    fuse: Callable[..., torch.Tensor]
+
+
+def _build_paper_sfa(neck: 'AFSF', C: int, c: int, d_model: int) -> None:
+    neck.lateral_top = _Conv1x1ReLU(C, c)
+    neck.up_low = _Conv1x1ReLU(C, c)  # Phi_up's channel reduction
+    neck.lateral_mid = _Conv1x1ReLU(C, c)
+    neck.aggregate = nn.Conv2d(c, d_model, 3, padding=1)
+
+
+def _paper_sfa(neck: 'AFSF', top: torch.Tensor, low: torch.Tensor,
+               mid: torch.Tensor) -> torch.Tensor:
+    """Eq. 5: F_L at 1/4 and F_M at 1/2 of the grid, fused bottom-up."""
+    low = F.avg_pool2d(low, 4, 4, ceil_mode=True)  # (B, C, H/4, W/4)
+    mid = F.avg_pool2d(mid, 2, 2, ceil_mode=True)  # (B, C, H/2, W/2)
+    low = _resize(neck.up_low(low), mid.shape[-2:])  # F_L', (B, c, H/2, W/2)
+    mid = neck.lateral_mid(mid) + low  # F_M'
+    top = neck.lateral_top(top)  # (B, c, H, W)
+    return neck.aggregate(top + _resize(mid, top.shape[-2:]))
+
+
+def _build_release_sfa(neck: 'AFSF', C: int, c: int, d_model: int) -> None:
+    neck.lateral_top = _Conv1x1ReLU(C, c)
+    neck.up_low = nn.Sequential(
+        nn.ConvTranspose2d(C, c, 2, stride=2), LayerNorm2d(c),
+        nn.GELU(), nn.ConvTranspose2d(c, c, 2, stride=2))
+    neck.lateral_mid = nn.ConvTranspose2d(C, c, 2, stride=2)
+    neck.aggregate = nn.Conv2d(c, d_model, 3, padding=1)
+
+
+def _release_sfa(neck: 'AFSF', top: torch.Tensor, low: torch.Tensor,
+                 mid: torch.Tensor) -> torch.Tensor:
+    """The release: F_L at 4x and F_M at 2x, fused top-down, max-pooled."""
+    top = neck.lateral_top(top)  # (B, c, H, W)
+    mid = neck.lateral_mid(mid)  # (B, c, 2H, 2W)
+    mid = mid + _resize(top, mid.shape[-2:])
+    low = neck.up_low(low)  # (B, c, 4H, 4W)
+    low = low + _resize(mid, low.shape[-2:])
+    return neck.aggregate(F.max_pool2d(low, 4, 4))  # back to H x W
+
+
+def _build_concat(neck: 'AFSF', C: int, c: int, d_model: int) -> None:
+    neck.project = nn.Conv2d(3 * C, d_model, 1)
+
+
+def _concat(neck: 'AFSF', top: torch.Tensor, low: torch.Tensor,
+            mid: torch.Tensor) -> torch.Tensor:
+    """Table 2 (b, c): conv1x1 of the concatenation (B, 3C, H, W)."""
+    return neck.project(torch.cat([low, mid, top], dim=1))
+
+
+def _build_top(neck: 'AFSF', C: int, c: int, d_model: int) -> None:
+    neck.project = nn.Conv2d(C, d_model, 1)
+
+
+def _top(neck: 'AFSF', top: torch.Tensor) -> torch.Tensor:
+    """Table 2 (a): conv1x1 of F_G alone."""
+    return neck.project(top)
+
+
+_FUSIONS: Dict[Tuple[str, str], _Fusion] = {
+    ('sfa', 'paper'): _Fusion(_build_paper_sfa, _paper_sfa),
+    ('sfa', 'release'): _Fusion(_build_release_sfa, _release_sfa),
+    ('concat', 'paper'): _Fusion(_build_concat, _concat),
+    ('concat', 'release'): _Fusion(_build_concat, _concat),
+    ('top', 'paper'): _Fusion(_build_top, _top),
+    ('top', 'release'): _Fusion(_build_top, _top),
+}
 
 
 @MODELS.register_module()
@@ -175,18 +269,14 @@ class AFSF(BaseModule):
                  in_norm: bool = True,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        if selection not in SELECTIONS:
-            raise ValueError(f'selection must be one of {SELECTIONS}, '
-                             f'got {selection!r}')
-        if pyramid not in PYRAMIDS:
-            raise ValueError(f'pyramid must be one of {PYRAMIDS}, got {pyramid!r}')
-        if fusion not in FUSIONS:
-            raise ValueError(f'fusion must be one of {FUSIONS}, got {fusion!r}')
-        self.low_layers = tuple(int(i) for i in low_layers or ())
-        self.mid_layers = tuple(int(i) for i in mid_layers or ())
+        _check_args(low_layers, mid_layers, selection, selector, pyramid,
+                    fusion)
+        with_groups = fusion != 'top'  # the Table 2 (a) baseline has none
+        self.low_layers = tuple(int(i) for i in low_layers or ()) \
+            if with_groups else ()
+        self.mid_layers = tuple(int(i) for i in mid_layers or ()) \
+            if with_groups else ()
         self.top_layer = int(top_layer)
-        if fusion != 'top' and (not self.low_layers or not self.mid_layers):
-            raise ValueError('low_layers and mid_layers need >= 1 candidate')
         self.in_channels = in_channels
         self.text_channels = text_channels
         self.d_model = d_model
@@ -195,143 +285,104 @@ class AFSF(BaseModule):
         self.fusion = fusion
         self.gumbel_tau = gumbel_tau
         self.score_norm = score_norm
-        C, D, c = in_channels, text_channels, lateral_channels
+        self._choose = SELECTIONS[selection]
+        C, D = in_channels, text_channels
+        norm2d = (lambda: LayerNorm2d(C)) if in_norm else nn.Identity
 
         # AFS: one Phi shared by both groups, one selector per group with a
-        # choice (a single candidate is taken as is).
-        groups = () if fusion == 'top' else (self.low_layers, self.mid_layers)
-        if any(len(g) > 1 for g in groups):
-            self.cls_norm = nn.LayerNorm(C) if in_norm else nn.Identity()
-            self.cls_proj = nn.Linear(C, D)
-        if len(self.low_layers) > 1 and fusion != 'top':
-            self.low_selector = LayerSelector(len(self.low_layers), D, selector)
-        if len(self.mid_layers) > 1 and fusion != 'top':
-            self.mid_selector = LayerSelector(len(self.mid_layers), D, selector)
+        # choice (a single candidate is taken as is: None).
+        low_choice, mid_choice = len(self.low_layers) > 1, len(self.mid_layers) > 1
+        with_phi = low_choice or mid_choice
+        self.cls_norm = (nn.LayerNorm(C) if in_norm else nn.Identity()) \
+            if with_phi else None
+        self.cls_proj = nn.Linear(C, D) if with_phi else None
+        make_selector = SELECTORS[selector]
+        self.low_selector = make_selector(len(self.low_layers), D) \
+            if low_choice else None
+        self.mid_selector = make_selector(len(self.mid_layers), D) \
+            if mid_choice else None
 
-        # SFA
-        self.top_norm = LayerNorm2d(C) if in_norm else nn.Identity()
+        # SFA (Eq. 4-5) or the Table 2 fusion variant
+        self.top_norm = norm2d()
         self.text_proj = nn.Linear(D, C)
-        if fusion == 'top':
-            self.project = nn.Conv2d(C, d_model, 1)
-            return
-        self.low_norm = LayerNorm2d(C) if in_norm else nn.Identity()
-        self.mid_norm = LayerNorm2d(C) if in_norm else nn.Identity()
-        if fusion == 'concat':
-            self.project = nn.Conv2d(3 * C, d_model, 1)
-            return
-        self.lateral_top = _Conv1x1ReLU(C, c)
-        if pyramid == 'paper':
-            self.up_low = _Conv1x1ReLU(C, c)  # Phi_up's channel reduction
-            self.lateral_mid = _Conv1x1ReLU(C, c)
-        else:
-            self.up_low = nn.Sequential(
-                nn.ConvTranspose2d(C, c, 2, stride=2), LayerNorm2d(c),
-                nn.GELU(), nn.ConvTranspose2d(c, c, 2, stride=2))
-            self.lateral_mid = nn.ConvTranspose2d(C, c, 2, stride=2)
-        self.aggregate = nn.Conv2d(c, d_model, 3, padding=1)
+        self.low_norm = norm2d() if with_groups else None
+        self.mid_norm = norm2d() if with_groups else None
+        fusion_variant = _FUSIONS[(fusion, pyramid)]
+        for name in ('project', 'lateral_top', 'up_low', 'lateral_mid',
+                     'aggregate'):
+            setattr(self, name, None)  # the fusion builds its own
+        fusion_variant.build(self, C, lateral_channels, d_model)
+        self._fuse = fusion_variant.fuse
+        self._afs = _afs if with_groups else _no_afs
 
     # ------------------------------------------------------------------- AFS
-    def _scores(self, sent: torch.Tensor,
-                cls_tokens: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Eq. 1: (B, G, D) score tokens."""
-        proj = self.cls_proj(self.cls_norm(torch.stack(cls_tokens, dim=1)))
-        sent = sent[:, None, :]
+    def _scores(self, sent: torch.Tensor, cls_tokens: torch.Tensor
+                ) -> torch.Tensor:
+        """Eq. 1: f_E (B, D) and class tokens (B, G, C) -> (B, G, D)."""
+        proj = self.cls_proj(self.cls_norm(cls_tokens))
+        sent = sent[:, None, :]  # (B, 1, D)
         if self.score_norm:
             proj, sent = _rms_normalize(proj), _rms_normalize(sent)
         return sent * proj
 
-    def _select(self, logits: torch.Tensor, feats: Sequence[torch.Tensor]
-                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Eq. 2: the selected map (B, C, H, W), index (B,), probs (B, G)."""
-        probs = logits.float().softmax(dim=-1)
-        index = logits.argmax(dim=-1)
-        stack = torch.stack(list(feats), dim=1)  # (B, G, C, H, W)
-        weights = None
-        if self.selection == 'soft':
-            weights = probs
-        elif self.training and self.selection == 'straight_through':
-            one_hot = F.one_hot(index, probs.shape[-1]).to(probs)
-            weights = one_hot - probs.detach() + probs
-        elif self.training and self.selection == 'gumbel':
-            weights = F.gumbel_softmax(
-                logits.float(), tau=self.gumbel_tau, hard=True)
-            index = weights.argmax(dim=-1)
-        if weights is None:  # 'hard', or argmax at evaluation
-            batch = torch.arange(stack.shape[0], device=stack.device)
-            return stack[batch, index], index, probs
-        selected = torch.einsum('bg,bgchw->bchw', weights.to(stack.dtype), stack)
-        return selected, index, probs
+    def _select(self, selector: Optional[nn.Module], candidates: Tuple[int],
+                feats: _LayerFeatures, sent: torch.Tensor):
+        """Eq. 2-3 for one group.
 
-    # ------------------------------------------------------------------- SFA
-    def _fuse_paper(self, low, mid, top_fused):
-        low = F.avg_pool2d(low, 4, 4, ceil_mode=True)
-        mid = F.avg_pool2d(mid, 2, 2, ceil_mode=True)
-        low = _resize(self.up_low(low), mid.shape[-2:])
-        mid = self.lateral_mid(mid) + low
-        top = self.lateral_top(top_fused)
-        return self.aggregate(top + _resize(mid, top.shape[-2:]))
-
-    def _fuse_release(self, low, mid, top_fused):
-        top = self.lateral_top(top_fused)  # H x W
-        mid = self.lateral_mid(mid)  # 2H x 2W
-        mid = mid + _resize(top, mid.shape[-2:])
-        low = self.up_low(low)  # 4H x 4W
-        low = low + _resize(mid, low.shape[-2:])
-        fused = F.max_pool2d(low, 4, 4)  # back to H x W
-        return self.aggregate(fused)
+        Returns:
+            tuple: the selected map (B, C, H, W), the chosen layer numbers
+            (B,) and the selection probabilities (B, G).
+        """
+        maps = feats.maps(candidates)  # (B, G, C, H, W)
+        table = torch.tensor(candidates, device=maps.device)
+        if selector is None:  # one candidate, taken as is
+            index = torch.zeros(maps.shape[0], dtype=torch.long,
+                                device=maps.device)
+            return maps[:, 0], table[index], torch.ones_like(index[:, None],
+                                                             dtype=torch.float)
+        logits = selector(self._scores(sent, feats.cls(candidates)))
+        weights, index = self._choose(logits, self.training, self.gumbel_tau)
+        selected = torch.einsum('bg,bgchw->bchw', weights.to(maps.dtype), maps)
+        return selected, table[index], logits.float().softmax(dim=-1)
 
     # --------------------------------------------------------------- forward
-    def _group(self, layers: Sequence[int], wanted: Sequence[int],
-               items: Sequence[torch.Tensor]) -> List[torch.Tensor]:
-        try:
-            return [items[layers.index(i)] for i in wanted]
-        except ValueError:
-            raise ValueError(f'AFSF needs layers {tuple(wanted)}; the backbone '
-                             f'returns {tuple(layers)} (out_indices)') from None
-
-    def _afs(self, group: str, layers: Sequence[int], candidates: Sequence[int],
-             sent: torch.Tensor, cls_tokens, feats):
-        """Select one layer of a group: map, chosen layer numbers, probs."""
-        maps = self._group(layers, candidates, feats)
-        if len(candidates) == 1:
-            batch = sent.shape[0]
-            index = torch.zeros(batch, dtype=torch.long, device=sent.device)
-            probs = torch.ones(batch, 1, device=sent.device)
-            selected = maps[0]
-        else:
-            selector = getattr(self, f'{group}_selector')
-            logits = selector(self._scores(
-                sent, self._group(layers, candidates, cls_tokens)))
-            selected, index, probs = self._select(logits, maps)
-        table = torch.tensor(candidates, device=index.device)
-        return selected, table[index], probs
-
     def forward(self, inputs: dict) -> dict:
-        layers = list(inputs['layers'])
-        feats, cls_tokens = inputs['visual_feats'], inputs['cls_tokens']
-        sent = inputs['sent_feat']
+        """AFS + SFA.
+
+        Args:
+            inputs (dict): The backbone's outputs (see
+                :class:`asda.CLIPBackbone`).
+
+        Returns:
+            dict: see the module docstring.
+        """
+        feats = _LayerFeatures(inputs)
+        sent = inputs['sent_feat']  # (B, D)
         out = dict(word_feats=inputs['word_feats'],
                    word_mask=inputs['word_mask'], sent_feat=sent)
 
-        top = self.top_norm(self._group(layers, (self.top_layer, ), feats)[0])
-        top_fused = top * self.text_proj(sent).to(top.dtype)[:, :, None, None]
-        if self.fusion == 'top':
-            out['feat'] = self.project(top_fused)
-            return out
-
-        low, low_layer, low_probs = self._afs(
-            'low', layers, self.low_layers, sent, cls_tokens, feats)
-        mid, mid_layer, mid_probs = self._afs(
-            'mid', layers, self.mid_layers, sent, cls_tokens, feats)
-        low, mid = self.low_norm(low), self.mid_norm(mid)
-        if self.fusion == 'concat':
-            coarse = self.project(torch.cat([low, mid, top_fused], dim=1))
-        elif self.pyramid == 'paper':
-            coarse = self._fuse_paper(low, mid, top_fused)
-        else:
-            coarse = self._fuse_release(low, mid, top_fused)
-        out.update(
-            feat=coarse,
-            afs_layers=torch.stack([low_layer, mid_layer], dim=1),
-            afs_probs=[low_probs, mid_probs])
+        top = self.top_norm(feats.maps((self.top_layer, ))[:, 0])
+        # Eq. 4: F_G = F_H * W f_E, per position
+        top = top * self.text_proj(sent).to(top.dtype)[:, :, None, None]
+        maps, afs = self._afs(self, feats, sent)
+        out.update(feat=self._fuse(self, top, *maps), **afs)
         return out
+
+
+def _afs(neck: AFSF, feats: _LayerFeatures, sent: torch.Tensor
+         ) -> Tuple[List[torch.Tensor], dict]:
+    """AFS over the low and mid groups: the two selected maps (B, C, H, W)
+    and ``afs_layers`` (B, 2) / ``afs_probs`` [(B, G_low), (B, G_mid)]."""
+    low, low_layer, low_probs = neck._select(
+        neck.low_selector, neck.low_layers, feats, sent)
+    mid, mid_layer, mid_probs = neck._select(
+        neck.mid_selector, neck.mid_layers, feats, sent)
+    return [neck.low_norm(low), neck.mid_norm(mid)], dict(
+        afs_layers=torch.stack([low_layer, mid_layer], dim=1),
+        afs_probs=[low_probs, mid_probs])
+
+
+def _no_afs(neck: AFSF, feats: _LayerFeatures, sent: torch.Tensor
+            ) -> Tuple[List[torch.Tensor], dict]:
+    """Table 2 (a): no low / mid layers, nothing to report."""
+    return [], {}

@@ -1,4 +1,4 @@
-"""The synthetic referring dataset generator."""
+"""The synthetic referring dataset generator (library and command line)."""
 import filecmp
 import json
 import os
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.filterwarnings(
 
 @pytest.fixture(scope='module')
 def gen():
-    return load_tool('tools/dataset_converters/make_synthetic_refcoco.py',
-                     'make_synthetic_refcoco')
+    from asda.datasets import synthetic
+    return synthetic
 
 
 @pytest.fixture(scope='module')
@@ -223,8 +223,10 @@ def test_deterministic_per_seed(gen, tmp_path):
                            shallow=False)
 
 
-def test_cli(gen, tmp_path, capsys):
-    summary = gen.main(['--out-dir', str(tmp_path), '--num-train', '3',
+def test_cli(tmp_path, capsys):
+    cli = load_tool('tools/dataset_converters/make_synthetic_refcoco.py',
+                    'make_synthetic_refcoco')
+    summary = cli.main(['--out-dir', str(tmp_path), '--num-train', '3',
                         '--num-val', '1', '--num-testA', '1', '--num-testB',
                         '1', '--seed', '4'])
     assert summary['num_images'] == 6
