@@ -17,13 +17,8 @@ and ``predict`` (crop the padding, resize to the original size, sigmoid >
 ``decode_head.threshold``): the same path as ``tools/test.py``, so the masks
 are the same.
 
-Images: a file path (decoded by OpenCV as the dataset loader does, EXIF
-orientation ignored), a numpy array **in RGB order** (H x W x 3; H x W or
-H x W x 1 grayscale; H x W x 4 RGBA / H x W x 2 gray + alpha, the alpha
-channel is dropped, not blended) or a PIL image (any mode). 8-bit values are
-taken as they are, 16-bit ones are scaled to 8 bits (``v * 255 / 65535``,
-rounded); boolean arrays map to 0 / 255. Float arrays are refused (their
-range is ambiguous): convert them to ``uint8`` first.
+Images: file paths, numpy arrays (RGB) or PIL images, decoded by
+:func:`asda.apis.image_io.load_image` (which says how each kind is read).
 """
 import copy
 import os
@@ -32,20 +27,18 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from mmengine import fileio
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 
 from ..engine.checkpoint import load_model_checkpoint
 from ..models.backbones.tokenizer import TruncationWarning
+from .image_io import ImageInput, load_image
 
 __all__ = [
     'RISInferencer', 'ExpressionTruncatedWarning', 'init_model', 'load_image',
     'check_expressions'
 ]
-
-ImageInput = Union[str, os.PathLike, np.ndarray, Any]
 
 # Pipeline steps the inferencer leaves out: it decodes the image itself and
 # there is no annotation to load.
@@ -115,96 +108,6 @@ def init_model(config: Union[str, os.PathLike, Config],
     model.to(device)
     model.eval()
     return model
-
-
-# --------------------------------------------------------------------- images
-def _scale_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
-    if arr.dtype == np.uint8:
-        return arr
-    if arr.dtype == np.bool_:
-        return arr.astype(np.uint8) * 255
-    if arr.dtype == np.uint16:
-        # exact integer rounding of v * 255 / 65535 (v * 257 -> v)
-        return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    if np.issubdtype(arr.dtype, np.integer):
-        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
-        if lo >= 0 and hi <= 255:
-            return arr.astype(np.uint8)
-        raise ValueError(f'{what}: integer values must lie in [0, 255] '
-                         f'(uint16 is scaled), got [{lo}, {hi}] in a '
-                         f'{arr.dtype} array')
-    raise TypeError(f'{what}: {arr.dtype} pixels are ambiguous (0-1 or '
-                    f'0-255?); pass uint8 (or uint16) values')
-
-
-def _to_bgr_uint8(arr: np.ndarray, order: str, what: str) -> np.ndarray:
-    """Any supported layout -> contiguous (H, W, 3) uint8 BGR."""
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[..., 0]
-    if arr.ndim == 2:
-        arr = _scale_to_uint8(arr, what)
-        arr = np.repeat(arr[..., None], 3, axis=2)
-        order = 'bgr'  # gray: the order does not matter
-    elif arr.ndim == 3 and arr.shape[2] in (2, 3, 4):
-        if arr.shape[2] == 2:  # gray + alpha
-            arr = np.repeat(arr[..., :1], 3, axis=2)
-        arr = _scale_to_uint8(arr[..., :3], what)  # drop alpha
-    else:
-        raise ValueError(f'{what}: expected an (H, W), (H, W, 1), (H, W, 3) '
-                         f'or (H, W, 4) image, got shape {arr.shape}')
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f'{what}: empty image of shape {arr.shape}')
-    if order == 'rgb':
-        arr = arr[..., ::-1]
-    return np.ascontiguousarray(arr)
-
-
-def _pil_to_array(image) -> np.ndarray:
-    """A PIL image -> an RGB(A) / gray numpy array (16-bit kept)."""
-    mode = image.mode
-    if mode.startswith('I;16'):
-        return np.asarray(image).astype(np.uint16)
-    if mode == 'I':  # 32-bit ints: how Pillow opens some 16-bit PNGs
-        return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
-    if mode in ('1', 'L', 'LA', 'RGB', 'RGBA'):
-        return np.asarray(image)
-    if mode in ('P', 'PA'):
-        return np.asarray(image.convert('RGBA'))
-    if mode == 'F':
-        raise TypeError('PIL images of mode "F" (float) are ambiguous; '
-                        'convert them to "L", "RGB" or 16-bit first')
-    return np.asarray(image.convert('RGB'))  # CMYK, YCbCr, LAB, HSV, RGBX
-
-
-def load_image(image: ImageInput, name: str = 'image'
-               ) -> Tuple[np.ndarray, Optional[str]]:
-    """Decode an inference input to (H, W, 3) uint8 **BGR** and its path.
-
-    A path is decoded with OpenCV, unchanged (gray, alpha and 16 bits are
-    handled here); numpy arrays are taken as RGB; PIL images by mode.
-    """
-    if isinstance(image, (str, os.PathLike)):
-        import mmcv
-        path = os.fspath(image)
-        try:
-            data = fileio.get(path)
-        except FileNotFoundError:
-            raise FileNotFoundError(f'{name}: file not found: {path}') from None
-        arr = mmcv.imfrombytes(data, flag='unchanged', backend='cv2') \
-            if data else None
-        if arr is None:
-            raise OSError(f'{name}: cannot decode image file {path}')
-        return _to_bgr_uint8(arr, 'bgr', f'{name} ({path})'), path
-    if isinstance(image, np.ndarray):
-        return _to_bgr_uint8(image, 'rgb', name), None
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover
-        Image = None
-    if Image is not None and isinstance(image, Image.Image):
-        return _to_bgr_uint8(_pil_to_array(image), 'rgb', name), None
-    raise TypeError(f'{name}: expected a file path, a numpy array or a PIL '
-                    f'image, got {type(image).__name__}')
 
 
 def check_expressions(expressions: Any) -> List[str]:
