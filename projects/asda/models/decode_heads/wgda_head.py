@@ -40,6 +40,7 @@ the target by half a logit pixel against the bilinear up-sampling used at
 prediction: 1 px at the input resolution, enough to cap the IoU of a
 perfectly fitted 28 px square at ~0.87.
 """
+import functools
 import math
 from typing import List, Optional, Sequence
 
@@ -59,8 +60,24 @@ def sine_position_encoding(h: int, w: int, dim: int,
     """2-D sine/cosine position encoding (DETR style), (h * w, dim).
 
     Half of the channels encode y, half x; coordinates are normalised to
-    (0, 2 pi], so the encoding is defined for any grid size.
+    (0, 2 pi], so the encoding is defined for any grid size. A constant of
+    the grid: computed once per (size, device, dtype) and cached (about 20
+    small kernels a forward otherwise); do not modify the result in place.
     """
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return _sine_position_encoding(h, w, dim, temperature, device, dtype)
+    with torch.inference_mode(False), torch.no_grad():
+        # a normal tensor even when first built under inference_mode
+        return _cached_sine_position_encoding(
+            h, w, dim, temperature, torch.device(device or 'cpu'), dtype)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_sine_position_encoding(h, w, dim, temperature, device, dtype):
+    return _sine_position_encoding(h, w, dim, temperature, device, dtype)
+
+
+def _sine_position_encoding(h, w, dim, temperature, device, dtype):
     if dim % 4:
         raise ValueError(f'sine position encoding needs dim % 4 == 0, got {dim}')
     half = dim // 2
@@ -220,8 +237,10 @@ _COEF_POOLS = dict(avg=_average, flatten=_flatten)
 def _dual(head: 'WGDAHead', inputs: dict) -> torch.Tensor:
     """Row (f), the paper's WGDA: Eq. 10, M = sum_k f_coef[k] M'_k."""
     masks, coef = head.forward_branches(inputs)
-    return torch.einsum('bk,bkhw->bhw', coef.to(masks.dtype),
-                        masks).unsqueeze(1)
+    B, K, H, W = masks.shape
+    # (B, 1, K) @ (B, K, HW) -> (B, 1, HW) -> (B, 1, H, W)
+    return torch.bmm(coef.to(masks.dtype)[:, None, :],
+                     masks.flatten(2)).view(B, 1, H, W)
 
 
 def _cfs(head: 'WGDAHead', inputs: dict) -> torch.Tensor:

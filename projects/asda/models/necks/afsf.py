@@ -277,6 +277,12 @@ class AFSF(BaseModule):
         self.mid_layers = tuple(int(i) for i in mid_layers or ()) \
             if with_groups else ()
         self.top_layer = int(top_layer)
+        # layer numbers of the candidates, on the model's device (indexing
+        # them needs no host-to-device copy in forward); not in state_dict
+        self.register_buffer('low_table', torch.tensor(self.low_layers, dtype=torch.long),
+                             persistent=False)
+        self.register_buffer('mid_table', torch.tensor(self.mid_layers, dtype=torch.long),
+                             persistent=False)
         self.in_channels = in_channels
         self.text_channels = text_channels
         self.d_model = d_model
@@ -326,7 +332,7 @@ class AFSF(BaseModule):
         return sent * proj
 
     def _select(self, selector: Optional[nn.Module], candidates: Tuple[int],
-                feats: _LayerFeatures, sent: torch.Tensor):
+                table: torch.Tensor, feats: _LayerFeatures, sent: torch.Tensor):
         """Eq. 2-3 for one group.
 
         Returns:
@@ -334,7 +340,6 @@ class AFSF(BaseModule):
             (B,) and the selection probabilities (B, G).
         """
         maps = feats.maps(candidates)  # (B, G, C, H, W)
-        table = torch.tensor(candidates, device=maps.device)
         if selector is None:  # one candidate, taken as is
             index = torch.zeros(maps.shape[0], dtype=torch.long,
                                 device=maps.device)
@@ -342,7 +347,8 @@ class AFSF(BaseModule):
                                                              dtype=torch.float)
         logits = selector(self._scores(sent, feats.cls(candidates)))
         weights, index = self._choose(logits, self.training, self.gumbel_tau)
-        selected = torch.einsum('bg,bgchw->bchw', weights.to(maps.dtype), maps)
+        # sum_g w_g * map_g: (B, G, 1, 1, 1) * (B, G, C, H, W) -> (B, C, H, W)
+        selected = (weights.to(maps.dtype)[:, :, None, None, None] * maps).sum(1)
         return selected, table[index], logits.float().softmax(dim=-1)
 
     # --------------------------------------------------------------- forward
@@ -374,9 +380,9 @@ def _afs(neck: AFSF, feats: _LayerFeatures, sent: torch.Tensor
     """AFS over the low and mid groups: the two selected maps (B, C, H, W)
     and ``afs_layers`` (B, 2) / ``afs_probs`` [(B, G_low), (B, G_mid)]."""
     low, low_layer, low_probs = neck._select(
-        neck.low_selector, neck.low_layers, feats, sent)
+        neck.low_selector, neck.low_layers, neck.low_table, feats, sent)
     mid, mid_layer, mid_probs = neck._select(
-        neck.mid_selector, neck.mid_layers, feats, sent)
+        neck.mid_selector, neck.mid_layers, neck.mid_table, feats, sent)
     return [neck.low_norm(low), neck.mid_norm(mid)], dict(
         afs_layers=torch.stack([low_layer, mid_layer], dim=1),
         afs_probs=[low_probs, mid_probs])

@@ -77,7 +77,9 @@ Selection = Callable[[torch.Tensor, bool, float],
 
 
 def _one_hot(index: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return F.one_hot(index, like.shape[-1]).to(like)
+    """(B,) indices -> (B, G) one-hot rows of ``like``'s dtype. A scatter:
+    ``F.one_hot`` reads the largest index back to the host (a GPU sync)."""
+    return torch.zeros_like(like).scatter_(-1, index[:, None], 1.0)
 
 
 def straight_through(logits: torch.Tensor, training: bool, tau: float
