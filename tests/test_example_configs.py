@@ -2,7 +2,6 @@
 widths and the synthetic dataset in place of CLIP and RefCOCO)."""
 import os.path as osp
 
-import pytest
 import torch
 from asda_test_utils import ROOT
 from mmengine.config import Config

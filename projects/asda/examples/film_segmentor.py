@@ -57,7 +57,6 @@ class FiLMReferringSegmentor(BaseSegmentor):
     def extract_feat(self, inputs: torch.Tensor, samples) -> List[torch.Tensor]:
         feat = self.encoder(inputs)  # (B, C, H, W)
         tokens = self.tokenizer(self._texts(samples)).to(inputs.device)  # (B, L)
-        offsets = None
         mask = tokens > 0
         flat = tokens[mask]  # the non-padding tokens, concatenated
         offsets = torch.cat([mask.new_zeros(1, dtype=torch.long),
