@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.asda-installed
 
-.PHONY: setup test lint demo lock clean
+.PHONY: setup test lint demo lock clean demo-env web-demo
 
 setup: $(STAMP)
 
@@ -26,9 +26,26 @@ test: lint
 demo: $(STAMP)
 	PYTHONUNBUFFERED=1 $(BIN)/python tools/demo_synthetic.py $(DEMO_ARGS)
 
+# The web demo's environment: .venv-demo layered over .venv (its site-packages on the path
+# after the demo lock's packages: gradio, selenium and the pillow<13 gradio 6 requires).
+DEMO_VENV ?= .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.asda-demo-installed
+
+demo-env: $(DEMO_STAMP)
+
+$(DEMO_STAMP): $(STAMP) requirements/demo-lock.txt
+	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
+	$(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' > \
+	  "$$($(DEMO_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/asda-main-venv.pth"
+	$(DEMO_VENV)/bin/python -m pip install -q --no-deps -r requirements/demo-lock.txt
+	touch $(DEMO_STAMP)
+
+web-demo: $(DEMO_STAMP)
+	$(DEMO_VENV)/bin/python demo/gradio_demo.py $(WEB_DEMO_ARGS)
+
 lock: $(STAMP)
 	{ echo "# Exact stack installed by 'make' and CI (docs/design.md, Stack). Regenerate with 'make lock'."; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^asda'; } > requirements/lock.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_VENV) .pytest_cache .ruff_cache

@@ -21,5 +21,6 @@ setup(
         f'asda.{name}' for name in find_packages('projects/asda')
     ],
     install_requires=read_requirements(),
-    extras_require={'tests': ['pytest', 'ruff'], 'onnx': ['onnx', 'onnxruntime']},
+    extras_require={'tests': ['pytest', 'ruff'], 'onnx': ['onnx', 'onnxruntime'],
+                    'demo': ['gradio>=6,<7', 'pillow<13']},
 )

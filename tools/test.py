@@ -1,8 +1,18 @@
 """Evaluate a referring segmentor: ``python tools/test.py CONFIG CHECKPOINT``.
 
 Multi-GPU: ``bash tools/dist_test.sh CONFIG CHECKPOINT 2``.
+
+``--split all`` evaluates every evaluation split of the test dataset (all
+but ``train``) one after the other and prints one table. ``--protocol``
+chooses where masks are scored: ``original`` (default: at each image's
+original size, as CRIS and the ASDA release), ``square`` (prediction and
+mask resized to ``--score-size`` x ``--score-size``, 480 as LAVT and ReLA
+do) or ``both`` (the square figures get the prefix ``sq<size>/``).
 """
 import argparse
+import itertools
+import os.path as osp
+import time
 
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
@@ -18,7 +28,16 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument(
         '--split', help='evaluate this split of the test dataset (e.g. val, '
-        'testA, testB, test) instead of the one in the config')
+        'testA, testB, test) instead of the one in the config; "all": every '
+        'split but train, one table')
+    parser.add_argument(
+        '--protocol', choices=['original', 'square', 'both'],
+        default='original',
+        help='score at the original image size (CRIS, the ASDA release), at '
+        '--score-size x --score-size (LAVT, ReLA), or both')
+    parser.add_argument(
+        '--score-size', type=int, default=480,
+        help='side of the square protocol (default 480, as LAVT / ReLA)')
     parser.add_argument(
         '--out', help='write per-expression results (ref_id, sent_id, I, U, '
         'IoU) to this JSON file')
@@ -26,7 +45,10 @@ def parse_args(argv=None):
         '--show-dir', help='save overlays (image, expression, prediction) '
         'into this directory')
     add_runner_args(parser)
-    return parse_runner_args(parser, argv)
+    args = parse_runner_args(parser, argv)
+    if args.score_size < 1:
+        parser.error(f'--score-size must be at least 1, got {args.score_size}')
+    return args
 
 
 def _enable_visualization(cfg: Config, show_dir: str) -> None:
@@ -44,24 +66,94 @@ def build_cfg(args) -> Config:
     cfg.load_from = args.checkpoint
     if args.split is not None:
         cfg.test_dataloader.dataset.split = args.split
+    evaluators = cfg.test_evaluator
+    if isinstance(evaluators, dict):
+        evaluators = [evaluators]
+    evaluators = list(evaluators)
+    if args.protocol != 'original':
+        square = [dict(e, score_size=args.score_size) for e in evaluators
+                  if e.get('type') == 'RISMetric']
+        if not square:
+            raise ValueError(f'--protocol {args.protocol} needs a RISMetric in '
+                             'test_evaluator')
+        if args.protocol == 'both':
+            for e in square:
+                e['prefix'] = f'sq{args.score_size}'
+                e.pop('out_file', None)
+            evaluators = evaluators + square
+        else:
+            evaluators = [e for e in evaluators
+                          if e.get('type') != 'RISMetric'] + square
     if args.out is not None:
-        evaluators = cfg.test_evaluator
-        if isinstance(evaluators, dict):
-            evaluators = [evaluators]
         for evaluator in evaluators:
-            if evaluator.get('type') == 'RISMetric':
-                evaluator.out_file = args.out
+            if evaluator.get('type') == 'RISMetric' and 'prefix' not in evaluator:
+                evaluator['out_file'] = args.out
+    cfg.test_evaluator = evaluators if len(evaluators) > 1 else evaluators[0]
     if args.show_dir is not None:
         _enable_visualization(cfg, args.show_dir)
     setup_cpu_distributed(cfg, args.launcher)
     return cfg
 
 
+def evaluation_splits(cfg: Config) -> list:
+    """Every split of the test dataset's refs file but ``train``, in the
+    order unc / umd / google list them (val, testA, testB, test)."""
+    from asda.datasets import load_refs
+    dataset = cfg.test_dataloader.dataset
+    path = dataset.split_file
+    if dataset.get('data_root') and not osp.isabs(path):
+        path = osp.join(dataset.data_root, path)
+    found = {str(ref['split']) for ref in load_refs(path)} - {'train'}
+    order = ['val', 'testA', 'testB', 'test']
+    return sorted(found, key=lambda s: (order.index(s) if s in order else 9, s))
+
+
+def _per_split(args, split: str):
+    """``args`` for one split of ``--split all``: out file and show dir
+    get the split in their names."""
+    one = argparse.Namespace(**vars(args))
+    one.split = split
+    if args.out is not None:
+        stem, ext = osp.splitext(args.out)
+        one.out = f'{stem}.{split}{ext or ".json"}'
+    if args.show_dir is not None:
+        one.show_dir = osp.join(args.show_dir, split)
+    if args.work_dir is not None:
+        one.work_dir = osp.join(args.work_dir, split)
+    return one
+
+
+def print_split_table(results: dict) -> None:
+    from prettytable import PrettyTable
+    keys = list(dict.fromkeys(k for m in results.values() for k in m))
+    table = PrettyTable()
+    table.field_names = ['split'] + keys
+    for split, metrics in results.items():
+        table.add_row([split] + [f'{metrics[k]:.2f}' if k in metrics else '-'
+                                 for k in keys])
+    print(table.get_string())
+
+
+_RUNS = itertools.count()
+
+
 def main(argv=None):
     args = parse_args(argv)
-    cfg = build_cfg(args)
-    runner = RUNNERS.build(cfg)  # ASDARunner unless the config names one
-    return runner.test()
+    if args.split != 'all':
+        cfg = build_cfg(args)
+        runner = RUNNERS.build(cfg)  # ASDARunner unless the config names one
+        return runner.test()
+    splits = evaluation_splits(build_cfg(_per_split(args, 'val')))
+    results = {}
+    for split in splits:
+        cfg = build_cfg(_per_split(args, split))
+        # one name per runner (mmengine keeps loggers and hubs by name)
+        base = cfg.get('experiment_name') or osp.splitext(osp.basename(args.config))[0]
+        cfg.experiment_name = (f'{base}_{split}_{time.strftime("%Y%m%d_%H%M%S")}'
+                               f'_{next(_RUNS)}')
+        results[split] = dict(RUNNERS.build(cfg).test())
+    print_split_table(results)
+    return results
 
 
 if __name__ == '__main__':

@@ -7,6 +7,7 @@
     out_dir/refcoco/refs(unc).p        splits train / val / testA / testB
     out_dir/refcoco/refs(umd).p        train / val / test   (same refs)
     out_dir/refcoco/refs(google).p     train / val          (same refs)
+    out_dir/refcoco/counts.json        refs / expressions / images per split
 
 Each image shows 2-4 coloured shapes (circle, square, triangle, diamond,
 hexagon) on a plain or lightly noisy background; image sizes vary and are not
@@ -412,4 +413,21 @@ def make_synthetic_refcoco(out_dir: str = 'data/synthetic',
                             refs=len(rs),
                             sentences=sum(len(r['sentences']) for r in rs))
         summary['splits'][split_by] = stats
+    summary['counts_file'] = write_counts_manifest(ann_dir, summary['splits'])
     return summary
+
+
+def write_counts_manifest(ann_dir: str, splits: Dict[str, dict]) -> str:
+    """Write ``counts.json`` beside the refs pickles: per split file and
+    split, the numbers of refs, expressions and images, which
+    ``tools/dataset_converters/check_refer_data.py`` compares the folder
+    with (as it compares RefCOCO with the published counts)."""
+    counts = {split_by: {split: dict(refs=v['refs'], expressions=v['sentences'],
+                                     images=v['images'])
+                         for split, v in stats.items()}
+              for split_by, stats in splits.items()}
+    path = osp.join(ann_dir, 'counts.json')
+    with open(path, 'w') as f:
+        json.dump(dict(source='asda.datasets.synthetic', counts=counts), f,
+                  indent=1)
+    return path

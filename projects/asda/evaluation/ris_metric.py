@@ -32,6 +32,15 @@ def _pixel_data(sample: Any, key: str) -> Optional[torch.Tensor]:
     return torch.as_tensor(data)
 
 
+def _resize_nearest(data: torch.Tensor, size: int) -> torch.Tensor:
+    """(H, W) or (1, H, W) map -> (size, size), nearest neighbour."""
+    data = data.squeeze()
+    if tuple(data.shape) == (size, size):
+        return data
+    return torch.nn.functional.interpolate(
+        data[None, None].float(), size=(size, size), mode='nearest')[0, 0].to(data.dtype)
+
+
 def intersection_union(pred: torch.Tensor,
                        gt: torch.Tensor,
                        ignore_index: int = 255,
@@ -99,6 +108,11 @@ class RISMetric(BaseMetric):
     Args:
         iou_thrs (Sequence[float]): Precision thresholds.
         ignore_index (int): Ground-truth value left out. Defaults to 255.
+        score_size (int, optional): None (default): score at the original
+            image size (CRIS / the ASDA release). An int S: resize the
+            prediction and the mask (nearest) to S x S before scoring, the
+            fixed-square protocol of LAVT and ReLA (480), so that figures can
+            be compared with theirs.
         out_file (str, optional): If set, rank 0 writes a JSON object there,
             atomically: ``records``, one per expression (ref_id, sent_id,
             ann_id, image_id, text, I, U, IoU); ``evaluated`` and ``total``
@@ -116,6 +130,7 @@ class RISMetric(BaseMetric):
                  iou_thrs: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.9),
                  ignore_index: int = 255,
                  out_file: Optional[str] = None,
+                 score_size: Optional[int] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None) -> None:
@@ -129,6 +144,11 @@ class RISMetric(BaseMetric):
                 raise ValueError(f'iou_thrs must lie in [0, 1), got {t}')
         self.ignore_index = ignore_index
         self.out_file = out_file
+        if score_size is not None and (not isinstance(score_size, int)
+                                       or score_size < 1):
+            raise ValueError(f'score_size must be a positive int or None, got '
+                             f'{score_size!r}')
+        self.score_size = score_size
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Keep I, U, IoU and the ids of every sample (small records)."""
@@ -146,6 +166,9 @@ class RISMetric(BaseMetric):
             if pred is None or gt is None:
                 raise ValueError('RISMetric needs pred_sem_seg and gt_sem_seg'
                                  f' ({where or "sample without ids"})')
+            if self.score_size is not None:
+                pred, gt = (_resize_nearest(x, self.score_size)
+                            for x in (pred, gt))
             try:
                 i, u = intersection_union(pred, gt, self.ignore_index)
             except ValueError as err:

@@ -1,3 +1,4 @@
 from .afsf import AFSF
+from .feature_adapter import ReferringFeatureAdapter
 
-__all__ = ['AFSF']
+__all__ = ['AFSF', 'ReferringFeatureAdapter']

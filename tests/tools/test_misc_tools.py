@@ -1,0 +1,92 @@
+"""tools/misc/publish_model.py and tools/misc/print_config.py."""
+import hashlib
+import os.path as osp
+import re
+
+import pytest
+import torch
+from asda_test_utils import load_tool, write_config
+
+from asda.apis import init_model
+from asda.engine import CheckpointMismatchError, load_model_checkpoint
+
+
+@pytest.fixture(scope='module')
+def trained_checkpoint(tool_dataset, tmp_path_factory):
+    """A real training checkpoint (1 iteration of tools/train.py)."""
+    work = tmp_path_factory.mktemp('publish')
+    cfg = write_config(
+        work / 'cfg.py', tool_dataset,
+        'train_cfg = dict(_delete_=True, type="IterBasedTrainLoop", max_iters=1, '
+        'val_interval=100)\n'
+        'param_scheduler = None\n'
+        'default_hooks = dict(checkpoint=dict(by_epoch=False, interval=1))\n'
+        'log_processor = dict(by_epoch=False)\n'
+        'experiment_name = "publish_model"\n')
+    train = load_tool('tools/train.py', 'asda_train_tool_publish')
+    train.main([cfg, '--work-dir', str(work / 'run')])
+    return cfg, str(work / 'run' / 'iter_1.pth')
+
+
+def test_publish_model_strips_training_state_and_loads_strictly(
+        trained_checkpoint, tmp_path, capsys):
+    cfg, ckpt = trained_checkpoint
+    source = torch.load(ckpt, map_location='cpu', weights_only=True)
+    assert {'optimizer', 'message_hub', 'state_dict', 'meta'} <= set(source)
+
+    tool = load_tool('tools/misc/publish_model.py', 'asda_publish_model')
+    final = tool.main([ckpt, str(tmp_path / 'asda_tiny.pth')])
+    assert 'published' in capsys.readouterr().out
+    name = osp.basename(final)
+    match = re.fullmatch(r'asda_tiny-([0-9a-f]{8})\.pth', name)
+    assert match, name
+    with open(final, 'rb') as f:
+        assert hashlib.sha256(f.read()).hexdigest()[:8] == match.group(1)
+    # no temporary file left beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+    published = torch.load(final, map_location='cpu', weights_only=True)
+    assert set(published) == set(source) - {'optimizer', 'message_hub',
+                                            'param_schedulers'}
+    assert published['meta'] == source['meta']
+    assert 'cfg' in published['meta']  # the config travels with the weights
+
+    model = init_model(cfg)
+    for p in model.parameters():
+        torch.nn.init.zeros_(p)
+    load_model_checkpoint(model, final)  # strict: the project's one loader
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, source['state_dict'][key])
+
+
+def test_publish_model_refuses_a_file_without_weights(tmp_path):
+    bad = tmp_path / 'bad.pth'
+    torch.save({'meta': {}}, bad)
+    tool = load_tool('tools/misc/publish_model.py', 'asda_publish_model')
+    with pytest.raises(SystemExit, match='no "state_dict"'):
+        tool.main([str(bad), str(tmp_path / 'out.pth')])
+    with pytest.raises(SystemExit, match='not found'):
+        tool.main([str(tmp_path / 'missing.pth'), str(tmp_path / 'out.pth')])
+
+
+def test_published_checkpoint_of_another_model_is_refused(trained_checkpoint,
+                                                          tmp_path):
+    cfg, ckpt = trained_checkpoint
+    tool = load_tool('tools/misc/publish_model.py', 'asda_publish_model')
+    final = tool.publish(ckpt, str(tmp_path / 'x.pth'))
+    other = write_config(tmp_path / 'other.py', osp.dirname(cfg),
+                         'model = dict(decode_head=dict(num_masks=16))\n')
+    with pytest.raises(CheckpointMismatchError):
+        load_model_checkpoint(init_model(other), final)
+
+
+def test_print_config_merges_bases_and_options(tool_dataset, tmp_path, capsys):
+    cfg = write_config(tmp_path / 'cfg.py', tool_dataset)
+    tool = load_tool('tools/misc/print_config.py', 'asda_print_config')
+    merged = tool.main([cfg, '--cfg-options', 'model.decode_head.num_masks=8',
+                        'train_dataloader.batch_size=3'])
+    out = capsys.readouterr().out
+    assert merged.model.decode_head.num_masks == 8
+    assert "type='WGDAHead'" in out and 'num_masks=8' in out
+    assert 'batch_size=3' in out
+    assert "type='CLIPBackbone'" in out  # from the model base
