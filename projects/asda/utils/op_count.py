@@ -32,7 +32,9 @@ def count_neck_head_ops(segmentor: nn.Module, batch_size: int = 2,
     The backbone runs first, outside the count, on random images of the
     backbone's ``img_size`` and ``batch_size`` expressions; then the neck,
     the head and its loss (against a random mask) are counted as
-    ``forward``, and ``loss.backward()`` as ``backward``.
+    ``forward``, and ``loss.backward()`` as ``backward``. One uncounted
+    step runs first (steady state: caches filled), and gradients are reset
+    to None before each step, so repeated counts agree.
 
     Args:
         segmentor (nn.Module): A :class:`ReferringEncoderDecoder` (train mode
@@ -66,8 +68,14 @@ def count_neck_head_ops(segmentor: nn.Module, batch_size: int = 2,
         x = segmentor.neck(feats) if segmentor.with_neck else feats
         losses.update(segmentor.decode_head.loss(x, samples, segmentor.train_cfg))
 
+    def backward():
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+
+    forward()  # warm-up
+    backward()
+    segmentor.zero_grad(set_to_none=True)
     forward_ops = _count(forward)
-    total_loss = sum(v for k, v in losses.items() if 'loss' in k)
-    backward_ops = _count(total_loss.backward)
+    backward_ops = _count(backward)
+    segmentor.zero_grad(set_to_none=True)
     return dict(forward=forward_ops, backward=backward_ops,
                 total=forward_ops + backward_ops)
