@@ -43,7 +43,11 @@ def test_recorded_checkpoint_is_used_when_whole(tmp_path):
     assert find_resumable_checkpoint(str(tmp_path)) == second
 
 
-def test_falls_back_to_newest_readable_and_says_so(tmp_path, capsys):
+def test_falls_back_to_newest_readable_and_says_so(tmp_path, monkeypatch):
+    import asda.engine.checkpoint as module
+    logged = []
+    monkeypatch.setattr(module, 'print_log',
+                        lambda msg, *args, **kwargs: logged.append(msg))
     first = _save(tmp_path / 'epoch_1.pth', 1)
     second = _save(tmp_path / 'epoch_2.pth', 2)
     third = _save(tmp_path / 'epoch_10.pth', 10)
@@ -51,7 +55,7 @@ def test_falls_back_to_newest_readable_and_says_so(tmp_path, capsys):
     _cut(third)
     _record(tmp_path, third)
     assert find_resumable_checkpoint(str(tmp_path)) == second
-    out = capsys.readouterr().out
+    out = '\n'.join(logged)
     assert 'cannot be resumed from' in out and f'resuming from {second}' in out
     assert f'skipping {third}' in out
     # the recorded file deleted: same fallback
