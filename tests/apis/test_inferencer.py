@@ -38,17 +38,23 @@ def _infer_samples(inferencer, samples):
                       expressions=[s[1] for s in samples])
 
 
-def _compare_with_test_tool(dataset, config, checkpoint, tmp_path, device):
+def _compare_with_test_tool(dataset, config, checkpoint, tmp_path, device,
+                            dtype='fp32'):
     """The inferencer and tools/test.py on ``device``: the same masks.
 
     On the CPU, tools/test.py runs in a child process with the GPUs hidden
     (mmengine's Runner takes CUDA whenever it is available); on CUDA it runs
-    in this process, where mmengine picks CUDA.
+    in this process, where mmengine picks CUDA. A half ``dtype``: the
+    inferencer's, and ``--amp`` for the tool (bf16 on a CPU, fp16 on CUDA).
     """
     samples = _val_samples(config)
     assert len(samples) >= 3
-    inferencer = RISInferencer(config, checkpoint, device=device)
+    inferencer = RISInferencer(config, checkpoint, device=device, dtype=dtype)
     probs = [r['prob'] for r in _infer_samples(inferencer, samples)]
+    if dtype != 'fp32':  # the half-precision run really differs from fp32
+        plain = RISInferencer(config, checkpoint, device=device)
+        assert any(not np.array_equal(p, r['prob']) for p, r in
+                   zip(probs, _infer_samples(plain, samples)))
     # The random-init model is not trained: pick the threshold at the median
     # probability so that both classes appear in the masks.
     threshold = float(np.median(np.concatenate([p.ravel() for p in probs])))
@@ -69,6 +75,8 @@ def _compare_with_test_tool(dataset, config, checkpoint, tmp_path, device):
             '--out', str(out), '--show-dir', str(show_dir),
             # a fresh visualizer (mmengine keeps them by name)
             '--cfg-options', f'visualizer.name=ris_show_{id(out)}']
+    if dtype != 'fp32':
+        args.append('--amp')
     if device == 'cpu':
         proc = subprocess.run(
             [sys.executable, osp.join(ROOT, 'tools', 'test.py'), *args],
@@ -121,11 +129,30 @@ def test_masks_equal_test_tool(ris_dataset, ris_config, ris_checkpoint,
                             'cpu')
 
 
-@pytest.mark.gpu
-def test_masks_equal_test_tool_on_cuda(ris_dataset, ris_config,
+def test_bf16_masks_equal_test_tool_amp(ris_dataset, ris_config,
                                        ris_checkpoint, tmp_path):
+    """``tools/test.py --amp`` on a CPU: bf16 autocast, as the inferencer's
+    ``dtype='bf16'``."""
     _compare_with_test_tool(ris_dataset, ris_config, ris_checkpoint, tmp_path,
-                            'cuda')
+                            'cpu', 'bf16')
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('dtype', ['fp32', 'fp16'])
+def test_masks_equal_test_tool_on_cuda(ris_dataset, ris_config,
+                                       ris_checkpoint, tmp_path, dtype):
+    _compare_with_test_tool(ris_dataset, ris_config, ris_checkpoint, tmp_path,
+                            'cuda', dtype)
+
+
+def test_test_tool_amp_sets_the_test_loop_fp16(ris_config, tmp_path):
+    tool = load_tool('tools/test.py', 'asda_test_tool_amp')
+    cfg = tool.build_cfg(tool.parse_args([ris_config, 'ckpt.pth', '--amp']))
+    assert cfg.test_cfg.type == 'TestLoop' and cfg.test_cfg.fp16 is True
+    args = tool.parse_args([ris_config, 'ckpt.pth', '--amp', '--cfg-options',
+                            'test_cfg.type=MyLoop'])
+    with pytest.raises(ValueError, match="'MyLoop'"):
+        tool.build_cfg(args)
 
 
 @pytest.fixture(scope='module')
