@@ -11,7 +11,7 @@ mask must have IoU >= 0.98 with the fp32 one.
 import numpy as np
 import pytest
 import torch
-from asda_test_utils import load_tool
+from asda_test_utils import DEMO_CONFIG, load_tool
 from mmengine.config import Config
 
 from asda.apis import RISInferencer, init_model
@@ -123,8 +123,8 @@ def test_half_on_cuda_agrees_with_fp32(trained, dtype):
     _check_agreement(trained, 'cuda', dtype)
 
 
-def test_bad_dtype_is_refused(trained):
-    cfg, ckpt = trained
+def test_bad_dtype_is_refused():
+    # checked before the model is built
     with pytest.raises(ValueError, match=r"dtype must be one of .*'fp16'.*"
                        r"got 'float16'"):
-        RISInferencer(cfg, ckpt, dtype='float16')
+        RISInferencer(DEMO_CONFIG, 'no_such.pth', dtype='float16')
