@@ -2,12 +2,14 @@
 
     python demo/image_demo.py IMAGE "the red circle on the left" \
         CONFIG CHECKPOINT --out-file overlay.png [--out-mask mask.png] \
-        [--out-prob prob.png] [--device cpu] [--threshold 0.35]
+        [--out-prob prob.png] [--device cpu] [--threshold 0.35] [--fp16]
 
 Writes the overlay (the mask tinted on the image, the expression written
 above it) and optionally the binary mask (0 / 255 PNG at the image's size)
 and the probability map. More expressions of the same image: ``-e "another
 one"`` (repeatable); their files get a numbered suffix (``overlay_1.png``).
+``--fp16`` / ``--bf16``: half-precision inference (autocast; e.g. ``--device
+cuda --fp16``).
 """
 import argparse
 import os
@@ -38,6 +40,12 @@ def parse_args(argv=None):
                         help='foreground threshold on the probability '
                         '(default: the config\'s decode_head.threshold)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    half = parser.add_mutually_exclusive_group()
+    half.add_argument('--fp16', dest='dtype', action='store_const',
+                      const='fp16', default='fp32',
+                      help='run the model under float16 autocast')
+    half.add_argument('--bf16', dest='dtype', action='store_const',
+                      const='bf16', help='run the model under bfloat16 autocast')
     return parser.parse_args(argv)
 
 
@@ -52,7 +60,8 @@ def main(argv=None):
     args = parse_args(argv)
     import mmcv
 
-    inferencer = RISInferencer(args.config, args.checkpoint, device=args.device)
+    inferencer = RISInferencer(args.config, args.checkpoint, device=args.device,
+                               dtype=args.dtype)
     if args.threshold is not None:
         inferencer.model.decode_head.threshold = args.threshold
     expressions = [args.expression] + list(args.extra_expression)

@@ -1,12 +1,17 @@
 """Helpers shared by the tests (importable as ``asda_test_utils``: the root
 conftest puts tests/ on sys.path): import a tools/ script, write a config,
-save a random-init checkpoint."""
+save a random-init checkpoint, the environment of a child process."""
+import importlib
 import importlib.util
+import os
 import os.path as osp
+import site
+from typing import Dict, Sequence
 
 import torch
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+TESTS = osp.dirname(osp.abspath(__file__))
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'asda', 'asda_tiny_synthetic.py')
 
 
@@ -57,3 +62,43 @@ def save_random_checkpoint(path, config: str, seed: int):
     model = init_model(config)
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
     return model
+
+
+# Packages a child process must import from where this process took them.
+_CHILD_PACKAGES = ('asda', 'mmseg', 'mmengine', 'mmcv', 'open_clip', 'torch')
+
+
+def child_env(cpu_only: bool = False, paths: Sequence[str] = (),
+              **extra: str) -> Dict[str, str]:
+    """The environment for a process a test starts: this one's, plus.
+
+    ``PYTHONPATH`` keeps its entries and gains ``paths``, tests/ (for
+    ``asda_test_utils``) and the folder each of asda, mmseg, mmengine, mmcv,
+    open_clip and torch was imported from when that folder is not a
+    site-packages folder (a source checkout, ``pip install --target``), so
+    the child imports the same code as this process.
+
+    Args:
+        cpu_only (bool): Hide the GPUs (``CUDA_VISIBLE_DEVICES=''``): the
+            child's ``torch.cuda.is_available()`` is False, so mmengine and
+            the tools take their CPU paths. For tests of CPU-only paths and
+            exact CPU results, whatever the hardware.
+        paths (Sequence[str]): More folders for the front of PYTHONPATH.
+        **extra (str): Further variables to set.
+    """
+    site_dirs = {osp.realpath(d) for d in
+                 site.getsitepackages() + [site.getusersitepackages()]}
+    entries = [osp.abspath(p) for p in paths] + [TESTS]
+    for name in _CHILD_PACKAGES:
+        module = importlib.import_module(name)
+        parent = osp.dirname(osp.dirname(osp.abspath(module.__file__)))
+        if osp.realpath(parent) not in site_dirs:
+            entries.append(parent)
+    entries += [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep)
+                if p]
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(dict.fromkeys(entries))
+    if cpu_only:
+        env['CUDA_VISIBLE_DEVICES'] = ''
+    env.update(extra)
+    return env

@@ -11,18 +11,23 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
+from asda_test_utils import child_env
 
-import asda  # noqa: F401  (applies the compat layer)
+import asda  # (applies the compat layer)
 from asda import compat
 
 
 def test_import_asda_then_mmseg_models_in_fresh_process():
     code = ('import asda, mmseg.models, mmcv.ops; '
             'from mmseg.models.losses.focal_loss import _sigmoid_focal_loss; '
-            'print(type(mmcv.ops).__name__, _sigmoid_focal_loss.__module__)')
-    out = subprocess.run([sys.executable, '-c', code],
-                         capture_output=True, text=True, check=True)
-    kind, module = out.stdout.split()
+            'print(type(mmcv.ops).__name__, _sigmoid_focal_loss.__module__, '
+            'asda.__file__)')
+    out = subprocess.run([sys.executable, '-c', code], env=child_env(),
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    kind, module, asda_file = out.stdout.split()
+    # the child imported this asda, not another copy (an installed one)
+    assert os.path.samefile(asda_file, asda.__file__)
     if compat.compiled_mmcv_ops_available():
         assert kind == 'module'
     else:

@@ -8,6 +8,9 @@ chooses where masks are scored: ``original`` (default: at each image's
 original size, as CRIS and the ASDA release), ``square`` (prediction and
 mask resized to ``--score-size`` x ``--score-size``, 480 as LAVT and ReLA
 do) or ``both`` (the square figures get the prefix ``sq<size>/``).
+
+``--amp``: the test loop runs under autocast (mmengine's ``fp16`` option of
+``TestLoop``): float16 on a GPU, bfloat16 on a CPU.
 """
 import argparse
 import itertools
@@ -44,6 +47,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--show-dir', help='save overlays (image, expression, prediction) '
         'into this directory')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='half-precision inference: autocast in the test loop (fp16 on '
+        'a GPU, bf16 on a CPU)')
     add_runner_args(parser)
     args = parse_runner_args(parser, argv)
     if args.score_size < 1:
@@ -58,6 +65,18 @@ def _enable_visualization(cfg: Config, show_dir: str) -> None:
     hooks.visualization.draw = True
     hooks.visualization.interval = 1
     cfg.visualizer.save_dir = show_dir
+
+
+def _enable_test_amp(cfg: Config) -> None:
+    # mmengine's TestLoop / ValLoop enter its autocast when fp16=True: the
+    # GPU's default dtype (float16) on CUDA, bfloat16 on a CPU.
+    test_cfg = dict(cfg.get('test_cfg') or dict(type='TestLoop'))
+    kind = test_cfg.get('type', 'TestLoop')
+    if kind not in ('TestLoop', 'ValLoop'):
+        raise ValueError(f'--amp: test_cfg type {kind!r} has no fp16 option '
+                         f'(TestLoop or ValLoop)')
+    test_cfg['fp16'] = True
+    cfg.test_cfg = test_cfg
 
 
 def build_cfg(args) -> Config:
@@ -91,6 +110,8 @@ def build_cfg(args) -> Config:
     cfg.test_evaluator = evaluators if len(evaluators) > 1 else evaluators[0]
     if args.show_dir is not None:
         _enable_visualization(cfg, args.show_dir)
+    if args.amp:
+        _enable_test_amp(cfg)
     setup_cpu_distributed(cfg, args.launcher)
     return cfg
 

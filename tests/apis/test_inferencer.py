@@ -2,36 +2,21 @@
 import glob
 import json
 import os.path as osp
+import pickle
+import subprocess
+import sys
 import warnings
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from asda_test_utils import load_tool, write_config
-from mmengine.evaluator import BaseMetric
-from mmseg.registry import METRICS
+from asda_test_utils import ROOT, child_env, load_tool, write_config
 from PIL import Image
 
 from asda.apis import ExpressionTruncatedWarning, RISInferencer, load_image
 
-
-@METRICS.register_module(force=True)
-class CaptureRISPredictions(BaseMetric):
-    """Keeps each sample's mask and probability map, by sent_id."""
-
-    store = {}
-
-    def process(self, data_batch, data_samples):
-        for sample in data_samples:
-            type(self).store[sample['sent_id']] = dict(
-                mask=sample['pred_sem_seg']['data'][0].cpu().numpy().astype(bool),
-                prob=sample['seg_logits']['data'][0].cpu().float().numpy(),
-                text=sample['text'])
-            self.results.append(0)
-
-    def compute_metrics(self, results):
-        return {}
+HERE = osp.dirname(osp.abspath(__file__))  # capture_predictions
 
 
 def _val_samples(config):
@@ -53,32 +38,56 @@ def _infer_samples(inferencer, samples):
                       expressions=[s[1] for s in samples])
 
 
-def test_masks_equal_test_tool(ris_dataset, ris_config, ris_checkpoint,
-                               tmp_path):
-    samples = _val_samples(ris_config)
+def _compare_with_test_tool(dataset, config, checkpoint, tmp_path, device,
+                            dtype='fp32'):
+    """The inferencer and tools/test.py on ``device``: the same masks.
+
+    On the CPU, tools/test.py runs in a child process with the GPUs hidden
+    (mmengine's Runner takes CUDA whenever it is available); on CUDA it runs
+    in this process, where mmengine picks CUDA. A half ``dtype``: the
+    inferencer's, and ``--amp`` for the tool (bf16 on a CPU, fp16 on CUDA).
+    """
+    samples = _val_samples(config)
     assert len(samples) >= 3
-    inferencer = RISInferencer(ris_config, ris_checkpoint)
+    inferencer = RISInferencer(config, checkpoint, device=device, dtype=dtype)
     probs = [r['prob'] for r in _infer_samples(inferencer, samples)]
+    if dtype != 'fp32':  # the half-precision run really differs from fp32
+        plain = RISInferencer(config, checkpoint, device=device)
+        assert any(not np.array_equal(p, r['prob']) for p, r in
+                   zip(probs, _infer_samples(plain, samples)))
     # The random-init model is not trained: pick the threshold at the median
     # probability so that both classes appear in the masks.
     threshold = float(np.median(np.concatenate([p.ravel() for p in probs])))
     inferencer.model.decode_head.threshold = threshold
     results = _infer_samples(inferencer, samples)
 
+    captured = tmp_path / 'captured.pkl'
     cfg = write_config(
-        tmp_path / 'cfg.py', ris_dataset,
+        tmp_path / 'cfg.py', dataset,
         f'model = dict(decode_head=dict(threshold={threshold!r}))\n'
-        'test_evaluator = [dict(type="RISMetric"), '
-        'dict(type="CaptureRISPredictions")]\n')
-    CaptureRISPredictions.store.clear()
+        'custom_imports = dict(imports=["asda", "capture_predictions"], '
+        'allow_failed_imports=False)\n'
+        'test_evaluator = [dict(type="RISMetric"), dict('
+        f'type="CaptureRISPredictions", out_file={str(captured)!r})]\n')
     show_dir = tmp_path / 'show'
     out = tmp_path / 'per_expression.json'
-    test_tool = load_tool('tools/test.py', 'asda_test_tool_apis')
-    test_tool.main([cfg, ris_checkpoint, '--work-dir', str(tmp_path / 'work'),
-                    '--out', str(out), '--show-dir', str(show_dir),
-                    # a fresh visualizer (mmengine keeps them by name)
-                    '--cfg-options', f'visualizer.name=ris_show_{id(out)}'])
-    store = CaptureRISPredictions.store
+    args = [cfg, checkpoint, '--work-dir', str(tmp_path / 'work'),
+            '--out', str(out), '--show-dir', str(show_dir),
+            # a fresh visualizer (mmengine keeps them by name)
+            '--cfg-options', f'visualizer.name=ris_show_{id(out)}']
+    if dtype != 'fp32':
+        args.append('--amp')
+    if device == 'cpu':
+        proc = subprocess.run(
+            [sys.executable, osp.join(ROOT, 'tools', 'test.py'), *args],
+            env=child_env(cpu_only=True, paths=[HERE]), cwd=ROOT,
+            capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    else:
+        assert torch.device(device).type == 'cuda'
+        load_tool('tools/test.py', 'asda_test_tool_apis').main(args)
+    with open(captured, 'rb') as f:
+        store = pickle.load(f)
     assert sorted(store) == sorted(s[2] for s in samples)
 
     num_fg = 0
@@ -87,8 +96,13 @@ def test_masks_equal_test_tool(ris_dataset, ris_config, ris_checkpoint,
         assert ref['text'] == text == result['text']
         assert result['mask'].shape == ref['mask'].shape
         assert result['mask'].dtype == np.bool_
-        np.testing.assert_array_equal(result['mask'], ref['mask'])
-        np.testing.assert_array_equal(result['prob'], ref['prob'])
+        if device == 'cpu':  # bit for bit
+            np.testing.assert_array_equal(result['mask'], ref['mask'])
+            np.testing.assert_array_equal(result['prob'], ref['prob'])
+        else:  # up to float rounding at the threshold
+            np.testing.assert_allclose(result['prob'], ref['prob'], atol=1e-5)
+            differ = result['mask'] != ref['mask']
+            assert np.all(np.abs(ref['prob'][differ] - threshold) < 1e-5)
         num_fg += int(result['mask'].sum())
     total = sum(r['mask'].size for r in results)
     assert 0.1 * total < num_fg < 0.9 * total  # non-trivial masks
@@ -107,6 +121,38 @@ def test_masks_equal_test_tool(ris_dataset, ris_config, ris_checkpoint,
     assert drawn.shape[0] > ori.shape[0]  # the expression's banner
     assert drawn.shape[1] == 2 * ori.shape[1]  # ground truth | prediction
     assert len(json.loads(out.read_text())['records']) == len(samples)
+
+
+def test_masks_equal_test_tool(ris_dataset, ris_config, ris_checkpoint,
+                               tmp_path):
+    _compare_with_test_tool(ris_dataset, ris_config, ris_checkpoint, tmp_path,
+                            'cpu')
+
+
+def test_bf16_masks_equal_test_tool_amp(ris_dataset, ris_config,
+                                       ris_checkpoint, tmp_path):
+    """``tools/test.py --amp`` on a CPU: bf16 autocast, as the inferencer's
+    ``dtype='bf16'``."""
+    _compare_with_test_tool(ris_dataset, ris_config, ris_checkpoint, tmp_path,
+                            'cpu', 'bf16')
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('dtype', ['fp32', 'fp16'])
+def test_masks_equal_test_tool_on_cuda(ris_dataset, ris_config,
+                                       ris_checkpoint, tmp_path, dtype):
+    _compare_with_test_tool(ris_dataset, ris_config, ris_checkpoint, tmp_path,
+                            'cuda', dtype)
+
+
+def test_test_tool_amp_sets_the_test_loop_fp16(ris_config, tmp_path):
+    tool = load_tool('tools/test.py', 'asda_test_tool_amp')
+    cfg = tool.build_cfg(tool.parse_args([ris_config, 'ckpt.pth', '--amp']))
+    assert cfg.test_cfg.type == 'TestLoop' and cfg.test_cfg.fp16 is True
+    args = tool.parse_args([ris_config, 'ckpt.pth', '--amp', '--cfg-options',
+                            'test_cfg.type=MyLoop'])
+    with pytest.raises(ValueError, match="'MyLoop'"):
+        tool.build_cfg(args)
 
 
 @pytest.fixture(scope='module')

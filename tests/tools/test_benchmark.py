@@ -1,23 +1,41 @@
-"""tools/analysis_tools/benchmark.py runs end to end on the tiny config."""
+"""tools/analysis_tools/benchmark.py runs end to end on the tiny config (and
+on CUDA when there is one) and writes the fields it documents."""
 import json
 
+import pytest
 from asda_test_utils import DEMO_CONFIG, load_tool
 
 
-def test_benchmark_tiny(tmp_path, capsys):
+def _run(tmp_path, *options):
     tool = load_tool('tools/analysis_tools/benchmark.py', 'benchmark')
     out = tmp_path / 'bench.json'
     tool.main([DEMO_CONFIG, '--batch-size', '1', '2', '--repeat', '1',
-               '--train-repeat', '1', '--warmup', '0', '--threads', '1',
-               '--out', str(out)])
-    report = json.loads(out.read_text())
+               '--train-repeat', '1', '--warmup', '0', '--out', str(out),
+               *options])
+    return json.loads(out.read_text())
+
+
+def _check_report(report, device, half_dtype):
+    assert report['device'] == device and report['device_name']
     assert [r['batch_size'] for r in report['results']] == [1, 2]
     for entry in report['results']:
         for mode in ('inference', 'train'):
             for name in ('full', 'bare'):
                 stats = entry[mode][name]
                 assert stats['median_ms'] > 0 and stats['peak_mb'] > 0
+                assert stats['throughput'] > 0
             assert entry[mode]['ratio'] > 0
+        half = entry.get('inference_half')
+        if half_dtype is None:
+            assert half is None
+            continue
+        assert half['dtype'] == half_dtype
+        for name in ('full', 'bare'):
+            assert half[name]['median_ms'] > 0 and half[name]['throughput'] > 0
+        assert half['speedup'] == pytest.approx(
+            entry['inference']['full']['median_ms']
+            / half['full']['median_ms'])
+        assert half['ratio'] > 0
     flops = report['flops']
     assert len(report['input']) == 2 and report['context_length'] == 17
     full, bare = flops['full'], flops['bare']
@@ -27,5 +45,22 @@ def test_benchmark_tiny(tmp_path, capsys):
     # the bare towers carry ln_post and the projections the backbone drops
     assert bare['total']['flops'] >= full['backbone']['flops']
     assert bare['total']['params'] >= full['backbone']['params']
+
+
+def test_benchmark_tiny(tmp_path, capsys):
+    report = _run(tmp_path, '--threads', '1')
+    _check_report(report, 'cpu', 'bfloat16')
+    assert report['amp'] is False and report['threads'] == 1
     table = capsys.readouterr().out
     assert 'bare' in table and 'neck + head' in table
+    assert 'half inference (bfloat16 autocast)' in table
+
+
+@pytest.mark.gpu
+def test_benchmark_cuda(tmp_path, capsys):
+    report = _run(tmp_path, '--device', 'cuda')
+    _check_report(report, 'cuda', 'float16')
+    assert 'half inference (float16 autocast)' in capsys.readouterr().out
+    amp = _run(tmp_path, '--device', 'cuda', '--amp')
+    _check_report(amp, 'cuda', None)  # all of it is half precision
+    assert amp['amp'] is True

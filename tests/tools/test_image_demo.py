@@ -54,3 +54,19 @@ def test_image_demo_rejects_empty_expression(tool_dataset, demo_checkpoint,
     demo = load_tool('demo/image_demo.py', 'asda_image_demo')
     with pytest.raises(ValueError, match='expression 0 is empty'):
         demo.main([img, ' ', cfg, ckpt, '--out-file', str(tmp_path / 'o.png')])
+
+
+def test_image_demo_bf16(tool_dataset, demo_checkpoint, tmp_path):
+    cfg, ckpt = demo_checkpoint
+    img = sorted(glob.glob(osp.join(tool_dataset, 'images', '*.jpg')))[0]
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo')
+    assert demo.parse_args([img, 'x', cfg, ckpt]).dtype == 'fp32'
+    assert demo.parse_args([img, 'x', cfg, ckpt, '--fp16']).dtype == 'fp16'
+    with pytest.raises(SystemExit):  # one of the two
+        demo.parse_args([img, 'x', cfg, ckpt, '--fp16', '--bf16'])
+    results = demo.main([img, 'the red circle', cfg, ckpt, '--out-file',
+                         str(tmp_path / 'o.png'), '--bf16'])
+    expected = RISInferencer(cfg, ckpt, dtype='bf16')(img, 'the red circle')[0]
+    np.testing.assert_array_equal(expected['prob'], results[0]['prob'])
+    fp32 = RISInferencer(cfg, ckpt)(img, 'the red circle')[0]
+    assert not np.array_equal(fp32['prob'], results[0]['prob'])

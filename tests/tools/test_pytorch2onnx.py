@@ -56,3 +56,26 @@ def test_onnx_matches_pytorch_at_batches_1_2_3(exported):
     one, = session.run(None, dict(img=img[1:2].numpy(),
                                   tokens=tokens[1:2].numpy()))
     assert np.abs(all3[1:2] - one).max() <= 1e-4
+
+
+@pytest.mark.gpu
+def test_export_of_a_cuda_model_matches(tool_dataset, tmp_path, monkeypatch):
+    cfg = write_config(tmp_path / 'cfg.py', tool_dataset)
+    ckpt = tmp_path / 'model.pth'
+    model = save_random_checkpoint(ckpt, cfg, seed=3)  # on the CPU
+    tool = load_tool('tools/deployment/pytorch2onnx.py', 'asda_pytorch2onnx')
+    out = tmp_path / 'model.onnx'
+    # full float32 on the GPU: no TF32 convolutions
+    monkeypatch.setattr(torch.backends.cudnn, 'allow_tf32', False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, 'allow_tf32', False)
+    diffs = tool.main([cfg, str(ckpt), '--out', str(out), '--shape', '224',
+                       '224', '--device', 'cuda', '--atol', '1e-3'])
+    assert sorted(diffs) == [1, 2, 3] and max(diffs.values()) <= 1e-3
+    # the file traced on the GPU is the same model as the CPU one
+    session = ort.InferenceSession(str(out), providers=['CPUExecutionProvider'])
+    img = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(5))
+    tokens = model.backbone.tokenize(['the red circle', 'big blue square'])
+    with torch.no_grad():
+        expected = model.forward_tokens(img, tokens).numpy()
+    got, = session.run(None, dict(img=img.numpy(), tokens=tokens.numpy()))
+    assert np.abs(got - expected).max() <= 1e-4

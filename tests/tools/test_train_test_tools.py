@@ -1,5 +1,9 @@
 """End-to-end runs of tools/train.py, tools/test.py and tools/dist_train.sh
-on the real ASDA model with the tiny CLIP (the demo config)."""
+on the real ASDA model with the tiny CLIP (the demo config).
+
+Tests of CPU-only paths (bf16 autocast, gloo, exact CPU results) run the
+tools in a child process with the GPUs hidden, so they test the same thing
+on a machine with CUDA; the ``gpu`` tests run the CUDA paths."""
 import json
 import os
 import os.path as osp
@@ -8,11 +12,12 @@ import sys
 
 import pytest
 import torch
-from asda_test_utils import ROOT, load_tool, write_config
+from asda_test_utils import ROOT, child_env, load_tool, write_config
 
 import asda  # noqa: F401  (allow-lists mmengine checkpoint types)
 
 pytestmark = pytest.mark.slow
+HERE = osp.dirname(osp.abspath(__file__))  # record_batches, record_run
 
 
 @pytest.fixture(scope='module')
@@ -32,6 +37,33 @@ def _state(path):
 def _max_diff(a, b):
     assert a.keys() == b.keys()
     return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+
+
+def _run(args, cpu_only=True, **env):
+    """Run ``args`` in a child process from the repository root (GPUs
+    hidden when ``cpu_only``); its output if it fails."""
+    proc = subprocess.run(
+        [str(a) for a in args], env=child_env(cpu_only, paths=[HERE], **env),
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (f'{" ".join(map(str, args))} failed:\n'
+                                  f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
+    return proc
+
+
+def _train(*args, cpu_only=True):
+    return _run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), *args],
+                cpu_only=cpu_only)
+
+
+def _record(work, rank=0):
+    """What RecordRunHook wrote (tests/tools/record_run.py)."""
+    with open(work / f'run_rank{rank}.json') as f:
+        return json.load(f)
+
+
+_RECORD_RUN = ('custom_imports = dict(imports=["asda", "record_run"], '
+               'allow_failed_imports=False)\n'
+               'custom_hooks = [dict(type="RecordRunHook")]\n')
 
 
 def test_train_then_test_with_checkpoint(tool_dataset, tmp_path, train_tool,
@@ -71,7 +103,7 @@ def test_train_then_test_with_checkpoint(tool_dataset, tmp_path, train_tool,
     assert abs(100 * sum(ious) / len(ious) - metrics['mIoU']) < 1e-6
 
 
-def test_resume_matches_uninterrupted_run(tool_dataset, tmp_path, train_tool):
+def test_resume_matches_uninterrupted_run(tool_dataset, tmp_path):
     # The schedule is fixed at 2 epochs; the interrupted run stops after 1.
     extra = ('max_epochs = 2\n'
              'param_scheduler = [dict(type="CosineAnnealingLR", by_epoch=True,'
@@ -81,61 +113,86 @@ def test_resume_matches_uninterrupted_run(tool_dataset, tmp_path, train_tool):
              'max_keep_ckpts=3))\n')
     cfg = write_config(tmp_path / 'cfg.py', tool_dataset, extra)
     full, part = tmp_path / 'full', tmp_path / 'part'
-    train_tool.main([cfg, '--work-dir', str(full), '--cfg-options',
-                     'experiment_name=full'])
-    first = train_tool.main([cfg, '--work-dir', str(part), '--cfg-options',
-                             'train_cfg.max_epochs=1',
-                             'experiment_name=part1'])
-    assert first.epoch == 1 and not (part / 'epoch_2.pth').exists()
-    resumed = train_tool.main([cfg, '--work-dir', str(part), '--resume',
-                               '--cfg-options', 'experiment_name=part2'])
-    assert resumed.epoch == 2
+    # exact equality needs the CPU's determinism: GPUs hidden
+    _train(cfg, '--work-dir', full, '--cfg-options', 'experiment_name=full')
+    _train(cfg, '--work-dir', part, '--cfg-options', 'train_cfg.max_epochs=1',
+           'experiment_name=part1')
+    assert not (part / 'epoch_2.pth').exists()
+    resumed = _train(cfg, '--work-dir', part, '--resume', '--cfg-options',
+                     'experiment_name=part2')
+    assert 'resumed epoch: 1' in resumed.stdout + resumed.stderr
+    meta = torch.load(part / 'epoch_2.pth', map_location='cpu',
+                      weights_only=True)['meta']
+    assert meta['epoch'] == 2
     a, b = _state(full / 'epoch_2.pth'), _state(part / 'epoch_2.pth')
     assert _max_diff(a, b) < 1e-6
     # and training moved the weights between the two epochs
     assert _max_diff(_state(part / 'epoch_1.pth'), b) > 1e-4
 
 
-def test_amp_on_cpu_trains_with_bf16_autocast(tool_dataset, tmp_path,
-                                              train_tool):
-    from mmengine.runner import Runner
+def _amp_run(tool_dataset, tmp_path, cpu_only, iters):
+    """``tools/train.py --amp`` for ``iters`` steps on 4 fixed samples."""
+    cfg = write_config(
+        tmp_path / 'cfg.py', tool_dataset, _RECORD_RUN
+        + f'train_cfg = dict(_delete_=True, type="IterBasedTrainLoop", '
+        f'max_iters={iters}, val_interval=100)\n'
+        'param_scheduler = None\n'
+        f'default_hooks = dict(checkpoint=dict(by_epoch=False, '
+        f'interval={iters}))\n'
+        'log_processor = dict(by_epoch=False)\n')
+    work = tmp_path / 'work'
+    proc = _train(cfg, '--amp', '--work-dir', work, '--cfg-options',
+                  'train_dataloader.dataset.indices=4', cpu_only=cpu_only)
+    assert (work / f'iter_{iters}.pth').exists()
+    return _record(work), proc.stdout + proc.stderr
 
-    cfg_file = write_config(
-        tmp_path / 'cfg.py', tool_dataset,
-        'train_cfg = dict(_delete_=True, type="IterBasedTrainLoop", max_iters=2, '
-        'val_interval=100)\n'
+
+def test_amp_on_cpu_trains_with_bf16_autocast(tool_dataset, tmp_path):
+    record, log = _amp_run(tool_dataset, tmp_path, cpu_only=True, iters=2)
+    assert 'mixed precision: CPUAutocastOptimWrapper' in log
+    assert record['optim_wrapper'] == 'CPUAutocastOptimWrapper'
+    assert record['device'] == 'cpu'
+    # both training steps ran under bf16 autocast (validation does not)
+    assert record['autocast'] == [['cpu', True, 'torch.bfloat16']] * 2
+    assert record['head_dtype'] == ['torch.bfloat16'] * 2
+    assert all(abs(v) < float('inf') for v in record['loss'])  # finite
+
+
+@pytest.mark.gpu
+def test_amp_on_gpu_fp16_steps_lower_the_loss(tool_dataset, tmp_path):
+    """mmengine's AmpOptimWrapper (fp16 autocast, dynamic loss scale): the
+    loss on the same 4 samples falls. (A step whose scaled gradients
+    overflow is skipped, so a few steps are taken.)"""
+    record, log = _amp_run(tool_dataset, tmp_path, cpu_only=False, iters=4)
+    assert 'mixed precision: AmpOptimWrapper' in log
+    assert record['optim_wrapper'] == 'AmpOptimWrapper'
+    assert record['device'].startswith('cuda')
+    assert record['autocast'] == [['cuda', True, 'torch.float16']] * 4
+    assert record['head_dtype'] == ['torch.float16'] * 4
+    losses = record['loss']
+    assert all(abs(v) < float('inf') for v in losses), losses
+    assert losses[-1] < losses[0], losses
+
+
+@pytest.mark.gpu
+def test_dist_train_one_gpu_runs_with_nccl(tool_dataset, tmp_path):
+    cfg = write_config(
+        tmp_path / 'cfg.py', tool_dataset, _RECORD_RUN
+        + 'train_cfg = dict(_delete_=True, type="IterBasedTrainLoop", '
+        'max_iters=2, val_interval=100)\n'
         'param_scheduler = None\n'
         'default_hooks = dict(checkpoint=dict(by_epoch=False, interval=2))\n'
-        'log_processor = dict(by_epoch=False)\n'
-        'experiment_name = "amp"\n')
-    args = train_tool.parse_args(
-        [cfg_file, '--amp', '--work-dir', str(tmp_path / 'work')])
-    cfg = train_tool.build_cfg(args)
-    assert cfg.optim_wrapper.type == 'CPUAutocastOptimWrapper'
-    runner = Runner.from_cfg(cfg)
-    seen, head_dtypes = [], []
-
-    def record_autocast(module, inputs, output):
-        if module.training:
-            seen.append((torch.is_autocast_enabled('cpu'),
-                         torch.get_autocast_dtype('cpu')))
-
-    def record_dtype(module, inputs, output):
-        if module.training:
-            head_dtypes.append(output.dtype)
-
-    runner.model.backbone.register_forward_hook(record_autocast)
-    # (the head's forward is called directly by its loss(); hook a conv in it)
-    head_conv = next(m for m in runner.model.decode_head.modules()
-                     if isinstance(m, torch.nn.Conv2d))
-    head_conv.register_forward_hook(record_dtype)
-    runner.train()
-    # both training steps ran under bf16 autocast (validation does not)
-    assert seen == [(True, torch.bfloat16)] * 2
-    assert head_dtypes == [torch.bfloat16] * 2
-    assert runner.iter == 2
-    loss = runner.message_hub.get_scalar('train/loss').current()
-    assert loss == loss and loss < float('inf')  # finite
+        'log_processor = dict(by_epoch=False)\n')
+    work = tmp_path / 'work'
+    _run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), cfg, '1',
+          '--work-dir', work], cpu_only=False, PYTHON=sys.executable,
+         PORT=str(29500 + os.getpid() % 1000))
+    record = _record(work)
+    assert record['backend'] == 'nccl' and record['world_size'] == 1
+    assert record['device'].startswith('cuda')
+    assert len(record['loss']) == 2
+    assert all(abs(v) < float('inf') for v in record['loss'])
+    assert (work / 'iter_2.pth').exists()
 
 
 @pytest.mark.dist
@@ -143,9 +200,10 @@ def test_dist_train_two_cpu_processes_match_one(tool_dataset, tmp_path):
     """One DDP step over 2 ranks == one single-process step on the union of
     their batches (SGD, so the update is the gradient itself)."""
     extra = (
-        'custom_imports = dict(imports=["asda", "record_batches"], '
-        'allow_failed_imports=False)\n'
-        'custom_hooks = [dict(type="RecordBatchesHook")]\n'
+        'custom_imports = dict(imports=["asda", "record_batches", '
+        '"record_run"], allow_failed_imports=False)\n'
+        'custom_hooks = [dict(type="RecordBatchesHook"), '
+        'dict(type="RecordRunHook")]\n'
         'optim_wrapper = dict(_delete_=True, type="OptimWrapper", '
         'optimizer=dict(type="SGD", lr=1.0))\n'
         'param_scheduler = None\n'
@@ -156,21 +214,20 @@ def test_dist_train_two_cpu_processes_match_one(tool_dataset, tmp_path):
         'save_best=None))\n'
         'log_processor = dict(by_epoch=False)\n')
     cfg = write_config(tmp_path / 'cfg.py', tool_dataset, extra)
-    env = dict(os.environ,
-               PYTHONPATH=osp.dirname(__file__),
-               PYTHON=sys.executable, OMP_NUM_THREADS='1',
+    # gloo on the CPU whatever the hardware: GPUs hidden
+    env = dict(PYTHON=sys.executable, OMP_NUM_THREADS='1',
                PORT=str(29500 + os.getpid() % 1000))
     dist_dir, single_dir = tmp_path / 'dist', tmp_path / 'single'
-    subprocess.run([
-        'bash', osp.join(ROOT, 'tools', 'dist_train.sh'), cfg, '2',
-        '--work-dir', str(dist_dir),
-        '--cfg-options', 'train_dataloader.batch_size=2'
-    ], env=env, check=True, cwd=ROOT, timeout=300)
-    subprocess.run([
-        sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg,
-        '--work-dir', str(single_dir),
-        '--cfg-options', 'train_dataloader.batch_size=4'
-    ], env=env, check=True, cwd=ROOT, timeout=300)
+    _run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), cfg, '2',
+          '--work-dir', dist_dir,
+          '--cfg-options', 'train_dataloader.batch_size=2'], **env)
+    _run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg,
+          '--work-dir', single_dir,
+          '--cfg-options', 'train_dataloader.batch_size=4'], **env)
+    for rank in (0, 1):
+        record = _record(dist_dir, rank)
+        assert record['backend'] == 'gloo' and record['world_size'] == 2
+        assert record['device'] == 'cpu'
 
     def batch(work, rank):
         with open(work / f'batch_rank{rank}_iter0.json') as f:

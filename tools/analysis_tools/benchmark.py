@@ -3,6 +3,7 @@
     python tools/analysis_tools/benchmark.py CONFIG [--device cpu|cuda]
         [--batch-size N [N ...]] [--amp] [--compile] [--channels-last]
         [--repeat R] [--train-repeat R] [--warmup W] [--threads T] [--out FILE]
+        [--no-half]
 
 In one process, on the same random input (B images of the backbone's
 ``img_size``, B expressions tokenised to the configured context length), the
@@ -23,6 +24,10 @@ For each batch size and each of the two:
 
 * inference latency (``torch.inference_mode``, eval mode): median over
   ``--repeat`` runs after ``--warmup`` runs, and throughput = B / median;
+* half-precision inference (unless ``--amp``, which makes all of it half,
+  or ``--no-half``): the same inference under ``torch.autocast`` in float16
+  on CUDA, bfloat16 on a CPU (as ``RISInferencer(dtype=...)`` runs),
+  reported beside fp32 with its speed-up;
 * one training step (train mode, forward, loss, backward, optimizer step
   with the config's optimizer type; full: the head's focal + dice loss on a
   random mask; bare: minus the mean cosine similarity of the image and text
@@ -97,6 +102,8 @@ def parse_args(argv=None):
                         help='torch threads (default: torch\'s default)')
     parser.add_argument('--no-train', action='store_true',
                         help='inference only')
+    parser.add_argument('--no-half', action='store_true',
+                        help='skip the half-precision inference timing')
     parser.add_argument('--no-memory', action='store_true',
                         help='skip the peak memory measurements')
     parser.add_argument('--out', default=None, help='JSON file to write')
@@ -179,10 +186,10 @@ class Runner:
         self.module = module
         self.device = device
         self.fn = torch.compile(module) if compile_ else module
-        self.amp_dtype = None
-        if amp:
-            self.amp_dtype = torch.float16 if device.type == 'cuda' \
-                else torch.bfloat16
+        # half precision: float16 on CUDA, bfloat16 on a CPU
+        self.half_dtype = torch.float16 if device.type == 'cuda' \
+            else torch.bfloat16
+        self.amp_dtype = self.half_dtype if amp else None
         self.scaler = torch.amp.GradScaler('cuda') \
             if amp and device.type == 'cuda' else None
         params = [p for p in module.parameters() if p.requires_grad]
@@ -197,6 +204,15 @@ class Runner:
     def infer(self, img, tokens):
         self.module.eval()
         with torch.inference_mode(), self.autocast():
+            out = self.fn(img, tokens)
+        _sync(self.device)
+        return out
+
+    def infer_half(self, img, tokens):
+        """Inference under autocast in ``half_dtype`` (also without --amp)."""
+        self.module.eval()
+        with torch.inference_mode(), torch.autocast(self.device.type,
+                                                    dtype=self.half_dtype):
             out = self.fn(img, tokens)
         _sync(self.device)
         return out
@@ -376,6 +392,17 @@ def run(args):
                 peak = peak_memory(runner, 'infer', (img, tokens))
                 inference[name]['peak_mb'] = peak / 2**20
         entry['inference'] = inference
+        if not (args.amp or args.no_half):
+            times = time_pair(runners, 'infer_half', (img, tokens),
+                              args.warmup, args.repeat)
+            half = {k: _stats(v, batch_size) for k, v in times.items()}
+            half['dtype'] = str(runners['full'].half_dtype).replace(
+                'torch.', '')
+            half['ratio'] = half['full']['median_ms'] / half['bare']['median_ms']
+            # fp32 median / half median of the full model
+            half['speedup'] = (inference['full']['median_ms']
+                               / half['full']['median_ms'])
+            entry['inference_half'] = half
         if not args.no_train:
             train_args = (img, tokens, samples)
             times = time_pair(runners, 'train_step', train_args,
@@ -445,6 +472,14 @@ def format_table(report) -> str:
                 row += (f'{t["median_ms"]:>10.0f}{t["per_sample_ms"]:>10.0f}'
                         f'{_mb(t, "peak_mb_per_sample"):>10}{ratio:>10}')
             lines.append(row)
+        half = entry.get('inference_half')
+        if half:
+            lines.append(
+                f'{"":<6}half inference ({half["dtype"]} autocast): full '
+                f'{half["full"]["median_ms"]:.1f} ms '
+                f'({half["full"]["throughput"]:.2f} img/s, '
+                f'{half["speedup"]:.2f}x fp32), bare '
+                f'{half["bare"]["median_ms"]:.1f} ms, ratio {half["ratio"]:.3f}')
     lines.append(sep)
     flops = report['flops']
     full, bare = flops['full'], flops['bare']

@@ -2,6 +2,7 @@
 
     python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT \
         --out model.onnx [--shape H W] [--opset 17] [--no-verify]
+        [--device cpu|cuda]
 
 The graph is the model's ``forward_tokens``:
 
@@ -20,7 +21,8 @@ data preprocessor's test size). After the export the file is checked with
 ``onnx.checker`` and, unless ``--no-verify``, run with onnxruntime on random
 images and sample expressions at batch sizes ``--verify-batches`` (default
 1 2 3) against PyTorch; the max abs difference of the logits is printed and
-the tool fails if it exceeds ``--atol``.
+the tool fails if it exceeds ``--atol``. ``--device cuda`` traces the model
+on the GPU (and compares onnxruntime's CPU result with the GPU's).
 
 Uses torch's TorchScript-based exporter (``dynamo=False``): it needs only
 the ``onnx`` package (and ``onnxruntime`` for the check), whereas torch >=
@@ -62,6 +64,8 @@ def parse_args(argv=None):
                         default=[1, 2, 3], help='batch sizes to compare')
     parser.add_argument('--atol', type=float, default=1e-4,
                         help='max abs logit difference allowed')
+    parser.add_argument('--device', default='cpu',
+                        help='where the model is traced, e.g. cpu, cuda')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value')
@@ -83,12 +87,14 @@ def default_shape(model) -> Tuple[int, int]:
 
 def sample_inputs(model, batch: int, shape: Sequence[int],
                   seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Random normalised images and tokens of sample expressions."""
+    """Random normalised images and tokens of sample expressions, on the
+    model's device."""
     gen = torch.Generator().manual_seed(seed + batch)
     img = torch.randn(batch, 3, *shape, generator=gen)
     texts = [SAMPLE_EXPRESSIONS[i % len(SAMPLE_EXPRESSIONS)]
              for i in range(batch)]
-    return img, model.backbone.tokenize(texts)
+    device = next(model.parameters()).device
+    return img.to(device), model.backbone.tokenize(texts).to(device)
 
 
 def _metadata(model, shape) -> Dict[str, str]:
@@ -148,9 +154,9 @@ def verify(model, onnx_file: str, shape: Sequence[int],
     for batch in batches:
         img, tokens = sample_inputs(model, batch, shape)
         with torch.no_grad():
-            expected = model.forward_tokens(img, tokens).numpy()
-        got, = session.run(['logits'], dict(img=img.numpy(),
-                                            tokens=tokens.numpy()))
+            expected = model.forward_tokens(img, tokens).cpu().numpy()
+        got, = session.run(['logits'], dict(img=img.cpu().numpy(),
+                                            tokens=tokens.cpu().numpy()))
         if got.shape != expected.shape:
             raise RuntimeError(f'batch {batch}: ONNX output {got.shape}, '
                                f'PyTorch {expected.shape}')
@@ -160,7 +166,7 @@ def verify(model, onnx_file: str, shape: Sequence[int],
 
 def main(argv=None) -> Optional[Dict[int, float]]:
     args = parse_args(argv)
-    model = init_model(args.config, args.checkpoint, device='cpu',
+    model = init_model(args.config, args.checkpoint, device=args.device,
                        cfg_options=args.cfg_options)
     shape = tuple(args.shape) if args.shape else default_shape(model)
     patch = getattr(model.backbone, 'patch_size', (1, 1))

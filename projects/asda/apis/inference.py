@@ -11,6 +11,10 @@
     results[0]['prob']        # (H, W) float32, sigmoid of the logits
     results[0]['afs_layers']  # (low, mid) layers AFS picked
 
+Half precision: ``RISInferencer(..., dtype='fp16')`` (or ``'bf16'``) runs the
+model under ``torch.autocast`` on its device; the logits are brought back to
+float32 before the post-processing, so ``prob`` stays a float32 probability.
+
 The image goes through the config's test pipeline (``test_dataloader``)
 without its loading and annotation steps, then the model's data preprocessor
 and ``predict`` (crop the padding, resize to the original size, sigmoid >
@@ -23,6 +27,7 @@ Images: file paths, numpy arrays (RGB) or PIL images, decoded by
 import copy
 import os
 import warnings
+from contextlib import nullcontext
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -45,6 +50,10 @@ __all__ = [
 _LOADERS = ('LoadReferringImage', 'LoadImageFromFile', 'LoadImageFromNDArray')
 _ANNOTATION_LOADERS = ('LoadReferringAnnotations', 'LoadAnnotations',
                        'LoadDepthAnnotation')
+
+
+# ``RISInferencer(dtype=...)``: the autocast dtype (None: float32, no autocast)
+INFERENCE_DTYPES = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 
 class ExpressionTruncatedWarning(UserWarning):
@@ -149,6 +158,10 @@ class RISInferencer:
             rounding at the threshold; 1 reproduces ``tools/test.py``
             bit for bit.
         cfg_options (dict, optional): Overrides merged into the config.
+        dtype (str): ``'fp32'`` (default), or ``'fp16'`` / ``'bf16'``: the
+            forward pass runs under ``torch.autocast`` in that dtype (CPU or
+            CUDA; bf16 on CUDA needs a GPU that supports it). ``prob`` stays
+            float32; masks agree with fp32 up to pixels near the threshold.
 
     Call ``inferencer(image, expressions)``: one image and one expression
     (str) or several (list of str); or ``inferencer(images=[...],
@@ -171,13 +184,15 @@ class RISInferencer:
                  checkpoint: Optional[str] = None,
                  device: Union[str, torch.device] = 'cpu',
                  batch_size: int = 1,
-                 cfg_options: Optional[dict] = None):
+                 cfg_options: Optional[dict] = None,
+                 dtype: str = 'fp32'):
+        self.device = torch.device(device)
+        self.dtype = self._check_dtype(dtype, self.device)
         if checkpoint is None:
             warnings.warn('RISInferencer without a checkpoint: the model '
                           'has its initial (untrained) weights', stacklevel=2)
         self.model = init_model(config, checkpoint, device, cfg_options)
         self.cfg = self.model.cfg
-        self.device = torch.device(device)
         self.batch_size = self._check_batch_size(batch_size)
         self.pipeline = Compose(self._pipeline_cfg(self.cfg))
         self._visualizer = None
@@ -190,6 +205,24 @@ class RISInferencer:
             raise ValueError(f'batch_size must be a positive int, got '
                              f'{batch_size!r}')
         return batch_size
+
+    @staticmethod
+    def _check_dtype(dtype, device: torch.device) -> str:
+        if dtype not in INFERENCE_DTYPES:
+            raise ValueError(f'dtype must be one of {sorted(INFERENCE_DTYPES)}'
+                             f', got {dtype!r}')
+        if dtype == 'bf16' and device.type == 'cuda' and \
+                not torch.cuda.is_bf16_supported():
+            raise ValueError(f"dtype='bf16': the GPU {device} does not "
+                             f"support bfloat16; use dtype='fp16'")
+        return dtype
+
+    def _autocast(self):
+        """Autocast in ``self.dtype`` on the model's device (or nothing)."""
+        cast = INFERENCE_DTYPES[self.dtype]
+        if cast is None:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=cast)
 
     @staticmethod
     def _pipeline_cfg(cfg: Config) -> List[dict]:
@@ -336,7 +369,7 @@ class RISInferencer:
 
     def _forward(self, batch: List[dict]) -> List[dict]:
         data = pseudo_collate(batch)
-        with torch.no_grad(), warnings.catch_warnings():
+        with torch.no_grad(), self._autocast(), warnings.catch_warnings():
             # reported once, with the expression's index, by __call__
             warnings.simplefilter('ignore', TruncationWarning)
             samples = self.model.test_step(data)
