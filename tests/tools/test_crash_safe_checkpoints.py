@@ -1,15 +1,15 @@
 """A SIGKILL in the middle of any checkpoint write loses nothing: the run
 resumes from the last complete checkpoint and ends with the same weights as
-an uninterrupted run (CPU, deterministic)."""
+an uninterrupted run. Every run is a child process on the CPU (GPUs hidden),
+where training is deterministic."""
 import glob
-import os
 import os.path as osp
 import subprocess
 import sys
 
 import pytest
 import torch
-from asda_test_utils import ROOT, load_tool, write_config
+from asda_test_utils import ROOT, child_env, write_config
 
 from asda.engine import checkpoint_problem
 
@@ -43,9 +43,17 @@ SCENARIOS = {
 }
 
 
-@pytest.fixture(scope='module')
-def train_tool():
-    return load_tool('tools/train.py', 'asda_train_tool_crash')
+def _train(*args, pattern=None, nth=None):
+    """tools/train.py in a CPU child; killed in the nth write matching
+    ``pattern`` when given (tests/tools/kill_during_write.py)."""
+    if pattern is None:
+        cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py')]
+    else:
+        cmd = [sys.executable, osp.join(HERE, 'kill_during_write.py'), pattern,
+               str(nth), '--']
+    return subprocess.run(
+        cmd + [str(a) for a in args], env=child_env(cpu_only=True, paths=[HERE]),
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope='module')
@@ -55,11 +63,10 @@ def crash_config(tool_dataset, tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def uninterrupted(crash_config, tmp_path_factory, train_tool):
+def uninterrupted(crash_config, tmp_path_factory):
     work = tmp_path_factory.mktemp('uninterrupted')
-    runner = train_tool.main([crash_config, '--work-dir', str(work),
-                              '--cfg-options', 'experiment_name=uninterrupted'])
-    assert runner.epoch == 3
+    proc = _train(crash_config, '--work-dir', work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     return _weights(work / 'epoch_3.pth')
 
 
@@ -69,16 +76,10 @@ def _weights(path):
 
 @pytest.mark.parametrize('scenario', list(SCENARIOS))
 def test_kill_during_write_then_resume_matches(scenario, crash_config, tmp_path,
-                                               uninterrupted, train_tool):
+                                               uninterrupted):
     pattern, nth = SCENARIOS[scenario]
     work = tmp_path / 'work'
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES='',
-               PYTHONPATH=os.pathsep.join(
-                   [HERE, os.environ.get('PYTHONPATH', '')]))
-    proc = subprocess.run(
-        [sys.executable, osp.join(HERE, 'kill_during_write.py'), pattern,
-         str(nth), '--', crash_config, '--work-dir', str(work)],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = _train(crash_config, '--work-dir', work, pattern=pattern, nth=nth)
     assert proc.returncode == -9, (
         f'the run was not killed in the write ({scenario}):\n{proc.stderr[-3000:]}')
 
@@ -90,9 +91,9 @@ def test_kill_during_write_then_resume_matches(scenario, crash_config, tmp_path,
     bests = glob.glob(str(work / 'best_*.pth'))
     assert any(checkpoint_problem(p) is None for p in bests), bests
 
-    resumed = train_tool.main([crash_config, '--work-dir', str(work), '--resume',
-                               '--cfg-options', f'experiment_name=resumed_{scenario}'])
-    assert resumed.epoch == 3
+    proc = _train(crash_config, '--work-dir', work, '--resume')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f'resume: continuing from {recorded}' in proc.stdout + proc.stderr
     final = _weights(work / 'epoch_3.pth')
     assert final.keys() == uninterrupted.keys()
     diff = max((final[k].float() - uninterrupted[k].float()).abs().max().item()
