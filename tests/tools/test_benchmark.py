@@ -36,6 +36,9 @@ def _check_report(report, device, half_dtype):
             entry['inference']['full']['median_ms']
             / half['full']['median_ms'])
         assert half['ratio'] > 0
+    ops = report['neck_head_aten_ops']
+    assert ops['forward'] > 0 and ops['backward'] > 0
+    assert ops['total'] == ops['forward'] + ops['backward']
     flops = report['flops']
     assert len(report['input']) == 2 and report['context_length'] == 17
     full, bare = flops['full'], flops['bare']

@@ -356,6 +356,7 @@ def run(args):
     from mmseg.registry import MODELS
 
     import asda  # noqa: F401  (registers the components)
+    from asda.utils.op_count import count_neck_head_ops
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -364,6 +365,9 @@ def run(args):
     segmentor = MODELS.build(cfg.model)  # constructor init: random weights
     bare = build_bare_clip(segmentor.backbone)
     flops = count_flops(segmentor, bare)
+    # ATen calls of one neck + head training step (CPU, batch 2): the
+    # launch-overhead proxy the tests hold (asda.utils.op_count)
+    op_counts = count_neck_head_ops(copy.deepcopy(segmentor), batch_size=2)
 
     full_module, bare_module = FullModel(segmentor), BareEncoders(bare)
     for module in (full_module, bare_module):
@@ -436,7 +440,7 @@ def run(args):
         memory=('CUDA: max_memory_allocated; CPU: tensors held at the start '
                 'plus the peak rise of live tensor bytes (torch.profiler '
                 'allocation events)'),
-        flops=flops, results=results)
+        flops=flops, neck_head_aten_ops=op_counts, results=results)
 
 
 def _mb(entry, key='peak_mb'):
@@ -501,6 +505,10 @@ def format_table(report) -> str:
                      f'{item["params"] / 1e6:>12.2f}')
     lines.append(f'neck + head = {100 * flops["neck_head_over_backbone"]:.1f}% '
                  f'of the backbone\'s FLOPs')
+    ops = report.get('neck_head_aten_ops')
+    if ops:
+        lines.append(f'neck + head ATen calls per training step (batch 2, CPU): '
+                     f'forward {ops["forward"]}, backward {ops["backward"]}')
     lines.append(sep)
     return '\n'.join(lines)
 
