@@ -22,20 +22,13 @@ from mmengine.dataset import pseudo_collate
 
 import asda  # noqa: F401  (registers the components)
 from asda.datasets import load_refs
-from asda.datasets.synthetic import make_synthetic_refcoco
+from asda.datasets.synthetic import EXPRESSION_KINDS, make_synthetic_refcoco
 from asda.engine import ASDARunner, load_model_checkpoint
 from asda.evaluation import summarize_ris
 from asda.utils.atomic import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 METRIC_KEYS = ('oIoU', 'mIoU', 'Pr@0.5', 'Pr@0.7', 'Pr@0.9')
-# Word classes of the synthetic expressions, for the per-kind breakdown.
-LEFT_RIGHT = {'left', 'right', 'leftmost', 'rightmost'}
-RELATIONAL = LEFT_RIGHT | {
-    'top', 'bottom', 'upper', 'lower', 'topmost', 'lowest', 'bigger',
-    'larger', 'smaller', 'small', 'biggest', 'largest', 'smallest', 'tiniest'
-}
-SHAPE_WORDS = {'circle', 'square', 'triangle', 'diamond', 'hexagon'}
 
 
 def parse_args(argv=None):
@@ -54,8 +47,16 @@ def parse_args(argv=None):
 
 
 def ensure_dataset(data_root: str) -> None:
-    if osp.exists(osp.join(data_root, 'refcoco', 'refs(unc).p')):
-        return
+    """Generate the synthetic dataset into ``data_root`` if it is missing,
+    or if its refs predate the expression kinds (generator version 1: the
+    same images and refs, without the ``kind`` of each sentence)."""
+    refs_file = osp.join(data_root, 'refcoco', 'refs(unc).p')
+    if osp.exists(refs_file):
+        refs = load_refs(refs_file)
+        if all('kind' in s for r in refs for s in r['sentences']):
+            return
+        print(f'[demo] {refs_file} has no expression kinds (an older '
+              'generator): regenerating it', flush=True)
     print(f'[demo] generating the synthetic dataset into {data_root}', flush=True)
     make_synthetic_refcoco(data_root)
 
@@ -93,14 +94,19 @@ def swap_expressions(refs: list, split: str) -> int:
     return moved
 
 
-def write_control_refs(cfg: Config, split: str, out_file: str) -> str:
-    """Write the test dataset's refs pickle with ``split``'s expressions
-    swapped (:func:`swap_expressions`) to ``out_file``; returns its path."""
+def refs_path(cfg: Config) -> str:
+    """The refs pickle of the test dataset of ``cfg``."""
     dataset = cfg.test_dataloader.dataset
     src = dataset.split_file
     if not osp.isabs(src):
         src = osp.join(dataset.data_root, src)
-    refs = load_refs(src)
+    return src
+
+
+def write_control_refs(cfg: Config, split: str, out_file: str) -> str:
+    """Write the test dataset's refs pickle with ``split``'s expressions
+    swapped (:func:`swap_expressions`) to ``out_file``; returns its path."""
+    refs = load_refs(refs_path(cfg))
     moved = swap_expressions(refs, split)
     print(f'[demo] control: {moved} {split} expressions replaced by another '
           'ref\'s of the same image', flush=True)
@@ -120,29 +126,43 @@ def evaluate(cfg: Config, checkpoint: str, split: str, split_file=None,
     return ASDARunner.from_cfg(cfg).test()
 
 
-def expression_kind(text: str) -> str:
-    """The kind of a synthetic expression: 'left/right' (uses left / right
-    words), 'top/bottom/size' (other relational words), else 'shape words'
-    (names a shape, maybe a colour too) or 'colour words only'."""
-    words = set(text.lower().split())
-    if words & LEFT_RIGHT:
-        return 'left/right'
-    if words & RELATIONAL:
-        return 'top/bottom/size'
-    return 'shape words' if words & SHAPE_WORDS else 'colour words only'
+def expression_kinds(refs_file: str) -> dict:
+    """sent_id -> the expression kind the generator recorded in the refs
+    (one of :data:`asda.datasets.synthetic.EXPRESSION_KINDS`).
+
+    Raises:
+        ValueError: a sentence of ``refs_file`` has no ``kind``.
+    """
+    kinds = {}
+    for ref in load_refs(refs_file):
+        for sent in ref['sentences']:
+            if 'kind' not in sent:
+                raise ValueError(
+                    f'{refs_file}: sentence {sent.get("sent_id")} of ref '
+                    f'{ref.get("ref_id")} has no "kind"; regenerate the '
+                    'synthetic dataset (tools/dataset_converters/'
+                    'make_synthetic_refcoco.py)')
+            kinds[sent['sent_id']] = sent['kind']
+    return kinds
 
 
-def breakdown_by_kind(records_file: str) -> dict:
+def breakdown_by_kind(records_file: str, kinds: dict) -> dict:
     """mIoU and oIoU (percent, as :func:`asda.evaluation.summarize_ris`)
-    per :func:`expression_kind`, from the per-expression records of
-    ``RISMetric(out_file=...)``."""
+    per expression kind (``kinds``: sent_id -> kind, from
+    :func:`expression_kinds`), from the per-expression records of
+    ``RISMetric(out_file=...)``; kinds in the generator's order."""
     with open(records_file) as f:
         records = json.load(f)['records']
-    kinds = {}
+    by_kind = {}
     for rec in records:
-        kinds.setdefault(expression_kind(rec['text']), []).append(rec)
+        if rec['sent_id'] not in kinds:
+            raise KeyError(f'{records_file}: sent_id {rec["sent_id"]} has no '
+                           'expression kind in the refs')
+        by_kind.setdefault(kinds[rec['sent_id']], []).append(rec)
+    order = {kind: i for i, kind in enumerate(EXPRESSION_KINDS)}
     breakdown = {}
-    for kind, recs in sorted(kinds.items()):
+    for kind in sorted(by_kind, key=lambda k: (order.get(k, len(order)), k)):
+        recs = by_kind[kind]
         metrics = summarize_ris(
             [dict(I=r['I'], U=r['U'], iou=r['IoU']) for r in recs], iou_thrs=())
         breakdown[kind] = dict(expressions=len(recs), mIoU=metrics['mIoU'],
@@ -227,8 +247,9 @@ def main(argv=None):
         results[split] = evaluate(
             cfg, checkpoint, split,
             out_file=osp.join(args.work_dir, f'per_expression_{split}.json'))
-    kinds = breakdown_by_kind(osp.join(args.work_dir, 'per_expression_val.json')) \
-        if 'val' in args.splits else {}
+    kinds = breakdown_by_kind(
+        osp.join(args.work_dir, 'per_expression_val.json'),
+        expression_kinds(refs_path(cfg))) if 'val' in args.splits else {}
     print('[demo] control: val with swapped expressions', flush=True)
     control_refs = write_control_refs(
         cfg, 'val', osp.join(args.work_dir, 'refs_control_val.p'))

@@ -39,7 +39,7 @@ def _load(root):
     return coco, refs
 
 
-def test_layout_and_format(generated):
+def test_layout_and_format(gen, generated):
     root, summary = generated
     coco, refs = _load(root)
     assert summary['num_images'] == len(coco['images']) == 22
@@ -79,7 +79,8 @@ def test_layout_and_format(generated):
         assert r['sent_ids'] == [s['sent_id'] for s in r['sentences']]
         assert 1 <= len(r['sentences']) <= 3
         for s in r['sentences']:
-            assert set(s) == {'sent_id', 'sent', 'raw', 'tokens'}
+            assert set(s) == {'sent_id', 'sent', 'raw', 'tokens', 'kind'}
+            assert s['kind'] in gen.EXPRESSION_KINDS
             assert s['tokens'] == s['sent'].split()
             assert s['sent'] == s['sent'].lower()
 
@@ -159,6 +160,42 @@ SELECTORS = {
 }
 
 
+RELATION_KIND = {w: ('left/right' if key == 'cx' else
+                     'top/bottom' if key == 'cy' else 'size')
+                 for w, (key, _) in SELECTORS.items()}
+
+
+def _minimal_kind(gen, words, ann_id, objects):
+    """The fewest of an attribute-only expression's words (colour before
+    shape) that leave only the target."""
+    colour = [w for w in words if w in gen.COLOURS]
+    shape = [w for w in words if w in gen.SHAPES]
+    for kind, attrs in (('colour', dict(colour=colour)),
+                        ('shape', dict(shape=shape)),
+                        ('colour+shape', dict(colour=colour, shape=shape))):
+        if any(not v for v in attrs.values()):
+            continue
+        left = [o['ann_id'] for o in objects
+                if all(o[k] == v[0] for k, v in attrs.items())]
+        if left == [ann_id]:
+            return kind
+    raise AssertionError(f'{words} does not single out {ann_id}')
+
+
+def test_vocabulary_covers_every_expression(gen, generated):
+    _, refs = _load(generated[0])
+    voc = gen.VOCABULARY
+    assert voc['colour'] == tuple(gen.COLOURS) and voc['shape'] == gen.SHAPES
+    assert set(voc['position']) == set(voc['left_right']) | set(voc['top_bottom'])
+    assert set(SELECTORS) == set(voc['position']) | set(voc['size'])
+    nouns = {'the', 'on', 'at', 'far', 'object', 'shape', 'thing'}
+    for r in refs['unc']:
+        for s in r['sentences']:
+            assert set(s['tokens']) <= nouns.union(*voc.values()), s['sent']
+    kinds = Counter(s['kind'] for r in refs['unc'] for s in r['sentences'])
+    assert {'colour', 'left/right'} <= set(kinds)
+
+
 def test_every_expression_singles_out_its_target(gen, generated):
     """Parse each expression on its own and resolve it in the scene."""
     root, _ = generated
@@ -194,6 +231,8 @@ def test_every_expression_singles_out_its_target(gen, generated):
             if not sel:
                 assert [o['ann_id'] for o in group] == [r['ann_id']], \
                     s['sent']
+                assert s['kind'] == _minimal_kind(gen, words, r['ann_id'],
+                                                  objects[r['image_id']])
             else:
                 key, pick = sel[0]
                 assert len(group) >= 2, s['sent']
@@ -203,6 +242,8 @@ def test_every_expression_singles_out_its_target(gen, generated):
                 rest = [o[key] for o in group if o is not best]
                 gap = min(abs(best[key] - v) for v in rest)
                 assert gap > 0.05 * (best[key] if key == 'area' else 100)
+                relation = next(w for w in words if w in SELECTORS)
+                assert s['kind'] == RELATION_KIND[relation], s['sent']
             checked += 1
     assert checked == sum(len(r['sentences']) for r in refs['unc'])
 

@@ -2,6 +2,7 @@
 breakdown, and a short end-to-end run on the small synthetic dataset."""
 import json
 import os.path as osp
+import pickle
 
 import pytest
 from asda_test_utils import load_tool, write_config
@@ -14,7 +15,7 @@ def demo():
 
 def _ref(image_id, ref_id, texts, split='val'):
     sent_ids = [ref_id * 10 + i for i in range(len(texts))]
-    return dict(image_id=image_id, ref_id=ref_id, split=split,
+    return dict(image_id=image_id, ref_id=ref_id, ann_id=ref_id, split=split,
                 sent_ids=sent_ids,
                 sentences=[dict(sent_id=i, sent=t) for i, t in zip(sent_ids, texts)])
 
@@ -39,35 +40,56 @@ def test_swap_gives_each_ref_another_refs_expressions(demo):
         assert after[ref_id] == before[ref_id]
 
 
-@pytest.mark.parametrize('text, kind', [
-    ('the red object', 'colour words only'),
-    ('Purple thing', 'colour words only'),
-    ('the hexagon', 'shape words'),
-    ('green diamond', 'shape words'),
-    ('the circle on the left', 'left/right'),
-    ('rightmost object', 'left/right'),
-    ('the bigger square', 'top/bottom/size'),
-    ('upper red shape', 'top/bottom/size'),
-])
-def test_expression_kind(demo, text, kind):
-    assert demo.expression_kind(text) == kind
+def test_expression_kinds_read_the_refs(demo, tmp_path):
+    refs = [_ref(1, 10, ['red circle', 'the red one']),
+            _ref(1, 11, ['left triangle'])]
+    for ref, kinds in zip(refs, [['colour+shape', 'colour'], ['left/right']]):
+        for sent, kind in zip(ref['sentences'], kinds):
+            sent['kind'] = kind
+    path = tmp_path / 'refs.p'
+    path.write_bytes(pickle.dumps(refs))
+    assert demo.expression_kinds(str(path)) == {
+        100: 'colour+shape', 101: 'colour', 110: 'left/right'}
+    del refs[1]['sentences'][0]['kind']
+    path.write_bytes(pickle.dumps(refs))
+    with pytest.raises(ValueError, match=r'refs\.p: sentence 110 of ref 11 has no "kind"'):
+        demo.expression_kinds(str(path))
 
 
 def test_breakdown_is_per_kind_oiou_and_miou(demo, tmp_path):
     records = [
-        dict(text='red object', I=90, U=100, IoU=0.9),
-        dict(text='blue thing', I=10, U=300, IoU=10 / 300),
-        dict(text='left circle', I=0, U=50, IoU=0.0),
+        dict(sent_id=1, text='red object', I=90, U=100, IoU=0.9),
+        dict(sent_id=2, text='blue thing', I=10, U=300, IoU=10 / 300),
+        dict(sent_id=3, text='left circle', I=0, U=50, IoU=0.0),
     ]
     path = tmp_path / 'records.json'
-    path.write_text(json.dumps(records))
-    kinds = demo.breakdown_by_kind(str(path))
-    assert set(kinds) == {'colour words only', 'left/right'}
-    colour = kinds['colour words only']
+    path.write_text(json.dumps(dict(records=records)))
+    kinds = demo.breakdown_by_kind(
+        str(path), {1: 'colour', 2: 'colour', 3: 'left/right', 4: 'shape'})
+    assert list(kinds) == ['colour', 'left/right']  # the generator's order
+    colour = kinds['colour']
     assert colour['expressions'] == 2
     assert colour['oIoU'] == pytest.approx(100 * 100 / 400)
     assert colour['mIoU'] == pytest.approx(100 * (0.9 + 10 / 300) / 2)
     assert kinds['left/right'] == dict(expressions=1, mIoU=0.0, oIoU=0.0)
+    with pytest.raises(KeyError, match='sent_id 3 has no expression kind'):
+        demo.breakdown_by_kind(str(path), {1: 'colour', 2: 'colour'})
+
+
+def test_ensure_dataset_regenerates_refs_without_kinds(demo, tmp_path,
+                                                       monkeypatch):
+    refs_dir = tmp_path / 'refcoco'
+    refs_dir.mkdir()
+    refs = [_ref(1, 10, ['red circle'])]
+    (refs_dir / 'refs(unc).p').write_bytes(pickle.dumps(refs))
+    calls = []
+    monkeypatch.setattr(demo, 'make_synthetic_refcoco', calls.append)
+    demo.ensure_dataset(str(tmp_path))
+    assert calls == [str(tmp_path)]
+    refs[0]['sentences'][0]['kind'] = 'colour+shape'
+    (refs_dir / 'refs(unc).p').write_bytes(pickle.dumps(refs))
+    demo.ensure_dataset(str(tmp_path))
+    assert calls == [str(tmp_path)]  # kinds present: kept
 
 
 @pytest.mark.slow
@@ -106,5 +128,6 @@ def test_demo_end_to_end(demo, small_dataset, tmp_path):
         - saved['metrics']['val (swapped expressions)']['oIoU'])
     kinds = saved['val_by_expression_kind']
     assert sum(k['expressions'] for k in kinds.values()) == len(records)
+    assert set(kinds) <= set(demo.EXPRESSION_KINDS)
     assert osp.getsize(work / 'examples.png') > 0
     assert saved['seconds_total'] >= saved['seconds_train'] > 0

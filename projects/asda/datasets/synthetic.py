@@ -45,7 +45,14 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 __all__ = ['make_synthetic_refcoco', 'COLOURS', 'SHAPES', 'CATEGORIES',
-           'UNC_SPLITS', 'SPLIT_FILES', 'DEFAULT_SPLIT_SIZES']
+           'UNC_SPLITS', 'SPLIT_FILES', 'DEFAULT_SPLIT_SIZES',
+           'GENERATOR_VERSION', 'EXPRESSION_KINDS', 'VOCABULARY',
+           'place_objects', 'rasterize_objects', 'paint_scene']
+
+#: Version of the generator's output. 2: each sentence dict of the refs
+#: carries its expression ``kind`` (images, instances.json and the other
+#: ref fields are those of version 1, byte for byte, for the same seed).
+GENERATOR_VERSION = 2
 
 COLOURS = {  # name: RGB
     'red': (215, 35, 35),
@@ -78,18 +85,44 @@ SIZE_RATIO = 1.6
 # those for three or more, and the expression kind recorded in the refs.
 RELATION_PHRASES = {
     'left': (('the {noun} on the left', 'left {noun}'),
-             ('the leftmost {noun}', '{noun} on the far left'), 'lr'),
+             ('the leftmost {noun}', '{noun} on the far left'), 'left/right'),
     'right': (('the {noun} on the right', 'right {noun}'),
-              ('the rightmost {noun}', '{noun} on the far right'), 'lr'),
+              ('the rightmost {noun}', '{noun} on the far right'), 'left/right'),
     'top': (('the top {noun}', 'upper {noun}'),
-            ('the topmost {noun}', '{noun} at the top'), 'other'),
+            ('the topmost {noun}', '{noun} at the top'), 'top/bottom'),
     'bottom': (('the bottom {noun}', 'lower {noun}'),
-               ('the lowest {noun}', '{noun} at the bottom'), 'other'),
+               ('the lowest {noun}', '{noun} at the bottom'), 'top/bottom'),
     'big': (('the bigger {noun}', 'larger {noun}'),
-            ('the biggest {noun}', 'largest {noun}'), 'other'),
+            ('the biggest {noun}', 'largest {noun}'), 'size'),
     'small': (('the smaller {noun}', 'small {noun}'),
-              ('the smallest {noun}', 'tiniest {noun}'), 'other'),
+              ('the smallest {noun}', 'tiniest {noun}'), 'size'),
 }
+#: Kinds of expression recorded per sentence of the refs (``'kind'``): the
+#: minimal set of attributes among those an expression names that singles out
+#: its target. An attribute-only expression is 'colour' when its colour alone
+#: does (colour is tried before shape), else 'shape' when its shape alone
+#: does, else 'colour+shape'; a relational one is the kind of its relation.
+EXPRESSION_KINDS = ('colour', 'shape', 'colour+shape', 'left/right',
+                    'top/bottom', 'size')
+_FILLER = {'the', 'on', 'at', 'far', '{noun}'}
+
+
+def _relation_words(kind: str) -> tuple:
+    words = {w for pair, many, k in RELATION_PHRASES.values() if k == kind
+             for t in pair + many for w in t.split()}
+    return tuple(sorted(words - _FILLER))
+
+
+#: The task's words by class (colour, shape, position, size): the one list
+#: the demo's breakdown, the caption generator and the tests read.
+VOCABULARY = dict(
+    colour=tuple(COLOURS),
+    shape=SHAPES,
+    position=_relation_words('left/right') + _relation_words('top/bottom'),
+    left_right=_relation_words('left/right'),
+    top_bottom=_relation_words('top/bottom'),
+    size=_relation_words('size'),
+)
 
 
 def _shape_polygon(shape: str, cx: float, cy: float, r: float,
@@ -137,28 +170,36 @@ def _candidate_expressions(target: dict, objs: List[dict], w: int,
                            h: int) -> List[dict]:
     """Expressions that single out ``target`` among ``objs``.
 
-    Returns a list of dicts ``(text, kind)``, kind in {'attr', 'lr', 'other'}:
-    attr = colour / shape words alone, lr = uses left/right, other = top /
-    bottom / size words.
+    Returns a list of dicts ``(text, pool, kind)``: pool in {'attr', 'lr',
+    'other'} (attr = colour / shape words alone, lr = uses left/right, other
+    = top / bottom / size words) steers :func:`_pick_sentences`; kind is the
+    one of :data:`EXPRESSION_KINDS` recorded in the refs.
     """
     c, s = target['colour'], target['shape']
+    by_colour = _unique(objs, lambda o: o['colour'] == c)
+    by_shape = _unique(objs, lambda o: o['shape'] == s)
+    # The colour + shape noun's minimal set: colour alone, shape alone, both.
+    both_kind = ('colour' if len(by_colour) == 1 else
+                 'shape' if len(by_shape) == 1 else 'colour+shape')
     groups = [
-        # (members, noun phrase(s)); an 'all' group needs a selector.
-        (objs, ['object', 'shape', 'thing'], False),
-        (_unique(objs, lambda o: o['colour'] == c),
-         [f'{c} object', f'{c} shape', f'{c} thing'], True),
-        (_unique(objs, lambda o: o['shape'] == s), [s], True),
+        # (members, noun phrase(s), can be alone, kind when alone); an 'all'
+        # group needs a selector.
+        (objs, ['object', 'shape', 'thing'], False, None),
+        (by_colour, [f'{c} object', f'{c} shape', f'{c} thing'], True,
+         'colour'),
+        (by_shape, [s], True, 'shape'),
         (_unique(objs, lambda o: o['colour'] == c and o['shape'] == s),
-         [f'{c} {s}'], True),
+         [f'{c} {s}'], True, both_kind),
     ]
     out = []
-    for members, nouns, can_be_alone in groups:
+    for members, nouns, can_be_alone, alone_kind in groups:
         others = [o for o in members if o is not target]
         n = len(members)
         if n == 1 and can_be_alone:
             for noun in nouns:
-                out.append(dict(text=f'the {noun}', kind='attr'))
-                out.append(dict(text=noun, kind='attr'))
+                out.append(dict(text=f'the {noun}', pool='attr',
+                                kind=alone_kind))
+                out.append(dict(text=noun, pool='attr', kind=alone_kind))
             continue
         if n < 2:
             continue
@@ -178,8 +219,9 @@ def _candidate_expressions(target: dict, objs: List[dict], w: int,
             for relation, (pair, many, kind) in RELATION_PHRASES.items():
                 if sel[relation]:
                     texts = pair if two else many
-                    out += [dict(text=t.format(noun=noun), kind=kind)
-                            for t in texts]
+                    pool = 'lr' if kind == 'left/right' else 'other'
+                    out += [dict(text=t.format(noun=noun), pool=pool,
+                                 kind=kind) for t in texts]
     # De-duplicate, keep order.
     seen, uniq = set(), []
     for e in out:
@@ -190,8 +232,9 @@ def _candidate_expressions(target: dict, objs: List[dict], w: int,
 
 
 def _pick_sentences(cands: List[dict], rng: random.Random, max_sents: int,
-                    lr_prob: float, attr_prob: float) -> List[str]:
-    """1..max_sents distinct expressions for one ref.
+                    lr_prob: float, attr_prob: float) -> List[dict]:
+    """1..max_sents distinct expressions (candidates of ``cands``) for
+    one ref.
 
     With probability ``lr_prob`` the first one uses left/right (when the
     target allows it). Each further one is an attribute-only expression
@@ -200,9 +243,9 @@ def _pick_sentences(cands: List[dict], rng: random.Random, max_sents: int,
     otherwise a relational one (position / size words).
     """
     k = rng.randint(1, min(max_sents, len(cands)))
-    lr = [e['text'] for e in cands if e['kind'] == 'lr']
-    attr = [e['text'] for e in cands if e['kind'] == 'attr']
-    rel = [e['text'] for e in cands if e['kind'] != 'attr']
+    lr = [e for e in cands if e['pool'] == 'lr']
+    attr = [e for e in cands if e['pool'] == 'attr']
+    rel = [e for e in cands if e['pool'] != 'attr']
     chosen = []
     if lr and rng.random() < lr_prob:
         chosen.append(rng.choice(lr))
@@ -214,8 +257,13 @@ def _pick_sentences(cands: List[dict], rng: random.Random, max_sents: int,
 
 
 # ------------------------------------------------------------------ scenes
-def _make_scene(rng: random.Random, w: int, h: int, max_objects: int):
-    """Place 2..max_objects non-overlapping shapes; None if placement fails."""
+def place_objects(rng: random.Random, w: int, h: int, max_objects: int):
+    """Place 2..max_objects non-overlapping shapes in a w x h image.
+
+    Returns:
+        list[dict] | None: per object ``shape``, ``colour``, centre ``cx``,
+        ``cy`` and circumradius ``r`` (pixels); None if placement fails.
+    """
     n = rng.randint(2, max_objects)
     side = min(w, h)
     objs = []
@@ -249,6 +297,28 @@ def _background(rng: random.Random, nprng: np.random.Generator, w: int,
     if rng.random() < 0.5:  # light noise
         img = img + nprng.normal(0, rng.uniform(2, 8), size=(h, w, 3))
     return img
+
+
+def rasterize_objects(objs: List[dict], w: int, h: int,
+                      rng: random.Random) -> None:
+    """Add ``parts`` (polygons), ``mask`` (h, w) uint8 and ``area`` to
+    each object of :func:`place_objects`, in place."""
+    for o in objs:
+        o['parts'] = _shape_polygon(o['shape'], o['cx'], o['cy'], o['r'], rng)
+        o['mask'] = _rasterize(o['parts'], h, w)
+        o['area'] = int(o['mask'].sum())
+
+
+def paint_scene(objs: List[dict], w: int, h: int, rng: random.Random,
+                nprng: np.random.Generator) -> np.ndarray:
+    """The (h, w, 3) uint8 BGR image of rasterized objects on a pale,
+    maybe noisy background, each object's colour lightly shaded."""
+    img = _background(rng, nprng, w, h)
+    for o in objs:
+        colour = np.array(COLOURS[o['colour']][::-1], np.float32)
+        shade = rng.uniform(0.9, 1.1)
+        img[o['mask'] > 0] = np.clip(colour * shade, 0, 255)
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 def _encode_rle(mask: np.ndarray) -> dict:
@@ -329,26 +399,17 @@ def make_synthetic_refcoco(out_dir: str = 'data/synthetic',
             while True:
                 w = rng.randint(min_size, max_size)
                 h = rng.randint(min_size, max_size)
-                objs = _make_scene(rng, w, h, max_objects)
+                objs = place_objects(rng, w, h, max_objects)
                 if objs is None:
                     continue
-                for o in objs:
-                    o['parts'] = _shape_polygon(o['shape'], o['cx'], o['cy'],
-                                                o['r'], rng)
-                    o['mask'] = _rasterize(o['parts'], h, w)
-                    o['area'] = int(o['mask'].sum())
+                rasterize_objects(objs, w, h, rng)
                 cands = [_candidate_expressions(o, objs, w, h) for o in objs]
                 describable = [i for i, c in enumerate(cands) if c]
                 if len(describable) >= 2:
                     break
             image_id += 1
             file_name = f'synth_{image_id:06d}.jpg'
-            img = _background(rng, nprng, w, h)
-            for o in objs:
-                colour = np.array(COLOURS[o['colour']][::-1], np.float32)
-                shade = rng.uniform(0.9, 1.1)
-                img[o['mask'] > 0] = np.clip(colour * shade, 0, 255)
-            img = np.clip(img, 0, 255).astype(np.uint8)
+            img = paint_scene(objs, w, h, rng, nprng)
             cv2.imwrite(osp.join(img_dir, file_name), img,
                         [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
             images.append(dict(id=image_id, file_name=file_name, height=h,
@@ -372,15 +433,16 @@ def make_synthetic_refcoco(out_dir: str = 'data/synthetic',
             n_refs = rng.randint(2, min(max_refs_per_image, len(describable)))
             for i in sorted(rng.sample(describable, n_refs)):
                 ref_id += 1
-                texts = _pick_sentences(cands[i], rng, max_sents_per_ref,
-                                        lr_prob, attr_prob)
+                chosen = _pick_sentences(cands[i], rng, max_sents_per_ref,
+                                         lr_prob, attr_prob)
                 sentences, sent_ids = [], []
-                for t in texts:
+                for e in chosen:
+                    t = e['text']
                     sent_id += 1
                     sent_ids.append(sent_id)
                     raw = t[0].upper() + t[1:] if rng.random() < 0.5 else t
                     sentences.append(dict(sent_id=sent_id, sent=t, raw=raw,
-                                          tokens=t.split()))
+                                          tokens=t.split(), kind=e['kind']))
                 refs.append(dict(
                     ref_id=ref_id, ann_id=obj_ann[i], image_id=image_id,
                     category_id=cat_id[objs[i]['shape']], split=split,
