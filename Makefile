@@ -1,5 +1,6 @@
 # One entry point for set-up, tests and the demo.
 #   make demo   set up if needed, then train + evaluate on the synthetic dataset (CPU, minutes)
+#   make pretrain  contrastive pretraining of the demo's tiny CLIP (stage one; PRETRAIN_ARGS)
 #   make test   create .venv if missing, install the lock + asda (editable), lint, pytest
 
 PYTHON ?= python3
@@ -7,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.asda-installed
 
-.PHONY: setup test lint demo lock clean demo-env web-demo
+.PHONY: setup test lint demo pretrain lock clean demo-env web-demo
 
 setup: $(STAMP)
 
@@ -25,6 +26,9 @@ test: lint
 
 demo: $(STAMP)
 	PYTHONUNBUFFERED=1 $(BIN)/python tools/demo_synthetic.py $(DEMO_ARGS)
+
+pretrain: $(STAMP)
+	PYTHONUNBUFFERED=1 $(BIN)/python tools/pretrain_tiny_clip.py $(PRETRAIN_ARGS)
 
 # The web demo's environment: .venv-demo layered over .venv (its site-packages on the path
 # after the demo lock's packages: gradio, selenium and the pillow<13 gradio 6 requires).

@@ -1,0 +1,198 @@
+"""Contrastive pretraining of a (tiny) open_clip CLIP on captioned synthetic
+scenes: the paper's first stage in miniature.
+
+The model is the bare open_clip ``CLIP`` of a :class:`asda.CLIPBackbone`
+config (same architecture, full 77-token text context, ``ln_post``, visual
+projection and ``logit_scale`` included), trained with open_clip's
+``ClipLoss`` on :class:`asda.datasets.synthetic_captions.CaptionStream`
+batches, and saved as an open_clip state dict that
+``CLIPBackbone(pretrained=PATH)`` loads like OpenAI's weights.
+
+Shape letters: B batch, D embedding width.
+"""
+import copy
+import io
+import math
+import os
+import random
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+from asda.datasets.synthetic_captions import (
+    CaptionStream,
+    draw_scene,
+    draw_twin_group,
+    render_scene,
+    scene_captions,
+)
+
+__all__ = ['build_pretrain_clip', 'contrastive_loss', 'heldout_set',
+           'evaluate_zero_shot', 'save_open_clip', 'lr_at', 'train_steps']
+
+#: Text context of the pretraining model (open_clip's, as OpenAI's weights).
+PRETRAIN_CONTEXT = 77
+
+
+def build_pretrain_clip(backbone_cfg: dict):
+    """The open_clip ``CLIP`` of a ``CLIPBackbone`` config dict (``type``
+    ignored), with the full 77-token text context.
+
+    Returns:
+        tuple: (CLIP model, its tokenizer: list[str] -> (B, 77) ids).
+    """
+    from open_clip.model import CLIP
+
+    from asda.models.backbones import CLIPBackbone
+    from asda.models.backbones.tokenizer import CLIPTokenizer
+
+    cfg = {k: v for k, v in dict(backbone_cfg).items() if k != 'type'}
+    cfg['pretrained'] = None
+    backbone = CLIPBackbone(**cfg)
+    clip_cfg = copy.deepcopy(backbone.clip_cfg)
+    clip_cfg['text_cfg']['context_length'] = PRETRAIN_CONTEXT
+    return CLIP(**clip_cfg), CLIPTokenizer(PRETRAIN_CONTEXT)
+
+
+def contrastive_loss(model, images: torch.Tensor, tokens: torch.Tensor,
+                     loss_fn=None) -> torch.Tensor:
+    """open_clip's ``ClipLoss`` of B (image, caption) pairs (row i of each
+    is a pair)."""
+    from open_clip.loss import ClipLoss
+    loss_fn = loss_fn or ClipLoss()
+    image_feats = model.encode_image(images, normalize=True)  # (B, D)
+    text_feats = model.encode_text(tokens, normalize=True)  # (B, D)
+    return loss_fn(image_feats, text_feats, model.logit_scale.exp())
+
+
+def heldout_set(seed: int, num: int, img_size: int = 224
+                ) -> Dict[str, object]:
+    """``num`` held-out scenes drawn from ``seed``, each with one caption
+    (distinct texts, so that retrieval's chance is 1/num), and ``num``
+    twin groups (base, shape twin, position twin) for the hard negatives.
+
+    Returns:
+        dict: ``images`` (num, 3, H, W), ``captions`` (num strs),
+        ``twin_images`` (num, 3, 3, H, W), ``twin_captions`` (num x 3 strs).
+    """
+    rng = random.Random(seed)
+    images, captions = [], []
+    while len(captions) < num:
+        scene = draw_scene(rng)
+        free = [t for t, _ in scene_captions(scene, rng) if t not in captions]
+        if free:
+            # the longest caption: the most specific description
+            captions.append(max(free, key=lambda t: (len(t.split()), t)))
+            images.append(render_scene(scene, img_size)[0])
+    twin_images, twin_captions = [], []
+    for _ in range(num):
+        group = draw_twin_group(rng)
+        twin_images.append(torch.stack([render_scene(s, img_size)[0]
+                                        for s, _ in group]))
+        twin_captions.append([t for _, t in group])
+    return dict(images=torch.stack(images), captions=captions,
+                twin_images=torch.stack(twin_images),
+                twin_captions=twin_captions)
+
+
+@torch.no_grad()
+def evaluate_zero_shot(model, tokenizer, heldout: dict,
+                       shuffle_seed: int = 0) -> Dict[str, float]:
+    """Zero-shot figures on a :func:`heldout_set`.
+
+    Returns:
+        dict: ``retrieval_top1`` (image -> caption among N, percent),
+        ``chance_top1`` (100 / N), ``loss`` (ClipLoss of the true pairs),
+        ``loss_shuffled`` (the same images with the captions permuted),
+        ``shape_negative_acc`` / ``position_negative_acc`` (percent of
+        images whose true caption scores above its shape / position twin's;
+        chance 50).
+    """
+    model.eval()
+    images, captions = heldout['images'], heldout['captions']
+    n = len(captions)
+    img = model.encode_image(images, normalize=True)  # (N, D)
+    txt = model.encode_text(tokenizer(captions), normalize=True)  # (N, D)
+    top1 = (img @ txt.T).argmax(1) == torch.arange(n)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(shuffle_seed))
+    scale = model.logit_scale.exp()
+    from open_clip.loss import ClipLoss
+    loss = ClipLoss()(img, txt, scale).item()
+    loss_shuffled = ClipLoss()(img, txt[perm], scale).item()
+    # twins: (N, 3, ...) -> (3N, ...)
+    t_img = model.encode_image(heldout['twin_images'].flatten(0, 1),
+                               normalize=True).view(n, 3, -1)
+    t_txt = model.encode_text(
+        tokenizer([t for g in heldout['twin_captions'] for t in g]),
+        normalize=True).view(n, 3, -1)
+    # (N, 3 images, 3 captions) similarities
+    sim = torch.einsum('nid,njd->nij', t_img, t_txt)
+    shape_ok = torch.cat([sim[:, 0, 0] > sim[:, 0, 1], sim[:, 1, 1] > sim[:, 1, 0]])
+    pos_ok = torch.cat([sim[:, 0, 0] > sim[:, 0, 2], sim[:, 2, 2] > sim[:, 2, 0]])
+    return dict(retrieval_top1=100.0 * top1.float().mean().item(),
+                chance_top1=100.0 / n, num_heldout=n, loss=loss,
+                loss_shuffled=loss_shuffled,
+                shape_negative_acc=100.0 * shape_ok.float().mean().item(),
+                position_negative_acc=100.0 * pos_ok.float().mean().item())
+
+
+def lr_at(step: int, total: int, base_lr: float, warmup: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to 0."""
+    if step < warmup:
+        return base_lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * base_lr * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def train_steps(model, tokenizer, stream: CaptionStream, steps: int,
+                lr: float = 5e-4, weight_decay: float = 0.1,
+                warmup: Optional[int] = None, log_every: int = 10,
+                log=print, device: str = 'cpu') -> List[Tuple[int, float]]:
+    """Train ``model`` (on ``device``) for ``steps`` batches of
+    ``stream`` (AdamW, no decay on gains, biases, embeddings and
+    ``logit_scale``; warm-up then cosine, :func:`lr_at`).
+
+    Returns:
+        list[tuple[int, float]]: (step, loss) every ``log_every`` steps.
+    """
+    from open_clip.loss import ClipLoss
+    warmup = max(1, steps // 20) if warmup is None else warmup
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        flat = p.ndim < 2 or 'embedding' in name or 'logit_scale' in name
+        (no_decay if flat else decay).append(p)
+    opt = torch.optim.AdamW([dict(params=decay, weight_decay=weight_decay),
+                             dict(params=no_decay, weight_decay=0.0)], lr=lr)
+    loss_fn = ClipLoss()
+    history = []
+    model.train()
+    for step in range(steps):
+        for group in opt.param_groups:
+            group['lr'] = lr_at(step, steps, lr, warmup)
+        images, captions = stream.next_batch()
+        loss = contrastive_loss(model, images.to(device),
+                                tokenizer(captions).to(device), loss_fn)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():  # CLIP's clamp of the temperature
+            model.logit_scale.clamp_(0, math.log(100))
+        if (step + 1) % log_every == 0 or step + 1 == steps:
+            history.append((step + 1, loss.item()))
+            log(f'step {step + 1}/{steps}  loss {loss.item():.4f}  '
+                f'lr {opt.param_groups[0]["lr"]:.2e}  '
+                f'scale {model.logit_scale.exp().item():.1f}')
+    return history
+
+
+def save_open_clip(model, path: str, half: bool = True) -> None:
+    """Write the model's state dict (fp16 if ``half``) as an open_clip
+    checkpoint, atomically."""
+    from asda.utils.atomic import atomic_write
+    state = {k: (v.half() if half and v.is_floating_point() else v).clone()
+             for k, v in model.state_dict().items()}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write(path, buf.getvalue())

@@ -1,0 +1,67 @@
+"""tools/pretrain_tiny_clip.py and tools/analysis_tools/shape_probe.py on the
+demo's tiny CLIP at a small input size, a few steps."""
+import json
+import os.path as osp
+
+import pytest
+from asda_test_utils import load_tool
+
+pytestmark = pytest.mark.filterwarnings(
+    'ignore:__array__ implementation:DeprecationWarning')
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@pytest.fixture(scope='module')
+def small_config(tmp_path_factory):
+    path = tmp_path_factory.mktemp('cfg') / 'tiny64.py'
+    base = osp.join(ROOT, 'configs/asda/_base_/models/asda_tiny-clip.py')
+    path.write_text(f'_base_ = [{base!r}]\n'
+                    'model = dict(backbone=dict(img_size=64))\n')
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def pretrained(small_config, tmp_path_factory):
+    tool = load_tool('tools/pretrain_tiny_clip.py', 'asda_pretrain_tiny_clip')
+    out = str(tmp_path_factory.mktemp('pretrain') / 'clip.pt')
+    provenance = tool.main([
+        '--config', small_config, '--out', out, '--steps', '3',
+        '--batch-size', '6', '--heldout', '6', '--probe-scenes', '12', '8',
+        '--log-every', '1', '--device', 'cpu'])
+    return out, provenance
+
+
+def test_pretrain_writes_checkpoint_and_provenance(pretrained, capsys):
+    out, provenance = pretrained
+    assert osp.isfile(out) and not osp.exists(out + '.tmp-probe.pt')
+    with open(osp.splitext(out)[0] + '.json') as f:
+        saved = json.load(f)
+    assert saved == json.loads(json.dumps(provenance))
+    assert saved['steps'] == 3 and saved['seed'] == 1000
+    assert saved['generator_version'] == 2
+    assert saved['machine']['device'] == 'cpu' and saved['machine']['host']
+    assert 'pretrain_tiny_clip.py' in saved['command']
+    assert [s for s, _ in saved['loss_history']] == [1, 2, 3]
+    for figures in (saved['zero_shot'], saved['zero_shot_untrained']):
+        assert figures['chance_top1'] == pytest.approx(100 / 6)
+        assert set(figures['shape_probe']) == {'2', '3', '4', '5', '6'}
+        assert figures['shape_probe']['6']['group'] == 'top'
+
+
+def test_shape_probe_tool(small_config, pretrained, tmp_path, capsys):
+    probe = load_tool('tools/analysis_tools/shape_probe.py', 'asda_shape_probe')
+    out = tmp_path / 'probe.json'
+    result = probe.main([small_config, '--pretrained', pretrained[0],
+                         '--train-scenes', '12', '--test-scenes', '8',
+                         '--out', str(out)])
+    assert list(result) == [2, 3, 4, 5, 6]
+    assert [r['group'] for r in result.values()] == ['low', 'low', 'mid',
+                                                     'mid', 'top']
+    assert all(0 <= r['accuracy'] <= 100 for r in result.values())
+    text = capsys.readouterr().out
+    assert 'chance 20%' in text and '| 6 | top |' in text
+    saved = json.loads(out.read_text())
+    assert saved['pretrained'] == pretrained[0]
+    assert saved['layers']['4']['accuracy'] == result[4]['accuracy']
+    with pytest.raises(FileNotFoundError, match='--pretrained: no such file'):
+        probe.main([small_config, '--pretrained', str(tmp_path / 'none.pt')])

@@ -1,0 +1,163 @@
+"""Stage one of the demo: contrastive pretraining of the tiny CLIP.
+
+    python tools/pretrain_tiny_clip.py [--config CONFIG] [--out PATH] \
+        [--steps 600] [--batch-size 96] [--seed 1000] [--device cpu]
+
+Trains the open_clip CLIP that the config's ``model.backbone`` (a
+``CLIPBackbone``) is built from, with open_clip's ``ClipLoss``, on captioned
+synthetic scenes drawn fresh from ``--seed``
+(:mod:`asda.datasets.synthetic_captions`: images and captions only, never
+masks, boxes or the referring splits' images; half of each batch are twin
+groups whose captions differ only in shape or only in position). Writes
+
+* ``PATH``: an open_clip state dict (fp16), loadable as
+  ``CLIPBackbone(pretrained=PATH)``;
+* ``PATH`` with ``.json``: provenance (command, seeds, steps, generator
+  version, machine, time, loss curve) and the zero-shot figures: image ->
+  caption top-1 retrieval among N held-out images (chance 1/N), hard-negative
+  accuracies, held-out loss against shuffled captions, and the linear shape
+  probe at every layer AFS can choose and at the top layer — of the
+  untrained model and of the result.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import shlex
+import sys
+import time
+
+import torch
+from mmengine.config import Config
+
+import asda  # noqa: F401  (registers the components)
+from asda.datasets.synthetic import GENERATOR_VERSION
+from asda.datasets.synthetic_captions import CaptionStream
+from asda.engine.clip_pretrain import (
+    build_pretrain_clip,
+    evaluate_zero_shot,
+    heldout_set,
+    save_open_clip,
+    train_steps,
+)
+from asda.utils.atomic import atomic_write
+from asda.utils.cli import positive_int
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
+import shape_probe  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', default=osp.join(
+        ROOT, 'configs/asda/asda_tiny_synthetic.py'),
+        help='a config whose model.backbone is the CLIPBackbone to pretrain')
+    parser.add_argument('--out', default=osp.join(
+        ROOT, 'work_dirs/pretrain_tiny_clip/tiny_clip_synthetic.pt'))
+    parser.add_argument('--steps', type=positive_int, default=600)
+    parser.add_argument('--batch-size', type=positive_int, default=96)
+    parser.add_argument('--lr', type=float, default=5e-4)
+    parser.add_argument('--weight-decay', type=float, default=0.1)
+    parser.add_argument('--twin-share', type=float, default=0.5,
+                        help='share of each batch in hard-negative twin groups')
+    parser.add_argument('--seed', type=int, default=1000,
+                        help='seed of the training scenes and the init')
+    parser.add_argument('--heldout', type=positive_int, default=100,
+                        help='held-out images for retrieval (chance 1/N)')
+    parser.add_argument('--heldout-seed', type=int, default=2000)
+    parser.add_argument('--probe-seed', type=int, default=12345)
+    parser.add_argument('--probe-scenes', type=positive_int, nargs=2,
+                        default=(300, 150), metavar=('TRAIN', 'TEST'))
+    parser.add_argument('--skip-baseline', action='store_true',
+                        help='do not measure the untrained model first')
+    parser.add_argument('--log-every', type=positive_int, default=10)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
+                        else 'cpu')
+    return parser.parse_args(argv)
+
+
+def machine(device: str) -> dict:
+    info = dict(host=platform.node(), platform=platform.platform(),
+                cpu=platform.processor() or platform.machine(),
+                cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
+                device=device, torch=torch.__version__)
+    if device.startswith('cuda'):
+        info['gpu'] = torch.cuda.get_device_name(device)
+    return info
+
+
+def figures(model, tokenizer, heldout, cfg, args, tmp_path) -> dict:
+    """Zero-shot retrieval / loss figures and the shape probe of ``model``
+    (saved to ``tmp_path`` and loaded through CLIPBackbone(pretrained=))."""
+    model.cpu()
+    out = evaluate_zero_shot(model, tokenizer, heldout)
+    save_open_clip(model, tmp_path)
+    probe = shape_probe.run_probe(cfg, tmp_path, args.probe_seed,
+                                  *args.probe_scenes)
+    out['shape_probe'] = {str(k): v for k, v in probe.items()}
+    model.to(args.device)
+    return out
+
+
+def report(name: str, f: dict) -> str:
+    probe = ', '.join(f'{k} ({v["group"]}) {v["accuracy"]:.1f}'
+                      for k, v in f['shape_probe'].items())
+    return (f'[{name}] retrieval top-1 {f["retrieval_top1"]:.1f}% among '
+            f'{f["num_heldout"]} (chance {f["chance_top1"]:.1f}%); hard '
+            f'negatives: shape {f["shape_negative_acc"]:.1f}%, position '
+            f'{f["position_negative_acc"]:.1f}% (chance 50%); held-out loss '
+            f'{f["loss"]:.3f} (shuffled captions {f["loss_shuffled"]:.3f}); '
+            f'shape probe by layer (chance 20%): {probe}')
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    start = time.time()
+    cfg = Config.fromfile(args.config)
+    torch.manual_seed(args.seed)
+    model, tokenizer = build_pretrain_clip(cfg.model.backbone)
+    print(f'[pretrain] {sum(p.numel() for p in model.parameters()):,} '
+          f'parameters; {args.steps} steps of {args.batch_size} on '
+          f'{args.device}', flush=True)
+    heldout = heldout_set(args.heldout_seed, args.heldout,
+                          cfg.model.backbone.get('img_size', 224))
+    tmp = args.out + '.tmp-probe.pt'
+    result = dict(before=None)
+    if not args.skip_baseline:
+        result['before'] = figures(model, tokenizer, heldout, cfg, args, tmp)
+        print(report('untrained', result['before']), flush=True)
+    model.to(args.device)
+    stream = CaptionStream(args.seed, args.batch_size, args.twin_share,
+                           cfg.model.backbone.get('img_size', 224))
+    train_start = time.time()
+    history = train_steps(
+        model, tokenizer, stream, args.steps, lr=args.lr,
+        weight_decay=args.weight_decay, log_every=args.log_every,
+        device=args.device,
+        log=lambda msg: print(f'[pretrain] {msg}  ({time.time() - train_start:.0f} s)',
+                              flush=True))
+    train_seconds = time.time() - train_start
+    result['after'] = figures(model, tokenizer, heldout, cfg, args, tmp)
+    os.remove(tmp)
+    save_open_clip(model, args.out)
+    print(report('pretrained', result['after']), flush=True)
+    provenance = dict(
+        command=' '.join(shlex.quote(a) for a in [sys.executable] + sys.argv),
+        args=vars(args), config=args.config, seed=args.seed, steps=args.steps,
+        batch_size=args.batch_size, generator_version=GENERATOR_VERSION,
+        machine=machine(args.device), seconds_train=round(train_seconds, 1),
+        seconds_total=round(time.time() - start, 1), loss_history=history,
+        zero_shot=result['after'], zero_shot_untrained=result['before'],
+        checkpoint_bytes=osp.getsize(args.out))
+    atomic_write(osp.splitext(args.out)[0] + '.json',
+                 json.dumps(provenance, indent=1))
+    print(f'[pretrain] wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} '
+          f'MiB) and its provenance {osp.splitext(args.out)[0]}.json; '
+          f'{provenance["seconds_total"]:.0f} s', flush=True)
+    return provenance
+
+
+if __name__ == '__main__':
+    main()
