@@ -63,7 +63,7 @@ def test_breakdown_is_per_kind_oiou_and_miou(demo, tmp_path):
         dict(sent_id=3, text='left circle', I=0, U=50, IoU=0.0),
     ]
     path = tmp_path / 'records.json'
-    path.write_text(json.dumps(dict(records=records)))
+    path.write_text(json.dumps(dict(records=records)))  # RISMetric's out_file
     kinds = demo.breakdown_by_kind(
         str(path), {1: 'colour', 2: 'colour', 3: 'left/right', 4: 'shape'})
     assert list(kinds) == ['colour', 'left/right']  # the generator's order
@@ -116,7 +116,7 @@ def test_demo_end_to_end(demo, small_dataset, tmp_path):
         assert all(0 <= v <= 100 for v in metrics.values())
     # the control ran on the same images with every val expression moved
     with open(work / 'per_expression_val.json') as f:
-        records = json.load(f)
+        records = json.load(f)['records']
     control = demo.load_refs(str(work / 'refs_control_val.p'))
     texts = {s['sent_id']: (r['ref_id'], r['image_id'])
              for r in control for s in r['sentences']}

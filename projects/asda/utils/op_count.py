@@ -19,9 +19,16 @@ EXPRESSIONS = ('the red circle on the left', 'blue square', 'the bigger one',
 
 
 def _count(fn) -> int:
+    """ATen calls of ``fn()``, on one thread: CPU kernels take other paths
+    (and call other operators) with other thread counts."""
     from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        fn()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            fn()
+    finally:
+        torch.set_num_threads(threads)
     return sum(1 for event in prof.events() if event.name.startswith('aten::'))
 
 
