@@ -121,9 +121,9 @@ def test_web_demo_in_chromium(browser_ready, small_dataset, tmp_path):
     url = f'http://127.0.0.1:{port}/'
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False', HF_HUB_OFFLINE='1',
                GRADIO_TEMP_DIR=str(tmp_path / 'gradio'), PYTHONUNBUFFERED='1',
-               PYTHONPATH=os.pathsep.join(
-                   [osp.join(ROOT, 'projects')] + os.environ.get('PYTHONPATH', '').split(
-                       os.pathsep)).rstrip(os.pathsep))
+               # this tree's asda, whichever checkout .venv-demo was built in
+               PYTHONPATH=os.pathsep.join(filter(None, [osp.join(ROOT, 'projects'),
+                                                        os.environ.get('PYTHONPATH')])))
     log_path = str(tmp_path / 'app.log')
     with open(log_path, 'w') as log:
         app = subprocess.Popen(
