@@ -32,6 +32,8 @@ pretrain: $(STAMP)
 
 # The web demo's environment: .venv-demo layered over .venv (its site-packages on the path
 # after the demo lock's packages: gradio, selenium and the pillow<13 gradio 6 requires).
+# projects/ goes on the path too: .venv's editable install of asda is a finder that a path
+# added this way does not run.
 DEMO_VENV ?= .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.asda-demo-installed
 
@@ -40,6 +42,8 @@ demo-env: $(DEMO_STAMP)
 $(DEMO_STAMP): $(STAMP) requirements/demo-lock.txt
 	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
 	$(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' > \
+	  "$$($(DEMO_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/asda-main-venv.pth"
+	echo "$(CURDIR)/projects" >> \
 	  "$$($(DEMO_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/asda-main-venv.pth"
 	$(DEMO_VENV)/bin/python -m pip install -q --no-deps -r requirements/demo-lock.txt
 	touch $(DEMO_STAMP)

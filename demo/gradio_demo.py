@@ -125,7 +125,9 @@ def build_app(model: DemoModel, examples: Sequence[str] = (), max_outputs: int =
         slots = []
         for k in range(max_outputs):
             with gr.Row(visible=False) as row:
-                overlay = gr.Image(label=f'overlay {k + 1}', elem_id=f'overlay-{k}')
+                # no floating label: it would cover the expression written above the image
+                overlay = gr.Image(label=f'overlay {k + 1}', show_label=False,
+                                   elem_id=f'overlay-{k}')
                 mask = gr.Image(label=f'mask {k + 1}', elem_id=f'mask-{k}')
                 prob = gr.Image(label=f'probability {k + 1}', elem_id=f'prob-{k}')
                 with gr.Column():

@@ -1,0 +1,188 @@
+"""The web demo in a real browser: demo/gradio_demo.py serves a checkpoint this
+test writes, headless Chromium (Debian's chromium + chromium-driver, driven
+by Selenium from the demo environment) uploads an image, types two
+expressions and downloads the masks, which must match ``RISInferencer`` on
+the same input; an empty expression must show the error in the page.
+
+Needs ``make demo-env`` (.venv-demo: gradio, selenium) and the two Debian
+packages. Skipped with the reason when they are missing, except under
+``ASDA_REQUIRE_BROWSER=1`` (CI), where that is a failure. Set
+``ASDA_WEB_DEMO_SCREENSHOT=docs/web_demo.png`` to keep the screenshot.
+"""
+import json
+import os
+import os.path as osp
+import pickle
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import defaultdict
+
+import cv2
+import numpy as np
+import pytest
+from asda_test_utils import ROOT, save_random_checkpoint, write_config
+
+DEMO_PYTHON = os.environ.get('ASDA_DEMO_PYTHON',
+                             osp.join(ROOT, '.venv-demo', 'bin', 'python'))
+DRIVER = osp.join(osp.dirname(__file__), 'web_demo_driver.py')
+CHROMIUM, CHROMEDRIVER = '/usr/bin/chromium', '/usr/bin/chromedriver'
+STARTUP_S = 300  # importing torch + gradio and building the model on 2 busy cores
+
+
+def _missing() -> list:
+    """What the browser test lacks on this machine (empty when it can run)."""
+    missing = [f'{path} (apt-get install chromium chromium-driver)'
+               for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    if not os.access(DEMO_PYTHON, os.X_OK):
+        missing.append(f'{DEMO_PYTHON} (make demo-env)')
+    else:
+        probe = subprocess.run([DEMO_PYTHON, '-c', 'import gradio, selenium'],
+                               capture_output=True, text=True)
+        if probe.returncode:
+            missing.append(f'gradio / selenium in {DEMO_PYTHON} (make demo-env): '
+                           f'{probe.stderr.strip().splitlines()[-1:]}')
+    return missing
+
+
+@pytest.fixture(scope='module')
+def browser_ready():
+    missing = _missing()
+    if missing:
+        reason = 'web demo browser test needs: ' + '; '.join(missing)
+        if os.environ.get('ASDA_REQUIRE_BROWSER') == '1':
+            pytest.fail(reason + ' (ASDA_REQUIRE_BROWSER=1)')
+        pytest.skip(reason)
+
+
+def _image_with_two_refs(data_root: str):
+    """An image of the dataset and the first expression of two of its refs."""
+    with open(osp.join(data_root, 'refcoco', 'refs(unc).p'), 'rb') as f:
+        refs = pickle.load(f)
+    by_image = defaultdict(list)
+    for ref in refs:
+        by_image[ref['image_id']].append(ref)
+    image_id = min(i for i, r in by_image.items() if len(r) >= 2)
+    first, second = by_image[image_id][:2]
+    with open(osp.join(data_root, 'refcoco', 'instances.json')) as f:
+        [name] = [i['file_name'] for i in json.load(f)['images'] if i['id'] == image_id]
+    path = osp.join(data_root, 'images', name)
+    assert osp.isfile(path), path
+    return path, [first['sentences'][0]['sent'], second['sentences'][0]['sent']]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _wait_served(url: str, app: subprocess.Popen, log_path: str) -> None:
+    deadline = time.time() + STARTUP_S
+    while time.time() < deadline:
+        if app.poll() is not None:
+            with open(log_path) as f:
+                pytest.fail(f'the web demo exited ({app.returncode}):\n{f.read()[-4000:]}')
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    pytest.fail(f'the web demo did not answer at {url} within {STARTUP_S} s')
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+@pytest.mark.slow
+def test_web_demo_in_chromium(browser_ready, small_dataset, tmp_path):
+    from asda.apis import RISInferencer
+
+    image, expressions = _image_with_two_refs(small_dataset)
+    # A random-init model: put the threshold at the median probability of the
+    # two maps, so that each mask covers part of the image (asserted below).
+    config = write_config(tmp_path / 'cfg0.py', small_dataset)
+    checkpoint = str(tmp_path / 'random_init.pth')
+    save_random_checkpoint(checkpoint, config, seed=0)
+    probs = [r['prob'] for r in RISInferencer(config, checkpoint)(image, expressions)]
+    threshold = float(np.median(np.concatenate([p.ravel() for p in probs])))
+    config = write_config(tmp_path / 'cfg.py', small_dataset,
+                          f'model = dict(decode_head=dict(threshold={threshold!r}))\n')
+    expected = [r['mask'] for r in RISInferencer(config, checkpoint)(image, expressions)]
+    height, width = expected[0].shape
+
+    port = _free_port()
+    url = f'http://127.0.0.1:{port}/'
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False', HF_HUB_OFFLINE='1',
+               GRADIO_TEMP_DIR=str(tmp_path / 'gradio'), PYTHONUNBUFFERED='1',
+               # this tree's asda, whichever checkout .venv-demo was built in
+               PYTHONPATH=os.pathsep.join(filter(None, [osp.join(ROOT, 'projects'),
+                                                        os.environ.get('PYTHONPATH')])))
+    log_path = str(tmp_path / 'app.log')
+    with open(log_path, 'w') as log:
+        app = subprocess.Popen(
+            [DEMO_PYTHON, osp.join(ROOT, 'demo', 'gradio_demo.py'), config, checkpoint,
+             '--port', str(port)], cwd=str(tmp_path), env=env, stdout=log,
+            stderr=subprocess.STDOUT)
+    try:
+        _wait_served(url, app, log_path)
+        downloads, shot, out = tmp_path / 'downloads', tmp_path / 'web_demo.png', \
+            tmp_path / 'page.json'
+        cmd = [DEMO_PYTHON, DRIVER, '--url', url, '--image', image, '--download-dir',
+               str(downloads), '--screenshot', str(shot), '--out', str(out)]
+        for expression in expressions:
+            cmd += ['--expression', expression]
+        driver = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        assert driver.returncode == 0, driver.stdout + driver.stderr
+    finally:
+        app.terminate()
+        try:
+            app.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            app.kill()
+            app.wait()
+    page = json.loads(out.read_text())
+
+    assert page['input_size'] == [width, height]
+    assert page['typed'] == '\n'.join(expressions)
+    assert page['message'] == '2 expression(s) segmented.'
+    rows = page['results']
+    for k, (expression, mask) in enumerate(zip(expressions, expected)):
+        row = rows[k]
+        for part in ('mask', 'prob'):  # shown, image loaded at the input's size
+            assert row[part] == dict(displayed=True, size=[width, height]), (k, part, row)
+        # the overlay: the input with the expression written in a band above it
+        assert row['overlay']['displayed'], (k, row)
+        assert row['overlay']['size'][0] == width and row['overlay']['size'][1] > height
+        assert row['layers'].startswith(expression) and 'AFS layers: low' in row['layers']
+        downloaded = cv2.imread(row['mask_file'], cv2.IMREAD_UNCHANGED)
+        assert downloaded is not None and downloaded.shape == (height, width), row['mask_file']
+        assert set(np.unique(downloaded)) <= {0, 255}
+        downloaded = downloaded > 127
+        assert 0.05 <= downloaded.mean() <= 0.95, (expression, downloaded.mean())
+        assert _iou(downloaded, mask) >= 0.98, (expression, _iou(downloaded, mask))
+    # the other result rows stay hidden
+    assert not any(row['overlay']['displayed'] for row in rows[2:])
+
+    # an empty expression: the message, no results, no trace
+    assert page['typed_empty'] == ''
+    assert page['empty_message'] == 'Error: Type at least one expression (one per line).'
+    assert not any(row[part]['displayed'] for row in page['empty_results']
+                   for part in ('overlay', 'mask', 'prob'))
+    assert 'Traceback' not in open(log_path).read()
+
+    # nothing but the local server (and in-page data) was requested
+    remote = [r for r in page['resources'] if not r.startswith((url, 'data:', 'blob:'))]
+    assert not remote, remote
+
+    assert shot.stat().st_size > 10_000
+    keep = os.environ.get('ASDA_WEB_DEMO_SCREENSHOT')
+    if keep:
+        shutil.copyfile(shot, keep)
+    print(f'screenshot: {shot}', file=sys.stderr)
