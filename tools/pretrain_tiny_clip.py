@@ -144,7 +144,9 @@ def main(argv=None) -> dict:
     save_open_clip(model, args.out)
     print(report('pretrained', result['after']), flush=True)
     provenance = dict(
-        command=' '.join(shlex.quote(a) for a in [sys.executable] + sys.argv),
+        # the tool and its arguments, also when main() is called in-process
+        command=' '.join(shlex.quote(a) for a in [sys.executable, osp.abspath(__file__)] + (
+            sys.argv[1:] if argv is None else [str(a) for a in argv])),
         args=vars(args), config=args.config, seed=args.seed, steps=args.steps,
         batch_size=args.batch_size, generator_version=GENERATOR_VERSION,
         machine=machine(args.device), seconds_train=round(train_seconds, 1),
