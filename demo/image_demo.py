@@ -18,7 +18,7 @@ import os.path as osp
 import numpy as np
 
 from asda.apis import RISInferencer
-from asda.utils.cli import image_file
+from asda.engine.cli import image_file
 
 
 def parse_args(argv=None):

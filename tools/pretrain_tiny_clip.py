@@ -34,6 +34,7 @@ from mmengine.config import Config
 import asda  # noqa: F401  (registers the components)
 from asda.datasets.synthetic import GENERATOR_VERSION
 from asda.datasets.synthetic_captions import CaptionStream
+from asda.engine.cli import positive_int
 from asda.engine.clip_pretrain import (
     build_pretrain_clip,
     evaluate_zero_shot,
@@ -42,7 +43,6 @@ from asda.engine.clip_pretrain import (
     train_steps,
 )
 from asda.utils.atomic import atomic_write
-from asda.utils.cli import positive_int
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))

@@ -21,9 +21,9 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 
 import asda  # noqa: F401  (registers the components)
+from asda.engine.cli import positive_int
 from asda.evaluation.shape_probe import shape_probe
 from asda.utils.atomic import atomic_write
-from asda.utils.cli import positive_int
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CHANCE = 20.0

@@ -39,7 +39,7 @@ import torch
 from mmengine.config import DictAction
 
 from asda.apis import init_model
-from asda.utils.cli import positive_int
+from asda.engine.cli import positive_int
 from asda.utils.tracing import TokensForward
 
 SAMPLE_EXPRESSIONS = (

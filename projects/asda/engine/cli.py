@@ -1,5 +1,9 @@
-"""Command-line options shared by ``tools/train.py``, ``tools/test.py`` and
-the analysis tools, and the config changes they make.
+"""Command-line options and argument types shared by the tools, and the
+config changes the options make.
+
+Argument types (``positive_int``, ``image_file``) stop a tool while its
+arguments are parsed, before a model is built or data is read (argparse
+prints the option, the value and why, and exits with status 2).
 
 * ``--data-root DIR``: the data root of every dataloader's dataset (a
   top-level ``data_root`` in ``--cfg-options`` changes nothing once the
@@ -14,11 +18,13 @@ import os.path as osp
 import warnings
 from typing import Iterator, Optional
 
+import cv2
 from mmengine.config import Config, ConfigDict, DictAction
 
 __all__ = [
     'add_runner_args', 'add_data_args', 'parse_runner_args', 'load_run_config',
-    'apply_data_args', 'dataset_cfgs', 'DATALOADERS'
+    'apply_data_args', 'dataset_cfgs', 'DATALOADERS', 'IMAGE_EXTENSIONS',
+    'positive_int', 'image_file'
 ]
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -126,3 +132,31 @@ def load_run_config(config: str, launcher: str = 'none', cfg_options=None,
                                 osp.splitext(osp.basename(config))[0])
     cfg.setdefault('runner_type', 'ASDARunner')
     return cfg
+
+
+#: Extensions an image can be written with (``mmcv.imwrite``: OpenCV).
+IMAGE_EXTENSIONS = tuple(
+    ext for ext in ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
+    if cv2.haveImageWriter('x' + ext))
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not an integer') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
+    return value
+
+
+def image_file(text: str) -> str:
+    """A path to write an image to: its extension says the format."""
+    ext = osp.splitext(text)[1]
+    if ext.lower() not in IMAGE_EXTENSIONS:
+        what = f'the unknown extension {ext!r}' if ext else 'no extension'
+        raise argparse.ArgumentTypeError(
+            f'{text!r} has {what}; accepted: {", ".join(IMAGE_EXTENSIONS)}')
+    return text
