@@ -42,8 +42,9 @@ def parse_args(argv=None):
         '--score-size', type=int, default=480,
         help='side of the square protocol (default 480, as LAVT / ReLA)')
     parser.add_argument(
-        '--out', help='write per-expression results (ref_id, sent_id, I, U, '
-        'IoU) to this JSON file')
+        '--out', help='write a JSON object to this file: per-expression '
+        'records (ref_id, sent_id, I, U, IoU), the evaluated and total counts '
+        'and the skipped samples (--skip-bad-samples)')
     parser.add_argument(
         '--show-dir', help='save overlays (image, expression, prediction) '
         'into this directory')
