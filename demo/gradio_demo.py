@@ -31,17 +31,16 @@ class DemoInputError(ValueError):
 
 
 def default_checkpoint(work_dir: str = DEMO_WORK_DIR) -> str:
-    """The checkpoint ``make demo`` recorded in ``last_checkpoint``."""
-    record = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(record):
-        with open(record, encoding='utf-8') as f:
-            path = f.read().strip()
-        if path and osp.isfile(path):
-            return path
-    raise FileNotFoundError(
-        f'no demo checkpoint in {work_dir} (its last_checkpoint is missing or '
-        f'names a missing file). Train it with `make demo` (about 12 minutes on '
-        f'2 CPU cores), or pass CONFIG CHECKPOINT.')
+    """The checkpoint ``make demo`` left in ``work_dir``: the one its
+    ``last_checkpoint`` records, or else its newest readable one (the rule
+    ``--resume`` follows: :func:`asda.engine.find_resumable_checkpoint`)."""
+    from asda.engine import find_resumable_checkpoint
+    path = find_resumable_checkpoint(work_dir) if osp.isdir(work_dir) else None
+    if path is None:
+        raise FileNotFoundError(
+            f'no demo checkpoint in {work_dir}. Train it with `make demo` (about '
+            f'12 minutes on 2 CPU cores), or pass CONFIG CHECKPOINT.')
+    return path
 
 
 def parse_expressions(text: Optional[str]) -> List[str]:
@@ -54,23 +53,16 @@ def parse_expressions(text: Optional[str]) -> List[str]:
 
 
 def load_image(image) -> np.ndarray:
-    """RGB uint8 array from what the page sends (array or file path)."""
+    """RGB uint8 array from what the page sends (array or file path),
+    decoded as the inferencer decodes its inputs (:mod:`asda.apis.image_io`)."""
+    from asda.apis.image_io import load_image as decode
     if image is None:
         raise DemoInputError('Upload an image or pick an example first.')
-    if isinstance(image, str):
-        from PIL import Image, UnidentifiedImageError
-        try:
-            with Image.open(image) as img:
-                image = np.asarray(img.convert('RGB'))
-        except (OSError, UnidentifiedImageError) as err:
-            raise DemoInputError(f'Cannot read the image file '
-                                 f'{osp.basename(image)}: {err}') from err
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    if image.ndim != 3 or image.shape[0] < 1 or image.shape[1] < 1:
-        raise DemoInputError(f'Not an image (array of shape {image.shape}).')
-    return np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+    try:
+        bgr, _ = decode(image)
+    except (OSError, TypeError, ValueError) as err:
+        raise DemoInputError(f'Cannot read the image: {err}') from err
+    return np.ascontiguousarray(bgr[..., ::-1])
 
 
 class DemoModel:
