@@ -23,7 +23,7 @@ from mmengine.dataset import pseudo_collate
 import asda  # noqa: F401  (registers the components)
 from asda.datasets import load_refs
 from asda.datasets.synthetic import EXPRESSION_KINDS, make_synthetic_refcoco
-from asda.engine import ASDARunner, load_model_checkpoint
+from asda.engine import ASDARunner, find_resumable_checkpoint, load_model_checkpoint
 from asda.evaluation import summarize_ris
 from asda.utils.atomic import atomic_write
 
@@ -235,11 +235,11 @@ def main(argv=None):
         train_cfg.resume = True
         ASDARunner.from_cfg(train_cfg).train()
     train_time = time.time() - start
-    last = osp.join(args.work_dir, 'last_checkpoint')
-    if not osp.exists(last):
-        raise FileNotFoundError(f'no checkpoint: {last} is missing; train first')
-    with open(last) as f:
-        checkpoint = f.read().strip()
+    # what training left: last_checkpoint's record, else the newest
+    # readable checkpoint (the rule --resume follows)
+    checkpoint = find_resumable_checkpoint(args.work_dir)
+    if checkpoint is None:
+        raise FileNotFoundError(f'no checkpoint in {args.work_dir}; train first')
 
     results = {}
     for split in args.splits:
