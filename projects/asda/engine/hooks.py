@@ -24,7 +24,7 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmseg.registry import HOOKS
 
-from ..utils.atomic import atomic_write, commit_file, temporary_name
+from ..utils.atomic import atomic_output, atomic_write
 
 __all__ = ['SafeCheckpointHook']
 
@@ -57,15 +57,9 @@ class SafeCheckpointHook(CheckpointHook):
         if not self._local:
             runner.save_checkpoint(self.out_dir, filename, **kwargs)
             return path
-        tmp = temporary_name(path)
-        try:
+        # save_checkpoint writes on rank 0 only: only rank 0 commits
+        with atomic_output(path, commit=is_main_process()) as tmp:
             runner.save_checkpoint(self.out_dir, osp.basename(tmp), **kwargs)
-            if is_main_process():  # save_checkpoint writes on rank 0 only
-                commit_file(tmp, path)
-        except BaseException:
-            if osp.exists(tmp):
-                os.unlink(tmp)
-            raise
         return path
 
     def _save_checkpoint_with_step(self, runner, step, meta):

@@ -8,9 +8,10 @@ uses for checkpoints, so one function writes every byte of a checkpoint.
 """
 import os
 import os.path as osp
-from typing import Union
+from contextlib import contextmanager
+from typing import Iterator, Union
 
-__all__ = ['atomic_write', 'commit_file', 'temporary_name']
+__all__ = ['atomic_output', 'atomic_write', 'commit_file', 'temporary_name']
 
 
 def temporary_name(path: str) -> str:
@@ -42,21 +43,29 @@ def commit_file(tmp: str, path: str) -> None:
     _fsync_dir(osp.dirname(osp.abspath(path)))
 
 
-def atomic_write(path: str, data: Union[bytes, str]) -> None:
-    """Write ``data`` (bytes, or text as UTF-8) to ``path`` atomically.
-
-    On any error the temporary file is removed and ``path`` is untouched.
+@contextmanager
+def atomic_output(path: str, commit: bool = True) -> Iterator[str]:
+    """Yield the temporary name to write ``path`` under; when the block
+    ends, commit it (:func:`commit_file`) if ``commit``. On any error the
+    temporary file is removed and ``path`` is untouched.
     """
-    from mmengine.fileio import LocalBackend
-
-    if isinstance(data, str):
-        data = data.encode('utf-8')
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     tmp = temporary_name(path)
     try:
-        LocalBackend().put(data, tmp)
-        commit_file(tmp, path)
+        yield tmp
+        if commit:
+            commit_file(tmp, path)
     except BaseException:
         if osp.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write(path: str, data: Union[bytes, str]) -> None:
+    """Write ``data`` (bytes, or text as UTF-8) to ``path`` atomically."""
+    from mmengine.fileio import LocalBackend
+
+    if isinstance(data, str):
+        data = data.encode('utf-8')
+    with atomic_output(path) as tmp:
+        LocalBackend().put(data, tmp)
