@@ -5,22 +5,12 @@ import pickle
 import shutil
 
 import pytest
-from asda_test_utils import load_tool, save_random_checkpoint, write_config
+from asda_test_utils import save_random_checkpoint, write_config
 
 from asda.datasets import BadImagesError
 from asda.engine import load_run_config
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope='module')
-def test_tool():
-    return load_tool('tools/test.py', 'asda_test_tool_data')
-
-
-@pytest.fixture(scope='module')
-def train_tool():
-    return load_tool('tools/train.py', 'asda_train_tool_data')
 
 
 @pytest.fixture(scope='module')

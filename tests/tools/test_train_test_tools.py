@@ -12,22 +12,12 @@ import sys
 
 import pytest
 import torch
-from asda_test_utils import ROOT, child_env, load_tool, write_config
+from asda_test_utils import ROOT, child_env, write_config
 
 import asda  # noqa: F401  (allow-lists mmengine checkpoint types)
 
 pytestmark = pytest.mark.slow
 HERE = osp.dirname(osp.abspath(__file__))  # record_batches, record_run
-
-
-@pytest.fixture(scope='module')
-def train_tool():
-    return load_tool('tools/train.py', 'asda_train_tool')
-
-
-@pytest.fixture(scope='module')
-def test_tool():
-    return load_tool('tools/test.py', 'asda_test_tool')
 
 
 def _state(path):
