@@ -51,6 +51,8 @@ from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 
+from .no_target import NoTargetClassifier
+
 __all__ = ['WGDAHead', 'MultiheadAttention', 'sine_position_encoding']
 
 
@@ -186,8 +188,11 @@ class CrossAttentionLayer(nn.Module):
 
 
 def _check_args(out_channels, decoder_channels, coef_pool, coef_grid,
-                branch, target_resize) -> None:
+                branch, target_resize, no_target) -> None:
     """Every argument check of :class:`WGDAHead`, in one place."""
+    if no_target is not None and branch == 'cfs':
+        raise ValueError("no_target needs the word-guided features F_fine, "
+                         "which branch='cfs' does not compute")
     if out_channels != 1:
         raise ValueError('WGDAHead predicts one logit channel '
                          '(out_channels=1, num_classes=2)')
@@ -233,28 +238,30 @@ def _flatten(head: 'WGDAHead', coef: torch.Tensor) -> torch.Tensor:
 _COEF_POOLS = dict(avg=_average, flatten=_flatten)
 
 
-# Branches (Table 2 rows): F_coarse dict -> (B, 1, 8H, 8W) logits.
-def _dual(head: 'WGDAHead', inputs: dict) -> torch.Tensor:
+# Branches (Table 2 rows): F_coarse dict -> (B, 1, 8H, 8W) logits and
+# F_fine (B, HW, d) (None where the branch has no word attention).
+def _dual(head: 'WGDAHead', inputs: dict):
     """Row (f), the paper's WGDA: Eq. 10, M = sum_k f_coef[k] M'_k."""
-    masks, coef = head.forward_branches(inputs)
+    masks, coef, fine = head._dual_parts(inputs)
     B, K, H, W = masks.shape
     # (B, 1, K) @ (B, K, HW) -> (B, 1, HW) -> (B, 1, H, W)
     return torch.bmm(coef.to(masks.dtype)[:, None, :],
-                     masks.flatten(2)).view(B, 1, H, W)
+                     masks.flatten(2)).view(B, 1, H, W), fine
 
 
-def _cfs(head: 'WGDAHead', inputs: dict) -> torch.Tensor:
+def _cfs(head: 'WGDAHead', inputs: dict):
     """Rows (a)-(d): the CFS decoder alone, one logit channel."""
     H, W = inputs['feat'].shape[-2:]
     tokens, _ = head._visual_attention(inputs['feat'])
-    return head._decode(tokens, H, W)
+    return head._decode(tokens, H, W), None
 
 
-def _single(head: 'WGDAHead', inputs: dict) -> torch.Tensor:
+def _single(head: 'WGDAHead', inputs: dict):
     """Row (e): F_A attends to the words before the one-channel decoder."""
     H, W = inputs['feat'].shape[-2:]
     tokens, pos = head._visual_attention(inputs['feat'])
-    return head._decode(head._word_attention(tokens, pos, inputs), H, W)
+    fine = head._word_attention(tokens, pos, inputs)
+    return head._decode(fine, H, W), fine
 
 
 _BRANCHES = dict(dual=_dual, cfs=_cfs, single=_single)
@@ -313,6 +320,12 @@ class WGDAHead(BaseDecodeHead):
             is brought to the logit size for the loss.
         branch (str): ``'dual'``, ``'cfs'`` or ``'single'`` (Table 2 rows,
             see the module docstring).
+        no_target (dict, optional): Generalized RIS (gRefCOCO): arguments
+            of a :class:`NoTargetClassifier` (``loss_weight``,
+            ``threshold``, ``hidden_channels``), a no-target logit per
+            expression from F_fine and f_E. None (default): no such output;
+            the state dict is the paper model's. Needs ``branch`` 'dual' or
+            'single' (F_fine).
         norm_cfg (dict, optional): Norm of the decoder / Phi_coef
             convolutions; default GroupNorm with 8 groups.
         act_cfg (dict, optional): Their activation; default ReLU.
@@ -336,6 +349,7 @@ class WGDAHead(BaseDecodeHead):
                  coef_grid: Optional[Sequence[int]] = None,
                  target_resize: str = 'area',
                  branch: str = 'dual',
+                 no_target: Optional[dict] = None,
                  norm_cfg: Optional[dict] = None,
                  act_cfg: Optional[dict] = None,
                  num_classes: int = 2,
@@ -353,7 +367,7 @@ class WGDAHead(BaseDecodeHead):
         if act_cfg is None:
             act_cfg = dict(type='ReLU')
         _check_args(out_channels, decoder_channels, coef_pool, coef_grid,
-                    branch, target_resize)
+                    branch, target_resize, no_target)
         if isinstance(loss_decode, tuple):
             loss_decode = list(loss_decode)
         super().__init__(
@@ -409,6 +423,9 @@ class WGDAHead(BaseDecodeHead):
             nn.Conv2d(coef_channels, num_masks, 1)) if branch == 'dual' else None
         self.coef_fc = FlattenCoefficients(self.coef_grid, num_masks) \
             if branch == 'dual' and coef_pool == 'flatten' else None
+        # Generalized RIS: the no-target logit (our addition, off by default).
+        self.no_target = NoTargetClassifier(d, text_channels, **no_target) \
+            if no_target is not None else None
 
     # ---------------------------------------------------------------- forward
     def _visual_attention(self, x: torch.Tensor):
@@ -450,19 +467,40 @@ class WGDAHead(BaseDecodeHead):
         fine = fine.transpose(1, 2).reshape(fine.shape[0], -1, H, W)  # (B, d, H, W)
         return self._pool(self, self.coef_convs(fine)).tanh()
 
-    def forward_branches(self, inputs: dict):
-        """Response masks M' (B, Nc, 8H, 8W) and coefficients (B, Nc)."""
-        if self.branch != 'dual':
-            raise RuntimeError(f"branch='{self.branch}' has no response masks")
+    def _dual_parts(self, inputs: dict):
+        """M' (B, Nc, 8H, 8W), f_coef (B, Nc) and F_fine (B, HW, d)."""
         H, W = inputs['feat'].shape[-2:]
         tokens, pos = self._visual_attention(inputs['feat'])  # F_A
         fine = self._word_attention(tokens, pos, inputs)  # F_fine
         return self._decode(tokens, H, W).sigmoid(), \
-            self._coefficients(fine, H, W)
+            self._coefficients(fine, H, W), fine
+
+    def forward_branches(self, inputs: dict):
+        """Response masks M' (B, Nc, 8H, 8W) and coefficients (B, Nc)."""
+        if self.branch != 'dual':
+            raise RuntimeError(f"branch='{self.branch}' has no response masks")
+        return self._dual_parts(inputs)[:2]
 
     def forward(self, inputs: dict) -> torch.Tensor:
         """(B, 1, 8H, 8W) mask logits (Eq. 10, or the Table 2 branch)."""
-        return self._forward(self, inputs)
+        return self._forward(self, inputs)[0]
+
+    def forward_with_no_target(self, inputs: dict):
+        """Mask logits (B, 1, 8H, 8W) and no-target logits (B,) (needs
+        ``no_target``): one pass through the head."""
+        if self.no_target is None:
+            raise RuntimeError('this WGDAHead has no no-target output '
+                               '(no_target=None)')
+        seg_logits, fine = self._forward(self, inputs)
+        return seg_logits, self.no_target(fine, inputs['sent_feat'])
+
+    def predict_with_no_target(self, inputs: dict, batch_img_metas: List[dict],
+                               test_cfg: dict):
+        """:meth:`predict`'s logits at the input size, and (B,) no-target
+        probabilities (float32)."""
+        seg_logits, nt_logits = self.forward_with_no_target(inputs)
+        return self.predict_by_feat(seg_logits, batch_img_metas), \
+            nt_logits.float().sigmoid()
 
     # ------------------------------------------------------------------- loss
     def resize_target(self, seg_label: torch.Tensor, size) -> torch.Tensor:
@@ -471,6 +509,18 @@ class WGDAHead(BaseDecodeHead):
         if tuple(seg_label.shape[-2:]) == tuple(size):
             return resize_target_nearest(seg_label, size, self.ignore_index)
         return self._resize_target(seg_label, size, self.ignore_index)
+
+    def loss(self, inputs: dict, batch_data_samples: List, train_cfg) -> dict:
+        """mmseg's contract (forward, then :meth:`loss_by_feat`), plus
+        ``loss_no_target`` / ``acc_no_target`` when ``no_target`` is on;
+        no-target samples train the mask branch too, against their empty
+        masks."""
+        if self.no_target is None:
+            return super().loss(inputs, batch_data_samples, train_cfg)
+        seg_logits, nt_logits = self.forward_with_no_target(inputs)
+        losses = self.loss_by_feat(seg_logits, batch_data_samples)
+        losses.update(self.no_target.loss(nt_logits, batch_data_samples))
+        return losses
 
     def loss_by_feat(self, seg_logits: torch.Tensor,
                      batch_data_samples: List) -> dict:

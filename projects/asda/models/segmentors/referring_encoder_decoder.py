@@ -8,6 +8,9 @@ to the backbone in the three modes of ``forward``:
   un-flip, resize to ``ori_shape``, sigmoid > threshold); the layers AFS
   picked are written into each returned sample's metainfo as
   ``'afs_layers'`` = (low, mid).
+  With a head whose no-target output is on (gRefCOCO), each sample also
+  gets ``no_target_score`` (0-dim tensor, the probability), and a sample
+  whose score exceeds the head's threshold gets an empty ``pred_sem_seg``.
 * ``'tensor'``: the head's logits (B, 1, h, w).
 
 :meth:`ReferringEncoderDecoder.forward_tokens` runs on pre-tokenised text
@@ -99,13 +102,21 @@ class ReferringEncoderDecoder(EncoderDecoder):
             meta.setdefault('pad_shape', tuple(inputs.shape[-2:]))
             meta.setdefault('img_shape', tuple(inputs.shape[-2:]))
             batch_img_metas.append(meta)
-        afs_layers = None
-        if self.test_cfg.get('mode', 'whole') == 'whole':
+        afs_layers, no_target = None, self._no_target_classifier()
+        whole = self.test_cfg.get('mode', 'whole') == 'whole'
+        if no_target is not None and not whole:
+            raise ValueError('the no-target output needs test_cfg mode '
+                             f"'whole', got {self.test_cfg.get('mode')!r}")
+        if whole:
             x = self.extract_feat(inputs, batch_img_metas)
             if isinstance(x, dict):
                 afs_layers = x.get('afs_layers')
-            seg_logits = self.decode_head.predict(x, batch_img_metas,
-                                                  self.test_cfg)
+            if no_target is not None:
+                seg_logits, nt_probs = self.decode_head.predict_with_no_target(
+                    x, batch_img_metas, self.test_cfg)
+            else:
+                seg_logits = self.decode_head.predict(x, batch_img_metas,
+                                                      self.test_cfg)
         else:
             seg_logits = self.inference(inputs, batch_img_metas)
         # float32 masks and probabilities also under autocast
@@ -113,7 +124,17 @@ class ReferringEncoderDecoder(EncoderDecoder):
         if afs_layers is not None:
             for sample, layers in zip(results, afs_layers.tolist()):
                 sample.set_metainfo(dict(afs_layers=tuple(layers)))
+        if no_target is not None:
+            for sample, prob in zip(results, nt_probs):
+                sample.set_data(dict(no_target_score=prob))
+                if prob > no_target.threshold:  # predicted "no target"
+                    sample.pred_sem_seg.data.zero_()
         return results
+
+    def _no_target_classifier(self):
+        """The head's :class:`asda.models.decode_heads.no_target.
+        NoTargetClassifier`, or None (RefCOCO models, other heads)."""
+        return getattr(self.decode_head, 'no_target', None)
 
     def _forward(self, inputs: torch.Tensor,
                  data_samples: OptSampleList = None) -> torch.Tensor:
