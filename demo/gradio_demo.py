@@ -96,8 +96,10 @@ class DemoModel:
             outputs.append(dict(
                 expression=expr, overlay=overlay, mask=mask.astype(np.uint8) * 255,
                 prob=heat, mask_file=path,
-                layers='AFS layers: -' if layers is None else
-                f'AFS layers: low {layers[0]}, mid {layers[1]}'))
+                layers=('AFS layers: -' if layers is None else
+                        f'AFS layers: low {layers[0]}, mid {layers[1]}') +
+                ('' if res.get('no_target') is None else
+                 f'; no-target probability {res["no_target"]:.3f}')))
         return outputs
 
 

@@ -72,9 +72,11 @@ def main(argv=None):
         inferencer.visualize(args.img, result, out_file=out_file)
         mask = result['mask']
         low, mid = result['afs_layers'] or (None, None)
+        no_target = '' if result['no_target'] is None else \
+            f', no-target probability {result["no_target"]:.3f}'
         print(f'{result["text"]!r}: {int(mask.sum())} of {mask.size} pixels '
               f'({100.0 * mask.mean():.1f}%), AFS layers low={low} mid={mid}'
-              f' -> {out_file}')
+              f'{no_target} -> {out_file}')
         if args.out_mask:
             mmcv.imwrite(mask.astype(np.uint8) * 255,
                          _numbered(args.out_mask, k))

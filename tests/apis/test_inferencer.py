@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from asda_test_utils import ROOT, child_env, load_tool, write_config
+from asda_test_utils import ROOT, child_env, load_tool, save_random_checkpoint, write_config
 from PIL import Image
 
 from asda.apis import ExpressionTruncatedWarning, RISInferencer, load_image
@@ -354,3 +354,30 @@ def test_inferencer_accepts_config_object(ris_config, ris_checkpoint,
                        weights_only=True)['state_dict']
     for key, value in other.model.state_dict().items():
         assert torch.equal(value, state[key]), key
+
+
+def test_no_target_score_in_results(ris_config, rgb_image, tmp_path, inferencer):
+    """A model with the no-target output reports its probability, and an
+    expression above the threshold gets an empty mask; others report None."""
+    assert inferencer(rgb_image, 'the red circle')[0]['no_target'] is None
+    from mmengine.config import Config
+    cfg = Config.fromfile(ris_config)
+    cfg.model.decode_head.no_target = dict(threshold=0.5)
+    path = str(tmp_path / 'cfg_nt.py')
+    cfg.dump(path)
+    ckpt = tmp_path / 'nt.pth'
+    model = save_random_checkpoint(ckpt, path, seed=0)
+    last = model.decode_head.no_target.mlp[-1]
+    with torch.no_grad():  # no-target logit +4 for every expression
+        last.weight.zero_()
+        last.bias.fill_(4.0)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    nt = RISInferencer(path, str(ckpt))
+    r = nt(rgb_image, ['the red circle', 'a purple hexagon'])
+    for result in r:
+        assert result['no_target'] == pytest.approx(float(torch.sigmoid(torch.tensor(4.))))
+        assert not result['mask'].any()
+    nt.model.decode_head.no_target.threshold = 0.99  # now below the threshold
+    r = nt(rgb_image, 'the red circle')[0]
+    assert r['no_target'] < 0.99
+    assert np.array_equal(r['mask'], r['prob'] > nt.threshold)

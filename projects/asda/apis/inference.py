@@ -170,7 +170,12 @@ class RISInferencer:
 
     * ``'mask'``: (H, W) bool at the image's original size.
     * ``'prob'``: (H, W) float32 foreground probability (sigmoid of the
-      logits, resized to the original size); ``mask == prob > threshold``.
+      logits, resized to the original size); ``mask == prob > threshold``,
+      except for an expression predicted "no target" (empty mask).
+    * ``'no_target'``: the probability that the expression refers to
+      nothing in the image, for a model with the no-target output
+      (gRefCOCO configs; above the head's ``no_target.threshold`` the mask
+      is empty); None otherwise.
     * ``'afs_layers'``: (low, mid) layer numbers AFS chose (None when the
       neck selects no layer).
     * ``'text'``: the expression as given; ``'image_index'``: the index of
@@ -381,11 +386,13 @@ class RISInferencer:
             else:
                 prob = logits.softmax(dim=0)[1]
             layers = sample.metainfo.get('afs_layers')
+            no_target = sample.get('no_target_score')
             results.append(dict(
                 mask=sample.pred_sem_seg.data[0].cpu().numpy().astype(bool),
                 prob=prob.cpu().numpy().astype(np.float32),
                 afs_layers=tuple(int(v) for v in layers)
-                if layers is not None else None))
+                if layers is not None else None,
+                no_target=float(no_target) if no_target is not None else None))
         return results
 
     # ----------------------------------------------------------- visualise
