@@ -99,12 +99,20 @@ def test_metric_records_and_values():
         [1, 0.7, 0, 1, 0, 0.5])
 
 
-def test_differs_from_ris_metric_on_the_same_samples():
+def test_against_ris_metric_on_the_same_samples():
     ris = _run(RISMetric(iou_thrs=(0.7, )), _samples())
-    # RISMetric: strict > (0.7 does not count), the both-empty no-target
-    # expression counts as IoU 1 among all 6 expressions: 2 of 6.
-    assert ris['Pr@0.7'] == pytest.approx(100 * 2 / 6)
+    # Same pixels per expression: cIoU = oIoU; every target mask is non-empty
+    # (RISMetric scores both-empty 1, a no-target hit): gIoU = mIoU.
     assert ris['oIoU'] == pytest.approx(EXPECTED['cIoU'])
+    assert ris['mIoU'] == pytest.approx(EXPECTED['gIoU'])
+    # RISMetric: strict > (0.7 does not count), over all 6 expressions, where
+    # the both-empty no-target one has IoU 1: 2 of 6.
+    assert ris['Pr@0.7'] == pytest.approx(100 * 2 / 6)
+    # A target expression with an empty mask, predicted empty: RISMetric 1,
+    # GRESMetric 0 (a target predicted no-target).
+    sample = [_sample(_mask(), _mask(), no_target=False)]
+    assert _run(RISMetric(), sample)['mIoU'] == 100.0
+    assert _run(GRESMetric(), sample)['gIoU'] == 0.0
 
 
 def test_without_no_target_cIoU_is_oIoU_and_gIoU_is_mIoU():
