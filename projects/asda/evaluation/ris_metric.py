@@ -1,6 +1,6 @@
 """Referring image segmentation metric: oIoU, mIoU and Precision@X."""
 import json
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -20,6 +20,23 @@ def _get(obj: Any, key: str, default=None):
     if isinstance(obj, dict):
         return obj.get(key, default)
     return getattr(obj, key, default)
+
+
+def _meta_getter(sample: Any) -> Callable[[str], Any]:
+    """``get(key)``: the sample's field ``key``, else its metainfo's."""
+    meta = _get(sample, 'metainfo', None) or {}
+
+    def get(key: str) -> Any:
+        value = _get(sample, key)
+        return meta.get(key) if value is None else value
+
+    return get
+
+
+def sample_ids(meta_get: Callable[[str], Any]) -> str:
+    """'ref_id=.., sent_id=.., ...' of a sample, for error messages."""
+    return ', '.join(f'{k}={meta_get(k)}' for k in ID_KEYS
+                     if meta_get(k) is not None)
 
 
 def _pixel_data(sample: Any, key: str) -> Optional[torch.Tensor]:
@@ -153,41 +170,50 @@ class RISMetric(BaseMetric):
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Keep I, U, IoU and the ids of every sample (small records)."""
         for sample in data_samples:
-            meta = _get(sample, 'metainfo', None) or {}
-
-            def meta_get(key, sample=sample, meta=meta):
-                value = _get(sample, key)
-                return meta.get(key) if value is None else value
-
+            meta_get = _meta_getter(sample)
             pred = _pixel_data(sample, 'pred_sem_seg')
             gt = _pixel_data(sample, 'gt_sem_seg')
-            where = ', '.join(f'{k}={meta_get(k)}' for k in ID_KEYS
-                              if meta_get(k) is not None)
             if pred is None or gt is None:
-                raise ValueError('RISMetric needs pred_sem_seg and gt_sem_seg'
-                                 f' ({where or "sample without ids"})')
-            if self.score_size is not None:
-                pred, gt = (_resize_nearest(x, self.score_size)
-                            for x in (pred, gt))
-            try:
-                i, u = intersection_union(pred, gt, self.ignore_index)
-            except ValueError as err:
-                raise ValueError(f'{err} ({where}, image '
-                                 f'{meta_get("img_path")})') from err
-            record = {k: meta_get(k) for k in ID_KEYS}
-            record.update(I=i, U=u, iou=i / u if u else 1.0)
-            if self.out_file is not None:
-                record['text'] = meta_get('text')
-            self.results.append(record)
+                where = sample_ids(meta_get) or 'sample without ids'
+                raise ValueError(f'{type(self).__name__} needs pred_sem_seg '
+                                 f'and gt_sem_seg ({where})')
+            self.results.append(self._record(pred, gt, meta_get))
+
+    def _record(self, pred: torch.Tensor, gt: torch.Tensor,
+                meta_get: Callable[[str], Any]) -> dict:
+        """One expression's record: ids, I, U, IoU (and text with an
+        ``out_file``), scored at ``score_size`` when set.
+
+        Args:
+            pred (Tensor): Prediction at the original size, (H, W) or (1, H, W).
+            gt (Tensor): Ground truth of the same size.
+            meta_get (Callable): The sample's field or metainfo value by key.
+        """
+        if self.score_size is not None:
+            pred, gt = (_resize_nearest(x, self.score_size) for x in (pred, gt))
+        try:
+            i, u = intersection_union(pred, gt, self.ignore_index)
+        except ValueError as err:
+            raise ValueError(f'{err} ({sample_ids(meta_get)}, image '
+                             f'{meta_get("img_path")})') from err
+        record = {k: meta_get(k) for k in ID_KEYS}
+        record.update(I=i, U=u, iou=i / u if u else 1.0)
+        if self.out_file is not None:
+            record['text'] = meta_get('text')
+        return record
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        metrics = summarize_ris(results, self.iou_thrs)
+        metrics = self.summarize(results)
         # samples the dataset dropped for bad images (skip_bad_samples)
         skipped = list((self.dataset_meta or {}).get('skipped_samples') or [])
         self._log_table(metrics, len(results), skipped)
         if self.out_file is not None:
             self._dump(results, skipped)
         return metrics
+
+    def summarize(self, results: List[dict]) -> Dict[str, float]:
+        """The metrics of the collected records (:func:`summarize_ris`)."""
+        return summarize_ris(results, self.iou_thrs)
 
     def _log_table(self, metrics: Dict[str, float], num: int,
                    skipped: List[dict]) -> None:
@@ -208,23 +234,25 @@ class RISMetric(BaseMetric):
                     for s in skipped), logger='current', level=30)
 
     def _dump(self, results: List[dict], skipped: List[dict]) -> None:
-        records = [
-            dict(
-                ref_id=r.get('ref_id'),
-                sent_id=r.get('sent_id'),
-                ann_id=r.get('ann_id'),
-                image_id=r.get('image_id'),
-                text=r.get('text'),
-                I=int(r['I']),
-                U=int(r['U']),
-                IoU=float(r['iou'])) for r in results
-        ]
+        records = [self._dump_record(r) for r in results]
         report = dict(
             evaluated=len(records), total=len(records) + len(skipped),
             skipped=skipped, records=records)
         atomic_write(self.out_file, json.dumps(report, default=_json_default))
         print_log(f'per-expression results written to {self.out_file}',
                   logger='current')
+
+    def _dump_record(self, result: dict) -> dict:
+        """One expression's entry in the ``out_file`` records."""
+        return dict(
+            ref_id=result.get('ref_id'),
+            sent_id=result.get('sent_id'),
+            ann_id=result.get('ann_id'),
+            image_id=result.get('image_id'),
+            text=result.get('text'),
+            I=int(result['I']),
+            U=int(result['U']),
+            IoU=float(result['iou']))
 
 
 def _json_default(obj):
