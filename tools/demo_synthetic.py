@@ -170,6 +170,35 @@ def breakdown_by_kind(records_file: str, kinds: dict) -> dict:
     return breakdown
 
 
+#: Mask colours for the examples picture (RGB, 0-1): each mask is drawn in
+#: the one farthest from the colour of the pixels it covers.
+MASK_COLOURS = ((1.0, 0.0, 1.0), (0.0, 1.0, 1.0), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+
+
+def contrasting_colour(image: np.ndarray, mask: np.ndarray) -> tuple:
+    """The :data:`MASK_COLOURS` entry farthest (RGB distance) from the mean
+    colour of ``image`` (H, W, 3; uint8 or 0-1 floats) under ``mask``."""
+    pixels = image[..., :3].reshape(-1, 3).astype(np.float64)
+    if image.dtype == np.uint8:
+        pixels /= 255.0
+    flat = mask.reshape(-1)
+    mean = pixels[flat].mean(0) if flat.any() else pixels.mean(0)
+    return max(MASK_COLOURS, key=lambda c: float(np.sum((np.array(c) - mean) ** 2)))
+
+
+def draw_mask(ax, image: np.ndarray, mask: np.ndarray) -> None:
+    """A mask on ``ax``: a translucent fill and a solid outline, in a colour
+    that contrasts with the object (:func:`contrasting_colour`), so that a
+    mask on a yellow or green object stays visible."""
+    if not mask.any():
+        return
+    colour = contrasting_colour(image, mask)
+    fill = np.zeros(mask.shape + (4, ))
+    fill[mask] = colour + (0.45, )
+    ax.imshow(fill)
+    ax.contour(mask.astype(float), levels=[0.5], colors=[colour], linewidths=1.5)
+
+
 def draw_examples(cfg: Config, checkpoint: str, out_file: str, num: int) -> None:
     import matplotlib
     matplotlib.use('Agg')
@@ -197,8 +226,7 @@ def draw_examples(cfg: Config, checkpoint: str, out_file: str, num: int) -> None
             ax = axes[row, col]
             ax.imshow(image)
             if overlay is not None:
-                ax.imshow(np.ma.masked_where(overlay != 1, overlay),
-                          alpha=0.55, cmap='autumn', vmin=0, vmax=1)
+                draw_mask(ax, image, overlay == 1)
             ax.set_xticks([])
             ax.set_yticks([])
             if col == 0:

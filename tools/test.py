@@ -80,6 +80,18 @@ def _enable_test_amp(cfg: Config) -> None:
     cfg.test_cfg = test_cfg
 
 
+def _is_ris_metric(evaluator: dict) -> bool:
+    """Whether an evaluator config is a :class:`asda.RISMetric` (or a
+    subclass, e.g. :class:`asda.GRESMetric`): the ones ``--out`` and
+    ``--protocol`` configure."""
+    from mmseg.registry import METRICS
+
+    from asda.evaluation import RISMetric
+    kind = evaluator.get('type')
+    cls = kind if isinstance(kind, type) else METRICS.get(kind)
+    return cls is not None and issubclass(cls, RISMetric)
+
+
 def build_cfg(args) -> Config:
     cfg = load_run_config(args.config, args.launcher, args.cfg_options,
                           args.work_dir, args)
@@ -92,7 +104,7 @@ def build_cfg(args) -> Config:
     evaluators = list(evaluators)
     if args.protocol != 'original':
         square = [dict(e, score_size=args.score_size) for e in evaluators
-                  if e.get('type') == 'RISMetric']
+                  if _is_ris_metric(e)]
         if not square:
             raise ValueError(f'--protocol {args.protocol} needs a RISMetric in '
                              'test_evaluator')
@@ -103,10 +115,10 @@ def build_cfg(args) -> Config:
             evaluators = evaluators + square
         else:
             evaluators = [e for e in evaluators
-                          if e.get('type') != 'RISMetric'] + square
+                          if not _is_ris_metric(e)] + square
     if args.out is not None:
         for evaluator in evaluators:
-            if evaluator.get('type') == 'RISMetric' and 'prefix' not in evaluator:
+            if _is_ris_metric(evaluator) and 'prefix' not in evaluator:
                 evaluator['out_file'] = args.out
     cfg.test_evaluator = evaluators if len(evaluators) > 1 else evaluators[0]
     if args.show_dir is not None:

@@ -131,3 +131,22 @@ def test_demo_end_to_end(demo, small_dataset, tmp_path):
     assert set(kinds) <= set(demo.EXPRESSION_KINDS)
     assert osp.getsize(work / 'examples.png') > 0
     assert saved['seconds_total'] >= saved['seconds_train'] > 0
+
+
+@pytest.mark.parametrize('rgb,expected', [
+    ((235, 205, 25), (0.0, 1.0, 1.0)),    # yellow object: cyan, not white
+    ((35, 165, 55), (1.0, 0.0, 1.0)),     # green object: magenta
+    ((40, 70, 215), (1.0, 1.0, 1.0)),     # blue object: white
+])
+def test_examples_masks_contrast_with_the_object(demo, rgb, expected):
+    import numpy as np
+    image = np.full((20, 20, 3), 128, np.uint8)
+    image[5:15, 5:15] = rgb
+    mask = np.zeros((20, 20), bool)
+    mask[5:15, 5:15] = True
+    colour = demo.contrasting_colour(image, mask)
+    assert colour == expected
+    # farther from the object than any other candidate colour
+    mean = np.array(rgb) / 255.0
+    dist = [np.sum((np.array(c) - mean) ** 2) for c in demo.MASK_COLOURS]
+    assert np.sum((np.array(colour) - mean) ** 2) == max(dist)
