@@ -1,3 +1,4 @@
+from .grefcoco import GRefCOCODataset
 from .image_check import BadImagesError, check_images, image_problem
 from .mask_utils import check_segmentation, decode_segmentation
 from .refcoco import RefCOCODataset
@@ -6,7 +7,7 @@ from .transforms import *  # noqa: F401,F403
 from .transforms import __all__ as _transforms
 
 __all__ = [
-    'RefCOCODataset', 'RestrictedUnpickler', 'load_refs', 'BadImagesError',
+    'RefCOCODataset', 'GRefCOCODataset', 'RestrictedUnpickler', 'load_refs', 'BadImagesError',
     'check_images', 'image_problem',
     'check_segmentation', 'decode_segmentation'
 ] + _transforms

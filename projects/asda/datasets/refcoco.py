@@ -143,6 +143,77 @@ class RefCOCODataset(BaseSegDataset):
         check_segmentation(seg, img['height'], img['width'], context)
         return seg
 
+    def _ref_annotation(self, ref: dict, ann_id, anns: dict) -> dict:
+        """Annotation ``ann_id`` of ``ref``; it must exist and lie on the
+        ref's image."""
+        if isinstance(ann_id, bool) or not isinstance(ann_id, int):
+            raise ValueError(
+                f'ref_id={ref["ref_id"]} of {self.split_file}: annotation id '
+                f'{ann_id!r} is not an integer')
+        ann = anns.get(ann_id)
+        if ann is None:
+            raise ValueError(
+                f'ref_id={ref["ref_id"]} of {self.split_file} refers to '
+                f'annotation id={ann_id}, which is missing from '
+                f'{self.ann_file}')
+        if ann.get('image_id', ref['image_id']) != ref['image_id']:
+            raise ValueError(
+                f'ref_id={ref["ref_id"]} of {self.split_file}: annotation '
+                f'id={ann["id"]} belongs to image id={ann["image_id"]} in '
+                f'{self.ann_file}, not to image id={ref["image_id"]}')
+        return ann
+
+    def ref_targets(self, ref: dict, img: dict, anns: dict) -> dict:
+        """The target fields of one ref's data info.
+
+        Args:
+            ref (dict): The ref.
+            img (dict): Its COCO image.
+            anns (dict): COCO annotations by id.
+
+        Returns:
+            dict: ``ann_id``, ``category_id`` and the checked COCO
+            ``segmentation`` of the referred annotation.
+        """
+        ann = self._ref_annotation(ref, ref['ann_id'], anns)
+        return dict(
+            ann_id=ref['ann_id'],
+            category_id=ref.get('category_id', ann.get('category_id')),
+            segmentation=self._checked_segmentation(ann, img, ref))
+
+    def ref_info(self, ref: dict, images: dict, anns: dict) -> dict:
+        """The data info of one ref, without its sentences.
+
+        Args:
+            ref (dict): The ref.
+            images (dict): COCO images by id.
+            anns (dict): COCO annotations by id.
+
+        Returns:
+            dict: Image fields (``img_path``, ``height``, ...), ``ref_id``,
+            ``image_id`` and the fields of :meth:`ref_targets`.
+        """
+        img = images.get(ref['image_id'])
+        if img is None:
+            raise ValueError(
+                f'ref_id={ref["ref_id"]} of {self.split_file} refers to '
+                f'image id={ref["image_id"]}, which is missing from '
+                f'{self.ann_file}')
+        img_dir = self.data_prefix.get('img_path', '') or ''
+        info = dict(
+            img_path=fileio.join_path(img_dir, img['file_name'])
+            if img_dir else img['file_name'],
+            seg_map_path=None,
+            ref_id=ref['ref_id'],
+            image_id=ref['image_id'],
+            height=int(img['height']),
+            width=int(img['width']),
+            label_map=self.label_map,
+            reduce_zero_label=False,
+            seg_fields=[])
+        info.update(self.ref_targets(ref, img, anns))
+        return info
+
     def load_data_list(self) -> List[dict]:
         """One data info per expression (or per ref in ``'ref'`` mode)."""
         refs = load_refs(self.split_file, backend_args=self.backend_args)
@@ -152,46 +223,15 @@ class RefCOCODataset(BaseSegDataset):
                 f'unknown split {self.split!r} for {self.split_file}; '
                 f'available splits: {available}')
         images, anns = self._load_instances()
-        img_dir = self.data_prefix.get('img_path', '') or ''
 
         data_list = []
         for ref in refs:
             if ref['split'] != self.split:
                 continue
-            ann = anns.get(ref['ann_id'])
-            if ann is None:
-                raise ValueError(
-                    f'ref_id={ref["ref_id"]} of {self.split_file} refers to '
-                    f'annotation id={ref["ann_id"]}, which is missing from '
-                    f'{self.ann_file}')
-            img = images.get(ref['image_id'])
-            if img is None:
-                raise ValueError(
-                    f'ref_id={ref["ref_id"]} of {self.split_file} refers to '
-                    f'image id={ref["image_id"]}, which is missing from '
-                    f'{self.ann_file}')
-            if ann.get('image_id', ref['image_id']) != ref['image_id']:
-                raise ValueError(
-                    f'ref_id={ref["ref_id"]} of {self.split_file}: annotation '
-                    f'id={ann["id"]} belongs to image id={ann["image_id"]} in '
-                    f'{self.ann_file}, not to image id={ref["image_id"]}')
+            info = self.ref_info(ref, images, anns)
             if not ref['sentences']:
                 raise ValueError(f'ref_id={ref["ref_id"]} of '
                                  f'{self.split_file} has no sentences')
-            info = dict(
-                img_path=fileio.join_path(img_dir, img['file_name'])
-                if img_dir else img['file_name'],
-                seg_map_path=None,
-                ref_id=ref['ref_id'],
-                ann_id=ref['ann_id'],
-                image_id=ref['image_id'],
-                category_id=ref.get('category_id', ann.get('category_id')),
-                segmentation=self._checked_segmentation(ann, img, ref),
-                height=int(img['height']),
-                width=int(img['width']),
-                label_map=self.label_map,
-                reduce_zero_label=False,
-                seg_fields=[])
             sentences = [(s['sent_id'], s['sent']) for s in ref['sentences']]
             if self.sample_mode == 'ref':
                 data_list.append(dict(info, sentences=sentences))

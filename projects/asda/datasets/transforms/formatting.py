@@ -5,11 +5,11 @@ from mmseg.registry import TRANSFORMS
 __all__ = ['PackReferringInputs', 'REFERRING_META_KEYS']
 
 #: Meta keys a referring data sample carries: mmseg's usual ones plus the
-#: expression and its ids.
+#: expression, its ids and (gRefCOCO) whether it has no target.
 REFERRING_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
                        'pad_shape', 'scale_factor', 'flip', 'flip_direction',
                        'reduce_zero_label', 'text', 'ref_id', 'ann_id',
-                       'sent_id', 'image_id')
+                       'sent_id', 'image_id', 'no_target')
 
 
 @TRANSFORMS.register_module()

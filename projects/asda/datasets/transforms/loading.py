@@ -131,9 +131,12 @@ class LoadReferringImage(BaseTransform):
 class LoadReferringAnnotations(BaseTransform):
     """Decode the referred object's COCO segmentation to ``gt_seg_map``.
 
-    Required keys: ``segmentation``, ``height``, ``width``.
+    Required keys: ``segmentation`` or ``segmentations`` (a list of COCO
+    segmentations, gRefCOCO: see :class:`GRefCOCODataset`), ``height``,
+    ``width``.
     Added keys: ``gt_seg_map`` ((H, W) uint8, 0 background / 1 object, the
-    union of all polygon / RLE parts), ``seg_fields``.
+    union of all polygon / RLE parts; with ``segmentations`` the union of
+    all of them, all zero when the list is empty), ``seg_fields``.
 
     Placed after ``Resize`` (the test pipeline), the mask stays at the
     original image size, which is what the metric compares against.
@@ -141,12 +144,18 @@ class LoadReferringAnnotations(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         height, width = int(results['height']), int(results['width'])
-        mask = decode_segmentation(
-            results['segmentation'], height, width,
-            context=sample_context(results))
+        context = sample_context(results)
+        if 'segmentations' in results:
+            mask = np.zeros((height, width), dtype=np.uint8)
+            for k, seg in enumerate(results['segmentations']):
+                mask |= decode_segmentation(
+                    seg, height, width,
+                    context=f'{context}, segmentation #{k}')
+        else:
+            mask = decode_segmentation(
+                results['segmentation'], height, width, context=context)
         results['gt_seg_map'] = mask
         fields = results.setdefault('seg_fields', [])
         if 'gt_seg_map' not in fields:
             fields.append('gt_seg_map')
         return results
-

@@ -1,0 +1,116 @@
+"""gRefCOCO (generalized referring expressions: several targets or none)."""
+from typing import List
+
+from mmseg.registry import DATASETS
+
+from .refcoco import RefCOCODataset
+
+__all__ = ['GRefCOCODataset']
+
+#: The ``ann_id`` / ``category_id`` entry that marks a no-target gref.
+NO_TARGET_ID = -1
+
+
+def _as_list(value) -> list:
+    """``value`` as a list: a list or tuple as is, None as ``[]``, any other
+    value as ``[value]``."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+@DATASETS.register_module()
+class GRefCOCODataset(RefCOCODataset):
+    """gRefCOCO: expressions that refer to several objects or to none.
+
+    ::
+
+        data_root/train2014/*.jpg                       images
+        data_root/grefcoco/instances.json               COCO annotations
+        data_root/grefcoco/grefs(unc).json              grefs (or a pickle)
+
+    A gref is a ref (see :class:`RefCOCODataset`) whose ``ann_id`` and
+    ``category_id`` are lists (a scalar is accepted). ``ann_id == [-1]``
+    (or an empty list) marks a no-target expression; a gref may also carry
+    ``no_target``, which must agree. The grefs file is read by
+    :func:`~.refs_io.load_refs`: JSON, or a pickle through the safe
+    unpickler.
+
+    Every data info holds the fields of :class:`RefCOCODataset` except
+    ``segmentation``, and
+
+    * ``ann_id``: list[int], the target annotations (``[]`` for no target);
+    * ``category_id``: list[int] (``[]`` for no target);
+    * ``no_target``: bool;
+    * ``segmentations``: the COCO ``segmentation`` of every listed
+      annotation that is not ``iscrowd`` (left out as the GRES API does).
+
+    :class:`LoadReferringAnnotations` decodes ``segmentations`` to their
+    union, an all-zero mask for a no-target expression.
+
+    Args:
+        data_root (str, optional): Root of ``ann_file``, ``split_file`` and
+            ``data_prefix``.
+        ann_file (str): COCO ``instances.json``.
+        split_file (str): The grefs file (``.json`` or pickle).
+        *args: The other arguments of :class:`RefCOCODataset`, in its order
+            (``data_prefix``, ``split``, ``sample_mode``, ...).
+        **kwargs: Arguments of :class:`RefCOCODataset` (``split``,
+            ``sample_mode``, ``skip_invalid_polygons``, ``check_images``,
+            ``skip_bad_samples``, ...) and :class:`BaseSegDataset`.
+    """
+
+    def __init__(self,
+                 data_root=None,
+                 ann_file: str = 'grefcoco/instances.json',
+                 split_file: str = 'grefcoco/grefs(unc).json',
+                 *args,
+                 **kwargs) -> None:
+        super().__init__(data_root, ann_file, split_file, *args, **kwargs)
+
+    def _target_ids(self, ref: dict) -> List[int]:
+        """The gref's target annotation ids, ``[]`` for no target."""
+        ids = _as_list(ref['ann_id'])
+        where = f'ref_id={ref["ref_id"]} of {self.split_file}'
+        if NO_TARGET_ID in ids:
+            if len(ids) > 1:
+                raise ValueError(
+                    f'{where}: ann_id={ref["ann_id"]!r} mixes {NO_TARGET_ID} '
+                    f'(no target) with annotation ids')
+            ids = []
+        flag = ref.get('no_target')
+        if flag is not None and bool(flag) != (not ids):
+            raise ValueError(
+                f'{where}: no_target={flag!r} contradicts '
+                f'ann_id={ref["ann_id"]!r}')
+        return ids
+
+    def ref_targets(self, ref: dict, img: dict, anns: dict) -> dict:
+        """The target fields of one gref's data info.
+
+        Args:
+            ref (dict): The gref.
+            img (dict): Its COCO image.
+            anns (dict): COCO annotations by id.
+
+        Returns:
+            dict: ``ann_id`` (list), ``category_id`` (list), ``no_target``
+            and ``segmentations`` (the checked segmentation of every
+            non-crowd target annotation).
+        """
+        ids = self._target_ids(ref)
+        segmentations, categories = [], []
+        for ann_id in ids:
+            ann = self._ref_annotation(ref, ann_id, anns)
+            categories.append(ann.get('category_id'))
+            if not ann.get('iscrowd', 0):
+                segmentations.append(self._checked_segmentation(ann, img, ref))
+        given = [c for c in _as_list(ref.get('category_id'))
+                 if c != NO_TARGET_ID]
+        return dict(
+            ann_id=ids,
+            category_id=(given or categories) if ids else [],
+            no_target=not ids,
+            segmentations=segmentations)
