@@ -11,8 +11,6 @@ _base_ = [
     './_base_/schedules/schedule_30e.py',
     './_base_/default_runtime.py',
 ]
-# gRefCOCO's multi-target expressions run longer than RefCOCO's: G-Ref's 22.
-model = dict(
-    backbone=dict(context_length=22),
-    decode_head=dict(no_target=dict(loss_weight=1.0, threshold=0.5)))
+# Context length 17 as RefCOCO (gRefCOCO extends RefCOCO's images and refs).
+model = dict(decode_head=dict(no_target=dict(loss_weight=1.0, threshold=0.5)))
 custom_imports = dict(imports=['asda'], allow_failed_imports=False)

@@ -66,9 +66,15 @@ def test_single_branch_supports_it_and_cfs_refuses():
 def test_loss_is_weighted_bce_on_metainfo_label():
     clf = NoTargetClassifier(8, 4, loss_weight=2.0)
     logits = torch.tensor([0.3, -1.2, 2.0])
-    samples = [make_sample('a', no_target=True), make_sample('b'),
-               make_sample('c', no_target=False)]
+    obj = np.zeros((4, 4), np.int64)
+    obj[1:3, 1:3] = 1
+    # metainfo first; without it, an empty ground-truth mask is no target
+    samples = [make_sample('a', np.zeros_like(obj), no_target=True),
+               make_sample('b', obj), make_sample('c', obj, no_target=False)]
     assert [gt_no_target(s) for s in samples] == [True, False, False]
+    assert gt_no_target(make_sample('d', np.zeros_like(obj)))
+    with pytest.raises(ValueError, match='has an object'):
+        gt_no_target(make_sample('e', obj, no_target=True))
     out = clf.loss(logits, samples)
     expected = torch.nn.functional.binary_cross_entropy_with_logits(
         logits, torch.tensor([1., 0., 0.]))

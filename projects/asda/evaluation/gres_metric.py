@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from mmseg.registry import METRICS
 
+from ..datasets.grefcoco import no_target_label
 from .ris_metric import RISMetric, sample_ids
 
 __all__ = ['GRESMetric', 'expression_giou', 'predicted_no_target',
@@ -178,22 +179,11 @@ class GRESMetric(RISMetric):
 
 
 def _gt_no_target(gt: torch.Tensor, meta_get: Callable[[str], Any]) -> bool:
-    """The ground truth's no-target flag: metainfo ``no_target``, else an
-    empty mask; a no-target sample whose mask has an object is an error."""
+    """The ground truth's no-target flag (:func:`asda.datasets.grefcoco.
+    no_target_label`: metainfo ``no_target``, else an empty mask)."""
     has_object = bool((gt == 1).any())  # 1: the object, as intersection_union
-    flag = meta_get('no_target')
-    if flag is None:
-        return not has_object
-    if isinstance(flag, torch.Tensor) and flag.numel() == 1:
-        flag = flag.item()
-    if not isinstance(flag, (bool, np.bool_)) and flag not in (0, 1):
-        raise ValueError(f'no_target must be a bool, got {flag!r} '
-                         f'({sample_ids(meta_get)})')
-    if flag and has_object:
-        raise ValueError('no_target is True but the ground-truth mask has an '
-                         f'object ({sample_ids(meta_get)}, image '
-                         f'{meta_get("img_path")})')
-    return bool(flag)
+    return no_target_label(meta_get('no_target'), has_object,
+                           f'{sample_ids(meta_get)}, image {meta_get("img_path")}')
 
 
 def _as_float(score: Any, meta_get: Callable[[str], Any]) -> float:

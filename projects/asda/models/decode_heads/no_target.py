@@ -22,16 +22,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ...datasets.grefcoco import no_target_label
+
 __all__ = ['NoTargetClassifier', 'gt_no_target']
 
 
 def gt_no_target(sample: Any) -> bool:
-    """Whether a data sample's expression has no target: its metainfo's
-    ``no_target`` (:class:`asda.GRefCOCODataset` sets it), else False (a
-    RefCOCO sample always has one). The one owner of this rule; the loss and
-    :class:`asda.GRESMetric` ask it."""
-    meta = sample if isinstance(sample, dict) else sample.metainfo
-    return bool(meta.get('no_target', False))
+    """Whether a data sample's expression has no target
+    (:func:`asda.datasets.grefcoco.no_target_label`: metainfo ``no_target``,
+    else an empty ground-truth mask)."""
+    gt = sample.get('gt_sem_seg')
+    has_object = gt is not None and bool((gt.data == 1).any())
+    return no_target_label(sample.metainfo.get('no_target'), has_object,
+                           f'image {sample.metainfo.get("img_path")}')
 
 
 class NoTargetClassifier(nn.Module):
