@@ -232,21 +232,45 @@ def draw_examples(cfg: Config, checkpoint: str, out_file: str, num: int) -> None
             if col == 0:
                 ax.set_title(f'"{pred.metainfo["text"]}"', fontsize=9)
             elif col == 1:
-                ax.set_title(f'prediction (IoU {iou:.2f})', fontsize=9)
+                score = pred.get('no_target_score')
+                extra = '' if score is None else f', no target {float(score):.2f}'
+                ax.set_title(f'prediction (IoU {iou:.2f}{extra})', fontsize=9)
             else:
-                ax.set_title(title, fontsize=9)
+                ax.set_title(title if gt.any() else 'ground truth: no target',
+                             fontsize=9)
     fig.tight_layout()
     fig.savefig(out_file, dpi=80)
     plt.close(fig)
 
 
-def format_table(results: dict) -> str:
-    header = '| split | ' + ' | '.join(METRIC_KEYS) + ' |'
-    lines = [header, '|' + '---|' * (len(METRIC_KEYS) + 1)]
+def format_table(results: dict, keys=METRIC_KEYS) -> str:
+    """A Markdown table: one row per split, one column per metric key."""
+    header = '| split | ' + ' | '.join(keys) + ' |'
+    lines = [header, '|' + '---|' * (len(keys) + 1)]
     for split, metrics in results.items():
-        values = ' | '.join(f'{metrics[k]:.2f}' for k in METRIC_KEYS)
+        values = ' | '.join(f'{metrics[k]:.2f}' for k in keys)
         lines.append(f'| {split} | {values} |')
     return '\n'.join(lines)
+
+
+def train(cfg: Config, work_dir: str) -> str:
+    """Train ``cfg`` with ``resume=True`` (an interrupted demo continues
+    from its last complete checkpoint; one is saved every epoch; a finished
+    one is kept); return the checkpoint to evaluate."""
+    print('[demo] training', flush=True)
+    train_cfg = copy.deepcopy(cfg)
+    train_cfg.resume = True
+    ASDARunner.from_cfg(train_cfg).train()
+    return trained_checkpoint(work_dir)
+
+
+def trained_checkpoint(work_dir: str) -> str:
+    """What training left in ``work_dir``: last_checkpoint's record, else
+    the newest readable checkpoint (the rule --resume follows)."""
+    checkpoint = find_resumable_checkpoint(work_dir)
+    if checkpoint is None:
+        raise FileNotFoundError(f'no checkpoint in {work_dir}; train first')
+    return checkpoint
 
 
 def main(argv=None):
@@ -255,19 +279,9 @@ def main(argv=None):
     ensure_dataset(args.data_root)
     cfg = load_cfg(args)
     os.makedirs(args.work_dir, exist_ok=True)
-    if not args.skip_train:
-        # resume=True: an interrupted demo continues from its last complete
-        # checkpoint (one is saved every epoch); a finished one is kept
-        print('[demo] training', flush=True)
-        train_cfg = copy.deepcopy(cfg)
-        train_cfg.resume = True
-        ASDARunner.from_cfg(train_cfg).train()
+    checkpoint = trained_checkpoint(args.work_dir) if args.skip_train \
+        else train(cfg, args.work_dir)
     train_time = time.time() - start
-    # what training left: last_checkpoint's record, else the newest
-    # readable checkpoint (the rule --resume follows)
-    checkpoint = find_resumable_checkpoint(args.work_dir)
-    if checkpoint is None:
-        raise FileNotFoundError(f'no checkpoint in {args.work_dir}; train first')
 
     results = {}
     for split in args.splits:

@@ -7,12 +7,14 @@
         --dataset refcoco:unc refcocog:umd
 
 For each dataset (default: RefCOCO unc and google, RefCOCO+ unc, G-Ref umd and
-google) it checks that ``<name>/instances.json`` and ``<name>/refs(<by>).p``
-exist and load; that every ref's annotation and image are in instances.json;
-counts refs, expressions and images per split and compares them with the
-expected counts; and checks every image the refs use (it exists and is whole:
-the pre-flight check of the training and test tools,
-:func:`asda.datasets.check_images`), in parallel with progress. It prints one
+google; gRefCOCO when named, ``--dataset grefcoco``) it checks that
+``<name>/instances.json`` and ``<name>/refs(<by>).p`` (gRefCOCO:
+``grefs(<by>).json`` or ``.p``) exist and load; that every ref's annotations
+and image are in instances.json; counts refs, expressions and images per
+split and compares them with the expected counts; and checks every image
+the refs use (it exists and is whole: the pre-flight check of the training
+and test tools, :func:`asda.datasets.check_images`), in parallel with
+progress. It prints one
 table and exits with status 1 and the list of problems if there is any.
 
 Expected counts: a ``counts.json`` beside the refs pickles (written by
@@ -35,6 +37,25 @@ DATASETS = {
     'refcoco+': ('unc',),
     'refcocog': ('umd', 'google'),
 }
+#: Checked when named (``--dataset grefcoco``): gRefCOCO's grefs file.
+GREF_DATASETS = {'grefcoco': ('unc',)}
+
+
+def split_file(folder: str, name: str, split_by: str) -> str:
+    """The refs file of a dataset: ``refs(<by>).p``, or for gRefCOCO
+    ``grefs(<by>).json`` (else the ``.p`` pickle when only that exists)."""
+    if name not in GREF_DATASETS:
+        return osp.join(folder, f'refs({split_by}).p')
+    path = osp.join(folder, f'grefs({split_by}).json')
+    pickled = osp.join(folder, f'grefs({split_by}).p')
+    return pickled if not osp.isfile(path) and osp.isfile(pickled) else path
+
+
+def target_ann_ids(ref: dict) -> List[int]:
+    """A ref's annotation ids: a refer ref's one, a gref's list (``[-1]``,
+    no target: none)."""
+    ids = ref['ann_id'] if isinstance(ref['ann_id'], (list, tuple)) else [ref['ann_id']]
+    return [i for i in ids if i != -1]
 
 #: Where each published count comes from.
 SOURCES = {
@@ -111,11 +132,12 @@ def parse_dataset(text: str) -> List[Tuple[str, str]]:
     name, _, split_by = text.partition(':')
     if split_by:
         return [(name, split_by)]
-    if name not in DATASETS:
+    known = {**DATASETS, **GREF_DATASETS}
+    if name not in known:
         raise argparse.ArgumentTypeError(
-            f'unknown dataset {name!r}: use one of {sorted(DATASETS)} or '
+            f'unknown dataset {name!r}: use one of {sorted(known)} or '
             f'NAME:SPLIT_BY (e.g. refcoco:unc)')
-    return [(name, by) for by in DATASETS[name]]
+    return [(name, by) for by in known[name]]
 
 
 def expected_counts(folder: str, name: str, split_by: str, problems: List[str]):
@@ -146,7 +168,7 @@ def load_dataset(data_root: str, img_dir: str, name: str, split_by: str,
     split uses (``{split: {path: refs}}``), or None if it cannot be read."""
     folder = osp.join(data_root, name)
     ann_file = osp.join(folder, 'instances.json')
-    refs_file = osp.join(folder, f'refs({split_by}).p')
+    refs_file = split_file(folder, name, split_by)
     missing = [p for p in (ann_file, refs_file) if not osp.isfile(p)]
     for path in missing:
         problems.append(f'{path}: missing')
@@ -172,9 +194,10 @@ def load_dataset(data_root: str, img_dir: str, name: str, split_by: str,
         counts[split]['refs'] += 1
         counts[split]['expressions'] += len(ref['sentences'])
         where = f'{refs_file}: ref_id {ref["ref_id"]} ({split})'
-        if ref['ann_id'] not in ann_ids:
-            problems.append(f'{where} refers to annotation {ref["ann_id"]}, '
-                            f'which {ann_file} does not have')
+        for ann_id in target_ann_ids(ref):
+            if ann_id not in ann_ids:
+                problems.append(f'{where} refers to annotation {ann_id}, '
+                                f'which {ann_file} does not have')
         img = images.get(ref['image_id'])
         if img is None:
             problems.append(f'{where} refers to image {ref["image_id"]}, '
@@ -274,8 +297,9 @@ def parse_args(argv: Optional[Sequence[str]] = None):
                         help='folder holding train2014/ and refcoco*/')
     parser.add_argument(
         '--dataset', nargs='+', type=parse_dataset, default=None,
-        help='refcoco, refcoco+, refcocog (every split file) or NAME:SPLIT_BY '
-        '(e.g. refcoco:unc refcocog:umd); default: all five')
+        help='refcoco, refcoco+, refcocog, grefcoco (every split file) or '
+        'NAME:SPLIT_BY (e.g. refcoco:unc refcocog:umd); default: the five of '
+        'the refer release')
     parser.add_argument('--img-dir', default='train2014',
                         help='image folder under the data root')
     parser.add_argument('--num-workers', type=int, default=None,
