@@ -47,7 +47,10 @@ from pycocotools import mask as mask_utils
 __all__ = ['make_synthetic_refcoco', 'COLOURS', 'SHAPES', 'CATEGORIES',
            'UNC_SPLITS', 'SPLIT_FILES', 'DEFAULT_SPLIT_SIZES',
            'GENERATOR_VERSION', 'EXPRESSION_KINDS', 'VOCABULARY',
-           'place_objects', 'rasterize_objects', 'paint_scene']
+           'place_objects', 'rasterize_objects', 'paint_scene',
+           'candidate_expressions', 'pick_sentences', 'resolve_split_sizes',
+           'draw_describable_scene', 'write_scene_image', 'annotate_objects',
+           'sentence_record', 'write_counts_manifest']
 
 #: Version of the generator's output. 2: each sentence dict of the refs
 #: carries its expression ``kind`` (images, instances.json and the other
@@ -166,13 +169,13 @@ def _unique(objs, pred):
     return [o for o in objs if pred(o)]
 
 
-def _candidate_expressions(target: dict, objs: List[dict], w: int,
+def candidate_expressions(target: dict, objs: List[dict], w: int,
                            h: int) -> List[dict]:
     """Expressions that single out ``target`` among ``objs``.
 
     Returns a list of dicts ``(text, pool, kind)``: pool in {'attr', 'lr',
     'other'} (attr = colour / shape words alone, lr = uses left/right, other
-    = top / bottom / size words) steers :func:`_pick_sentences`; kind is the
+    = top / bottom / size words) steers :func:`pick_sentences`; kind is the
     one of :data:`EXPRESSION_KINDS` recorded in the refs.
     """
     c, s = target['colour'], target['shape']
@@ -231,7 +234,7 @@ def _candidate_expressions(target: dict, objs: List[dict], w: int,
     return uniq
 
 
-def _pick_sentences(cands: List[dict], rng: random.Random, max_sents: int,
+def pick_sentences(cands: List[dict], rng: random.Random, max_sents: int,
                     lr_prob: float, attr_prob: float) -> List[dict]:
     """1..max_sents distinct expressions (candidates of ``cands``) for
     one ref.
@@ -327,6 +330,92 @@ def _encode_rle(mask: np.ndarray) -> dict:
                 counts=rle['counts'].decode('ascii'))
 
 
+
+# ------------------------------------------------------------ shared steps
+def resolve_split_sizes(num_images: Optional[int],
+                        split_sizes: Optional[Dict[str, int]]) -> Dict[str, int]:
+    """Images per unc split: ``num_images`` shared 8:1:1:1 (at least 1 each)
+    when given, else ``split_sizes``, else :data:`DEFAULT_SPLIT_SIZES`.
+
+    Raises:
+        ValueError: fewer than 4 images, or a split not in :data:`UNC_SPLITS`.
+    """
+    if num_images is not None:
+        if num_images < len(UNC_SPLITS):
+            raise ValueError(f'num_images must be >= {len(UNC_SPLITS)}')
+        small = max(1, round(num_images / 11))
+        split_sizes = dict(train=num_images - 3 * small, val=small,
+                           testA=small, testB=small)
+    split_sizes = dict(split_sizes or DEFAULT_SPLIT_SIZES)
+    unknown = set(split_sizes) - set(UNC_SPLITS)
+    if unknown:
+        raise ValueError(f'unknown splits {sorted(unknown)}; use '
+                         f'{UNC_SPLITS}')
+    return split_sizes
+
+
+def draw_describable_scene(rng: random.Random, min_size: int, max_size: int,
+                           max_objects: int) -> tuple:
+    """Draw scenes (size, objects, rasterized) until at least two objects
+    can be singled out by an expression.
+
+    Returns:
+        tuple: ``w``, ``h``, the objects (see :func:`rasterize_objects`) and
+        per object its candidate expressions (:func:`candidate_expressions`).
+    """
+    while True:
+        w = rng.randint(min_size, max_size)
+        h = rng.randint(min_size, max_size)
+        objs = place_objects(rng, w, h, max_objects)
+        if objs is None:
+            continue
+        rasterize_objects(objs, w, h, rng)
+        cands = [candidate_expressions(o, objs, w, h) for o in objs]
+        if sum(1 for c in cands if c) >= 2:
+            return w, h, objs, cands
+
+
+def write_scene_image(objs: List[dict], w: int, h: int, image_id: int,
+                      img_dir: str, rng: random.Random,
+                      nprng: np.random.Generator, jpeg_quality: int) -> dict:
+    """Paint the scene, write ``synth_<image_id>.jpg`` into ``img_dir`` and
+    return its COCO image record."""
+    file_name = f'synth_{image_id:06d}.jpg'
+    img = paint_scene(objs, w, h, rng, nprng)
+    cv2.imwrite(osp.join(img_dir, file_name), img,
+                [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    return dict(id=image_id, file_name=file_name, height=h, width=w)
+
+
+def annotate_objects(objs: List[dict], image_id: int, first_ann_id: int,
+                     rng: random.Random, rle_prob: float) -> List[dict]:
+    """COCO annotations of the objects (ids from ``first_ann_id`` on), each
+    stored as polygons or, with probability ``rle_prob``, compressed RLE."""
+    cat_id = {c['name']: c['id'] for c in CATEGORIES}
+    anns = []
+    for k, o in enumerate(objs):
+        ys, xs = np.nonzero(o['mask'])
+        bbox = [float(xs.min()), float(ys.min()),
+                float(xs.max() - xs.min() + 1),
+                float(ys.max() - ys.min() + 1)]
+        seg = (_encode_rle(o['mask']) if rng.random() < rle_prob
+               else o['parts'])
+        anns.append(dict(
+            id=first_ann_id + k, image_id=image_id,
+            category_id=cat_id[o['shape']], segmentation=seg,
+            area=float(o['area']), bbox=bbox, iscrowd=0))
+    return anns
+
+
+def sentence_record(sent_id: int, text: str, kind: str,
+                    rng: random.Random) -> dict:
+    """The refs' sentence dict of expression ``text`` (its ``raw`` form
+    capitalised with probability 0.5)."""
+    raw = text[0].upper() + text[1:] if rng.random() < 0.5 else text
+    return dict(sent_id=sent_id, sent=text, raw=raw, tokens=text.split(),
+                kind=kind)
+
+
 # ------------------------------------------------------------------- main
 def make_synthetic_refcoco(out_dir: str = 'data/synthetic',
                            num_images: Optional[int] = None,
@@ -368,17 +457,7 @@ def make_synthetic_refcoco(out_dir: str = 'data/synthetic',
         dict: Summary: paths, and per split file and split the numbers of
         images, refs and sentences.
     """
-    if num_images is not None:
-        if num_images < len(UNC_SPLITS):
-            raise ValueError(f'num_images must be >= {len(UNC_SPLITS)}')
-        small = max(1, round(num_images / 11))
-        split_sizes = dict(train=num_images - 3 * small, val=small,
-                           testA=small, testB=small)
-    split_sizes = dict(split_sizes or DEFAULT_SPLIT_SIZES)
-    unknown = set(split_sizes) - set(UNC_SPLITS)
-    if unknown:
-        raise ValueError(f'unknown splits {sorted(unknown)}; use '
-                         f'{UNC_SPLITS}')
+    split_sizes = resolve_split_sizes(num_images, split_sizes)
     if min_size > max_size or min_size < 48:
         raise ValueError('need 48 <= min_size <= max_size')
 
@@ -395,54 +474,28 @@ def make_synthetic_refcoco(out_dir: str = 'data/synthetic',
     image_id = 0
     for split in UNC_SPLITS:
         for _ in range(split_sizes.get(split, 0)):
-            # Draw scenes until at least two objects can be described.
-            while True:
-                w = rng.randint(min_size, max_size)
-                h = rng.randint(min_size, max_size)
-                objs = place_objects(rng, w, h, max_objects)
-                if objs is None:
-                    continue
-                rasterize_objects(objs, w, h, rng)
-                cands = [_candidate_expressions(o, objs, w, h) for o in objs]
-                describable = [i for i, c in enumerate(cands) if c]
-                if len(describable) >= 2:
-                    break
+            w, h, objs, cands = draw_describable_scene(
+                rng, min_size, max_size, max_objects)
+            describable = [i for i, c in enumerate(cands) if c]
             image_id += 1
-            file_name = f'synth_{image_id:06d}.jpg'
-            img = paint_scene(objs, w, h, rng, nprng)
-            cv2.imwrite(osp.join(img_dir, file_name), img,
-                        [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
-            images.append(dict(id=image_id, file_name=file_name, height=h,
-                               width=w))
-
-            obj_ann = []
-            for o in objs:
-                ann_id += 1
-                obj_ann.append(ann_id)
-                ys, xs = np.nonzero(o['mask'])
-                bbox = [float(xs.min()), float(ys.min()),
-                        float(xs.max() - xs.min() + 1),
-                        float(ys.max() - ys.min() + 1)]
-                seg = (_encode_rle(o['mask']) if rng.random() < rle_prob
-                       else o['parts'])
-                annotations.append(dict(
-                    id=ann_id, image_id=image_id,
-                    category_id=cat_id[o['shape']], segmentation=seg,
-                    area=float(o['area']), bbox=bbox, iscrowd=0))
+            images.append(write_scene_image(objs, w, h, image_id, img_dir, rng,
+                                            nprng, jpeg_quality))
+            anns = annotate_objects(objs, image_id, ann_id + 1, rng, rle_prob)
+            annotations += anns
+            obj_ann = [a['id'] for a in anns]
+            ann_id = obj_ann[-1]
 
             n_refs = rng.randint(2, min(max_refs_per_image, len(describable)))
             for i in sorted(rng.sample(describable, n_refs)):
                 ref_id += 1
-                chosen = _pick_sentences(cands[i], rng, max_sents_per_ref,
-                                         lr_prob, attr_prob)
+                chosen = pick_sentences(cands[i], rng, max_sents_per_ref,
+                                        lr_prob, attr_prob)
                 sentences, sent_ids = [], []
                 for e in chosen:
-                    t = e['text']
                     sent_id += 1
                     sent_ids.append(sent_id)
-                    raw = t[0].upper() + t[1:] if rng.random() < 0.5 else t
-                    sentences.append(dict(sent_id=sent_id, sent=t, raw=raw,
-                                          tokens=t.split(), kind=e['kind']))
+                    sentences.append(sentence_record(sent_id, e['text'],
+                                                     e['kind'], rng))
                 refs.append(dict(
                     ref_id=ref_id, ann_id=obj_ann[i], image_id=image_id,
                     category_id=cat_id[objs[i]['shape']], split=split,
@@ -479,17 +532,19 @@ def make_synthetic_refcoco(out_dir: str = 'data/synthetic',
     return summary
 
 
-def write_counts_manifest(ann_dir: str, splits: Dict[str, dict]) -> str:
+def write_counts_manifest(ann_dir: str, splits: Dict[str, dict],
+                          source: str = 'asda.datasets.synthetic',
+                          **extra) -> str:
     """Write ``counts.json`` beside the refs pickles: per split file and
     split, the numbers of refs, expressions and images, which
     ``tools/dataset_converters/check_refer_data.py`` compares the folder
-    with (as it compares RefCOCO with the published counts)."""
+    with (as it compares RefCOCO with the published counts). ``source``
+    names the generator; ``extra`` items are written after ``counts``."""
     counts = {split_by: {split: dict(refs=v['refs'], expressions=v['sentences'],
                                      images=v['images'])
                          for split, v in stats.items()}
               for split_by, stats in splits.items()}
     path = osp.join(ann_dir, 'counts.json')
     with open(path, 'w') as f:
-        json.dump(dict(source='asda.datasets.synthetic', counts=counts), f,
-                  indent=1)
+        json.dump(dict(source=source, counts=counts, **extra), f, indent=1)
     return path

@@ -40,7 +40,8 @@ from .synthetic import (
     rasterize_objects,
 )
 
-__all__ = ['SIZE_WORDS', 'RELATIONS', 'REGIONS', 'size_word', 'parse_caption',
+__all__ = ['SIZE_WORDS', 'RELATIONS', 'REGIONS', 'REGION_MARGIN', 'size_word',
+           'relation_holds', 'parse_caption',
            'describes', 'scene_captions', 'draw_scene', 'draw_twin_group',
            'render_scene', 'CaptionStream']
 
@@ -106,8 +107,8 @@ def _matches(np_: tuple, obj: dict, w: int, h: int) -> bool:
             (size is None or size_word(obj, w, h) == size))
 
 
-def _holds(link: str, a: dict, b: Optional[dict], w: int, h: int,
-           margin: float) -> bool:
+def relation_holds(link: str, a: dict, b: Optional[dict], w: int, h: int,
+                   margin: float) -> bool:
     """Whether region / relation ``link`` holds for a (and b), with
     ``margin`` (fraction of the side; 0 = loosely)."""
     if link in REGIONS:
@@ -135,11 +136,11 @@ def describes(text: str, scene: dict, strict: bool = True) -> bool:
     pair_margin = POSITION_MARGIN if strict else 0.0
     firsts = [o for o in objs if _matches(spec['nps'][0], o, w, h)]
     if len(spec['nps']) == 1:
-        return any(link is None or _holds(link, a, None, w, h, region_margin)
+        return any(link is None or relation_holds(link, a, None, w, h, region_margin)
                    for a in firsts)
     seconds = [o for o in objs if _matches(spec['nps'][1], o, w, h)]
     return any(a is not b and (link == 'and' or
-                               _holds(link, a, b, w, h, pair_margin))
+                               relation_holds(link, a, b, w, h, pair_margin))
                for a in firsts for b in seconds)
 
 
@@ -164,7 +165,7 @@ def scene_captions(scene: dict, rng: random.Random) -> List[Tuple[str, tuple]]:
     for i, o in enumerate(objs):
         out.append((_np_text(o, w, h, rng.random() < 0.5), (i,)))
         for region in REGIONS:
-            if _holds(region, o, None, w, h, REGION_MARGIN):
+            if relation_holds(region, o, None, w, h, REGION_MARGIN):
                 out.append((f'{_np_text(o, w, h, rng.random() < 0.5)} '
                             f'{region}', (i,)))
     for i, a in enumerate(objs):
@@ -172,7 +173,7 @@ def scene_captions(scene: dict, rng: random.Random) -> List[Tuple[str, tuple]]:
             if i == j:
                 continue
             for rel in RELATIONS:
-                if _holds(rel, a, b, w, h, POSITION_MARGIN):
+                if relation_holds(rel, a, b, w, h, POSITION_MARGIN):
                     out.append((f'{_np_text(a, w, h, rng.random() < 0.5)} '
                                 f'{rel} {_np_text(b, w, h, rng.random() < 0.5)}',
                                 (i, j)))

@@ -10,7 +10,7 @@ from different scenes. Accuracy is reported per layer.
 Shape letters: N objects, C channels, B images, h x w token grid.
 """
 import random
-from typing import Dict, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from asda.datasets.synthetic import SHAPES
 from asda.datasets.synthetic_captions import draw_scene, render_scene
 
-__all__ = ['object_features', 'fit_probe', 'shape_probe']
+__all__ = ['object_features', 'fit_logistic_regression', 'fit_probe',
+           'shape_probe']
 
 
 @torch.no_grad()
@@ -55,35 +56,62 @@ def object_features(backbone, scenes: Sequence[dict], img_size: int = 224,
             torch.tensor(labels))
 
 
-def fit_probe(train_x: torch.Tensor, train_y: torch.Tensor,
-              test_x: torch.Tensor, test_y: torch.Tensor,
-              weight_decay: float = 1e-3, steps: int = 200) -> float:
-    """Multinomial logistic regression (L-BFGS, L2) on standardised
-    features; returns the test accuracy in percent.
+def fit_logistic_regression(train_x: torch.Tensor, train_y: torch.Tensor,
+                            num_classes: int, weight_decay: float = 1e-3,
+                            steps: int = 200,
+                            class_weight: Optional[torch.Tensor] = None
+                            ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Multinomial logistic regression (L-BFGS, L2 on the weights) on
+    standardised features.
 
     Args:
-        train_x, test_x (Tensor): (N, C) features.
-        train_y, test_y (Tensor): (N,) class indices.
+        train_x (Tensor): (N, C) features.
+        train_y (Tensor): (N,) class indices in [0, num_classes).
+        num_classes (int): Number of classes K.
+        weight_decay (float): L2 weight.
+        steps (int): L-BFGS iterations.
+        class_weight (Tensor, optional): (K,) weights of the classes in the
+            loss (e.g. to balance them); None weighs every sample alike.
+
+    Returns:
+        callable: (M, C) features -> (M,) predicted class indices.
     """
     mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
-    xtr, xte = (train_x - mean) / std, (test_x - mean) / std
-    num_classes = len(SHAPES)
+    xtr = (train_x - mean) / std
     linear = torch.nn.Linear(xtr.shape[1], num_classes)
     opt = torch.optim.LBFGS(linear.parameters(), lr=1, max_iter=steps,
                             line_search_fn='strong_wolfe')
 
     def closure():
         opt.zero_grad()
-        loss = F.cross_entropy(linear(xtr), train_y) + \
+        loss = F.cross_entropy(linear(xtr), train_y, weight=class_weight) + \
             weight_decay * linear.weight.pow(2).sum()
         loss.backward()
         return loss
 
     with torch.enable_grad():
         opt.step(closure)
-    with torch.no_grad():
-        pred = linear(xte).argmax(1)
-    return 100.0 * (pred == test_y).float().mean().item()
+
+    @torch.no_grad()
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        return linear((x - mean) / std).argmax(1)
+
+    return predict
+
+
+def fit_probe(train_x: torch.Tensor, train_y: torch.Tensor,
+              test_x: torch.Tensor, test_y: torch.Tensor,
+              weight_decay: float = 1e-3, steps: int = 200) -> float:
+    """The shape probe's classifier (:func:`fit_logistic_regression` over
+    the shapes); returns the test accuracy in percent.
+
+    Args:
+        train_x, test_x (Tensor): (N, C) features.
+        train_y, test_y (Tensor): (N,) class indices.
+    """
+    predict = fit_logistic_regression(train_x, train_y, len(SHAPES),
+                                      weight_decay, steps)
+    return 100.0 * (predict(test_x) == test_y).float().mean().item()
 
 
 def shape_probe(backbone, layers: Sequence[int], seed: int = 12345,

@@ -1,0 +1,56 @@
+"""Text-only control of the no-target decision on a gRefCOCO folder.
+
+Logistic regression on the expressions' bag of words, trained on one split
+(no-target vs target), scored on another by its balanced accuracy (see
+:mod:`asda.evaluation.text_only_control`).
+
+Usage::
+
+    python tools/analysis_tools/text_only_control.py \\
+        --data-root data/synthetic_gres --train-split train --eval-split val \\
+        [--out control.json]
+"""
+import argparse
+import json
+import os.path as osp
+from typing import Optional, Sequence
+
+from asda.evaluation.text_only_control import (
+    load_grefs,
+    text_only_control_on_grefs,
+)
+
+__all__ = ['main', 'parse_args']
+
+
+def parse_args(argv: Optional[Sequence[str]] = None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--data-root', default='data/synthetic_gres')
+    parser.add_argument('--split-file', default='grefcoco/grefs(unc).json',
+                        help='grefs file, relative to --data-root')
+    parser.add_argument('--train-split', default='train')
+    parser.add_argument('--eval-split', default='val')
+    parser.add_argument('--out', default=None,
+                        help='write the result to this JSON file')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    args = parse_args(argv)
+    path = osp.join(args.data_root, args.split_file)
+    result = dict(text_only_control_on_grefs(
+        load_grefs(path), args.train_split, args.eval_split), grefs_file=path)
+    print(f'text-only control ({path}): trained on {args.train_split} '
+          f'{result["train_counts"]}, evaluated on {args.eval_split} '
+          f'{result["counts"]}')
+    print(f'  balanced accuracy {result["balanced_accuracy"]:.1f}%  '
+          f'(recall no-target {result["recall_no_target"]:.1f}%, '
+          f'target {result["recall_target"]:.1f}%)')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(result, f, indent=1)
+    return result
+
+
+if __name__ == '__main__':
+    main()
