@@ -1,5 +1,6 @@
 # One entry point for set-up, tests and the demo.
 #   make demo   set up if needed, then train + evaluate on the synthetic dataset (CPU, minutes)
+#   make demo-gres  the gRefCOCO demo: no-target output and GRES metrics on synthetic gRefCOCO
 #   make pretrain  contrastive pretraining of the demo's tiny CLIP (stage one; PRETRAIN_ARGS)
 #   make test   create .venv if missing, install the lock + asda (editable), lint, pytest
 
@@ -8,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.asda-installed
 
-.PHONY: setup test lint demo pretrain lock clean demo-env web-demo
+.PHONY: setup test lint demo demo-gres pretrain lock clean demo-env web-demo
 
 setup: $(STAMP)
 
@@ -26,6 +27,9 @@ test: lint
 
 demo: $(STAMP)
 	PYTHONUNBUFFERED=1 $(BIN)/python tools/demo_synthetic.py $(DEMO_ARGS)
+
+demo-gres: $(STAMP)
+	PYTHONUNBUFFERED=1 $(BIN)/python tools/demo_synthetic_gres.py $(DEMO_ARGS)
 
 pretrain: $(STAMP)
 	PYTHONUNBUFFERED=1 $(BIN)/python tools/pretrain_tiny_clip.py $(PRETRAIN_ARGS)

@@ -23,11 +23,12 @@ def load_tool(relpath: str, name: str):
     return module
 
 
-def write_config(path, data_root: str, extra: str = '') -> str:
-    """A config inheriting the demo config, on ``data_root``, deterministic
-    (no random augmentation, no workers), with ``extra`` appended."""
+def write_config(path, data_root: str, extra: str = '', base: str = None) -> str:
+    """A config inheriting the demo config (or ``base``), on ``data_root``,
+    deterministic (no random augmentation, no workers), with ``extra``
+    appended."""
     text = f'''
-_base_ = [{DEMO_CONFIG!r}]
+_base_ = [{base or DEMO_CONFIG!r}]
 data_root = {data_root!r}
 _det_pipeline = [
     dict(type='LoadReferringImage'),

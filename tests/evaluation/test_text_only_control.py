@@ -5,10 +5,10 @@ import os.path as osp
 import pytest
 from asda_test_utils import load_tool
 
+from asda.datasets import load_refs
 from asda.datasets.synthetic_gres import GREFS_FILE, make_synthetic_grefcoco
 from asda.evaluation.text_only_control import (
     is_no_target,
-    load_grefs,
     split_expressions,
     text_only_control,
     text_only_control_on_grefs,
@@ -22,9 +22,14 @@ TEXTS = ['the red circle', 'both blue squares', 'the leftmost green object',
          'the two hexagons', 'upper red shape', 'the bigger blue thing']
 
 
+_IDS = iter(range(1, 10 ** 6))
+
+
 def _gref(split, texts, no_target):
-    return dict(ann_id=[-1] if no_target else [1], split=split,
-                sentences=[dict(sent=t) for t in texts])
+    ids = [next(_IDS) for _ in texts]
+    return dict(ref_id=ids[0], image_id=1, ann_id=[-1] if no_target else [1],
+                split=split, sent_ids=ids,
+                sentences=[dict(sent=t, sent_id=i) for t, i in zip(texts, ids)])
 
 
 def _giveaway(split):
@@ -64,18 +69,16 @@ def test_unseen_words_are_dropped():
 
 def test_no_target_rule_and_errors(tmp_path):
     assert is_no_target(dict(ann_id=[-1])) and is_no_target(dict(ann_id=-1))
-    assert is_no_target(dict(ann_id=[3], no_target=True))
+    assert is_no_target(dict(ann_id=[], no_target=True))
+    with pytest.raises(ValueError, match='contradicts'):
+        is_no_target(dict(ann_id=[3], no_target=True))
     assert not is_no_target(dict(ann_id=[3, 4], no_target=False))
     with pytest.raises(ValueError, match="split 'testC'"):
         split_expressions(_giveaway('train'), 'testC')
     with pytest.raises(ValueError, match='no no-target'):
         text_only_control(['a', 'b'], [0, 0], ['a', 'b'], [0, 1])
-    with pytest.raises(FileNotFoundError, match='missing.json'):
-        load_grefs(str(tmp_path / 'missing.json'))
-    bad = tmp_path / 'bad.json'
-    bad.write_text(json.dumps({'refs': []}))
-    with pytest.raises(ValueError, match='bad.json'):
-        load_grefs(str(bad))
+    with pytest.raises(ValueError, match='mixes -1'):
+        is_no_target(dict(ann_id=[-1, 3]))
 
 
 def test_cli(tmp_path, capsys):
@@ -97,7 +100,7 @@ def test_on_generated_synthetic_set(tmp_path):
     make_synthetic_grefcoco(str(tmp_path), seed=0,
                             split_sizes=dict(train=60, val=15, testA=1,
                                              testB=1))
-    grefs = load_grefs(osp.join(str(tmp_path), GREFS_FILE))
+    grefs = load_refs(osp.join(str(tmp_path), GREFS_FILE))
     result = text_only_control_on_grefs(grefs, 'train', 'val')
     with open(tmp_path / 'grefcoco' / 'counts.json') as f:
         forms = json.load(f)['forms']['val']

@@ -142,3 +142,22 @@ def test_published_counts_are_sourced(tool):
         for kinds in splits.values():
             for kind, (count, source) in kinds.items():
                 assert kind in tool.KINDS and count > 0 and source in tool.SOURCES
+
+
+def test_grefcoco_lists_and_no_target(tool, tmp_path, capsys):
+    """gRefCOCO's grefs (lists of annotation ids, [-1] for no target) pass;
+    a missing annotation inside a multi-target gref is named."""
+    from asda.datasets.synthetic_gres import make_synthetic_grefcoco
+    make_synthetic_grefcoco(str(tmp_path), seed=2,
+                            split_sizes=dict(train=3, val=1, testA=1, testB=1))
+    args = ['--data-root', str(tmp_path), '--img-dir', 'images', '--dataset', 'grefcoco']
+    assert tool.main(args) == 0, capsys.readouterr().out
+    grefs_file = tmp_path / 'grefcoco' / 'grefs(unc).json'
+    grefs = json.loads(grefs_file.read_text())
+    multi = next(g for g in grefs if len(g['ann_id']) > 1)
+    multi['ann_id'][1] = 987654
+    grefs_file.write_text(json.dumps(grefs))
+    capsys.readouterr()
+    assert tool.main(args) == 1
+    out = capsys.readouterr().out
+    assert f'ref_id {multi["ref_id"]}' in out and 'annotation 987654' in out

@@ -15,10 +15,8 @@ import json
 import os.path as osp
 from typing import Optional, Sequence
 
-from asda.evaluation.text_only_control import (
-    load_grefs,
-    text_only_control_on_grefs,
-)
+from asda.datasets import load_refs
+from asda.evaluation.text_only_control import text_only_control_on_grefs
 
 __all__ = ['main', 'parse_args']
 
@@ -39,7 +37,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     path = osp.join(args.data_root, args.split_file)
     result = dict(text_only_control_on_grefs(
-        load_grefs(path), args.train_split, args.eval_split), grefs_file=path)
+        load_refs(path), args.train_split, args.eval_split), grefs_file=path)
     print(f'text-only control ({path}): trained on {args.train_split} '
           f'{result["train_counts"]}, evaluated on {args.eval_split} '
           f'{result["counts"]}')

@@ -30,6 +30,7 @@ from collections import Counter, defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from asda.datasets import check_images, load_refs
+from asda.datasets.grefcoco import gref_target_ids
 
 #: The datasets the refer release ships: name -> split files.
 DATASETS = {
@@ -52,10 +53,12 @@ def split_file(folder: str, name: str, split_by: str) -> str:
 
 
 def target_ann_ids(ref: dict) -> List[int]:
-    """A ref's annotation ids: a refer ref's one, a gref's list (``[-1]``,
-    no target: none)."""
-    ids = ref['ann_id'] if isinstance(ref['ann_id'], (list, tuple)) else [ref['ann_id']]
-    return [i for i in ids if i != -1]
+    """A ref's annotation ids: a refer ref's one, a gref's list
+    (:func:`asda.datasets.grefcoco.gref_target_ids`; none for no target)."""
+    if not isinstance(ref['ann_id'], (list, tuple)) and 'no_target' not in ref:
+        return [ref['ann_id']]
+    return gref_target_ids(ref)
+
 
 #: Where each published count comes from.
 SOURCES = {

@@ -6,7 +6,7 @@ from mmseg.registry import DATASETS
 
 from .refcoco import RefCOCODataset
 
-__all__ = ['GRefCOCODataset', 'no_target_label']
+__all__ = ['GRefCOCODataset', 'gref_target_ids', 'no_target_label']
 
 
 def no_target_label(flag: Any, has_object: bool, where: str = '') -> bool:
@@ -43,6 +43,31 @@ def _as_list(value) -> list:
     if isinstance(value, (list, tuple)):
         return list(value)
     return [value]
+
+
+def gref_target_ids(ref: dict, where: str = '') -> List[int]:
+    """A gref's target annotation ids, ``[]`` for no target (``ann_id``
+    ``[-1]``, ``-1`` or ``[]``): the one owner of that rule, which the
+    dataset, the text-only control and ``check_refer_data.py`` ask.
+
+    Raises:
+        ValueError: ``ann_id`` mixes -1 with annotation ids, or a
+            ``no_target`` field contradicts it (``where`` names the gref).
+    """
+    where = where or f'ref_id={ref.get("ref_id")}'
+    ids = _as_list(ref['ann_id'])
+    if NO_TARGET_ID in ids:
+        if len(ids) > 1:
+            raise ValueError(
+                f'{where}: ann_id={ref["ann_id"]!r} mixes {NO_TARGET_ID} '
+                f'(no target) with annotation ids')
+        ids = []
+    flag = ref.get('no_target')
+    if flag is not None and bool(flag) != (not ids):
+        raise ValueError(
+            f'{where}: no_target={flag!r} contradicts '
+            f'ann_id={ref["ann_id"]!r}')
+    return ids
 
 
 @DATASETS.register_module()
@@ -94,23 +119,6 @@ class GRefCOCODataset(RefCOCODataset):
                  **kwargs) -> None:
         super().__init__(data_root, ann_file, split_file, *args, **kwargs)
 
-    def _target_ids(self, ref: dict) -> List[int]:
-        """The gref's target annotation ids, ``[]`` for no target."""
-        ids = _as_list(ref['ann_id'])
-        where = f'ref_id={ref["ref_id"]} of {self.split_file}'
-        if NO_TARGET_ID in ids:
-            if len(ids) > 1:
-                raise ValueError(
-                    f'{where}: ann_id={ref["ann_id"]!r} mixes {NO_TARGET_ID} '
-                    f'(no target) with annotation ids')
-            ids = []
-        flag = ref.get('no_target')
-        if flag is not None and bool(flag) != (not ids):
-            raise ValueError(
-                f'{where}: no_target={flag!r} contradicts '
-                f'ann_id={ref["ann_id"]!r}')
-        return ids
-
     def ref_targets(self, ref: dict, img: dict, anns: dict) -> dict:
         """The target fields of one gref's data info.
 
@@ -124,7 +132,7 @@ class GRefCOCODataset(RefCOCODataset):
             and ``segmentations`` (the checked segmentation of every
             non-crowd target annotation).
         """
-        ids = self._target_ids(ref)
+        ids = gref_target_ids(ref, f'ref_id={ref["ref_id"]} of {self.split_file}')
         segmentations, categories = [], []
         for ann_id in ids:
             ann = self._ref_annotation(ref, ann_id, anns)

@@ -11,47 +11,29 @@ recalls, in percent (50 = chance). A high figure would mean the data leaks
 the answer through the words; a model's N-acc / T-acc should be read beside
 it.
 
-The grefs are read from ``grefs(unc).json`` with :func:`load_grefs`.
+The grefs are read with :func:`asda.datasets.load_refs` (JSON or pickle),
+the dataset's reader.
 
 Shape letters: N expressions, V vocabulary size.
 """
-import json
-import os.path as osp
 from typing import Dict, List, Sequence, Tuple
 
 import torch
 
+from ..datasets.grefcoco import gref_target_ids
 from .shape_probe import fit_logistic_regression
 
-__all__ = ['load_grefs', 'is_no_target', 'split_expressions',
+__all__ = ['is_no_target', 'split_expressions',
            'bag_of_words', 'text_only_control', 'text_only_control_on_grefs']
 
 #: Class indices of the control.
 TARGET, NO_TARGET = 0, 1
 
 
-def load_grefs(path: str) -> List[dict]:
-    """The grefs of a gRefCOCO ``grefs(unc).json`` (a JSON list of dicts).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: the file is not a JSON list of dicts.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'grefs file not found: {path}')
-    with open(path) as f:
-        grefs = json.load(f)
-    if not isinstance(grefs, list) or not all(isinstance(g, dict)
-                                              for g in grefs):
-        raise ValueError(f'{path}: expected a JSON list of grefs (dicts)')
-    return grefs
-
-
 def is_no_target(gref: dict) -> bool:
-    """A gref is no-target if it says so (``no_target``) or its ``ann_id``
-    is -1 or [-1]."""
-    ann = gref.get('ann_id')
-    return bool(gref.get('no_target')) or ann == -1 or ann == [-1]
+    """Whether a gref has no target (:func:`asda.datasets.grefcoco.
+    gref_target_ids`, the dataset's rule)."""
+    return not gref_target_ids(gref)
 
 
 def split_expressions(grefs: Sequence[dict], split: str
