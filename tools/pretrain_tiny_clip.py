@@ -75,7 +75,35 @@ def parse_args(argv=None):
     parser.add_argument('--log-every', type=positive_int, default=10)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
                         else 'cpu')
+    parser.add_argument('--compare', metavar='PROVENANCE_JSON', default=None,
+                        help='after training, compare the zero-shot figures with '
+                        "another run's provenance (the committed checkpoint's: "
+                        'checkpoints/tiny_clip_synthetic.json); exit 1 if any differs '
+                        'by more than --tolerance points')
+    parser.add_argument('--tolerance', type=float, default=2.0)
     return parser.parse_args(argv)
+
+
+def comparable_figures(zero_shot: dict) -> dict:
+    """The zero-shot figures a rerun must reproduce (percent): retrieval
+    top-1, the hard-negative accuracies, the shape probe at every layer."""
+    figures = {k: zero_shot[k] for k in ('retrieval_top1', 'shape_negative_acc',
+                                        'position_negative_acc')}
+    figures.update({f'shape_probe_layer_{k}': v['accuracy']
+                    for k, v in zero_shot['shape_probe'].items()})
+    return figures
+
+
+def compare_runs(new: dict, reference: dict, tolerance: float) -> list:
+    """(name, new, reference, within tolerance) for each figure of
+    :func:`comparable_figures` of two provenance dicts."""
+    ours = comparable_figures(new['zero_shot'])
+    theirs = comparable_figures(reference['zero_shot'])
+    missing = sorted(set(theirs) - set(ours))
+    if missing:
+        raise ValueError(f'the reference has figures this run lacks: {missing}')
+    return [(name, ours[name], value, abs(ours[name] - value) <= tolerance)
+            for name, value in theirs.items()]
 
 
 def machine(device: str) -> dict:
@@ -158,8 +186,18 @@ def main(argv=None) -> dict:
     print(f'[pretrain] wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} '
           f'MiB) and its provenance {osp.splitext(args.out)[0]}.json; '
           f'{provenance["seconds_total"]:.0f} s', flush=True)
+    if args.compare is not None:
+        with open(args.compare) as f:
+            reference = json.load(f)
+        rows = compare_runs(provenance, reference, args.tolerance)
+        print(f'[pretrain] zero-shot figures against {args.compare} '
+              f'(tolerance {args.tolerance:g} points):')
+        for name, ours, theirs, ok in rows:
+            print(f'  {name:26s} {ours:6.1f}  reference {theirs:6.1f}  '
+                  f'{"ok" if ok else "DIFFERS"}')
+        provenance['comparison_ok'] = all(ok for *_, ok in rows)
     return provenance
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(0 if main().get('comparison_ok', True) else 1)

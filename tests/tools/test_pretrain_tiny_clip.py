@@ -65,3 +65,21 @@ def test_shape_probe_tool(small_config, pretrained, tmp_path, capsys):
     assert saved['layers']['4']['accuracy'] == result[4]['accuracy']
     with pytest.raises(FileNotFoundError, match='--pretrained: no such file'):
         probe.main([small_config, '--pretrained', str(tmp_path / 'none.pt')])
+
+
+def test_compare_with_a_reference_run(pretrained, tmp_path):
+    """The reproduction check: a run matches its own figures, and a figure
+    more than the tolerance away is reported."""
+    tool = load_tool('tools/pretrain_tiny_clip.py', 'asda_pretrain_tiny_clip')
+    _, provenance = pretrained
+    rows = tool.compare_runs(provenance, provenance, 2.0)
+    assert rows and all(ok for *_, ok in rows)
+    assert {name for name, *_ in rows} >= {'retrieval_top1', 'shape_probe_layer_6'}
+    shifted = json.loads(json.dumps(provenance))
+    shifted['zero_shot']['shape_probe']['4']['accuracy'] += 2.5
+    bad = [name for name, *_, ok in tool.compare_runs(provenance, shifted, 2.0) if not ok]
+    assert bad == ['shape_probe_layer_4']
+    fewer = json.loads(json.dumps(provenance))
+    del fewer['zero_shot']['shape_probe']['4']
+    with pytest.raises(ValueError, match='shape_probe_layer_4'):
+        tool.compare_runs(fewer, provenance, 2.0)
