@@ -12,8 +12,8 @@ import argparse
 from typing import Optional, Sequence
 
 from asda.datasets.synthetic import (
-    DEFAULT_SPLIT_SIZES,
-    UNC_SPLITS,
+    add_generator_arguments,
+    generator_kwargs,
     make_synthetic_refcoco,
 )
 
@@ -22,42 +22,13 @@ __all__ = ['main', 'parse_args']
 
 def parse_args(argv: Optional[Sequence[str]] = None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--out-dir', default='data/synthetic')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--num-images', type=int, default=None,
-                        help='total images, shared 8:1:1:1 by train/val/'
-                        'testA/testB (overrides --num-train etc.)')
-    for split, n in DEFAULT_SPLIT_SIZES.items():
-        parser.add_argument(f'--num-{split}', type=int, default=n,
-                            help=f'images in unc {split} (default {n})')
-    parser.add_argument('--min-size', type=int, default=160,
-                        help='smallest image side')
-    parser.add_argument('--max-size', type=int, default=256,
-                        help='largest image side')
-    parser.add_argument('--max-objects', type=int, default=4)
-    parser.add_argument('--max-refs-per-image', type=int, default=3)
-    parser.add_argument('--max-sents-per-ref', type=int, default=3)
-    parser.add_argument('--lr-prob', type=float, default=0.5)
-    parser.add_argument('--attr-prob', type=float, default=0.7)
-    parser.add_argument('--rle-prob', type=float, default=0.4)
+    add_generator_arguments(parser, 'data/synthetic')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
-    summary = make_synthetic_refcoco(
-        args.out_dir,
-        num_images=args.num_images,
-        split_sizes={s: getattr(args, f'num_{s}') for s in UNC_SPLITS},
-        seed=args.seed,
-        min_size=args.min_size,
-        max_size=args.max_size,
-        max_objects=args.max_objects,
-        max_refs_per_image=args.max_refs_per_image,
-        max_sents_per_ref=args.max_sents_per_ref,
-        lr_prob=args.lr_prob,
-        attr_prob=args.attr_prob,
-        rle_prob=args.rle_prob)
+    summary = make_synthetic_refcoco(args.out_dir, **generator_kwargs(args))
     print(f'wrote {summary["num_images"]} images, {summary["num_refs"]} refs,'
           f' {summary["num_sentences"]} expressions to {args.out_dir}')
     for split_by, stats in summary['splits'].items():

@@ -44,7 +44,8 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-__all__ = ['make_synthetic_refcoco', 'COLOURS', 'SHAPES', 'CATEGORIES',
+__all__ = ['make_synthetic_refcoco', 'add_generator_arguments', 'generator_kwargs',
+           'COLOURS', 'SHAPES', 'CATEGORIES',
            'UNC_SPLITS', 'SPLIT_FILES', 'DEFAULT_SPLIT_SIZES',
            'GENERATOR_VERSION', 'EXPRESSION_KINDS', 'VOCABULARY',
            'place_objects', 'rasterize_objects', 'paint_scene',
@@ -548,3 +549,40 @@ def write_counts_manifest(ann_dir: str, splits: Dict[str, dict],
     with open(path, 'w') as f:
         json.dump(dict(source=source, counts=counts, **extra), f, indent=1)
     return path
+
+
+# ------------------------------------------------------------ command line
+def add_generator_arguments(parser, out_dir: str) -> None:
+    """The command-line options the synthetic generators share (output,
+    seed, split sizes, scenes, expression mix): the one list, for
+    ``make_synthetic_refcoco.py`` and ``make_synthetic_grefcoco.py``."""
+    parser.add_argument('--out-dir', default=out_dir)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--num-images', type=int, default=None,
+                        help='total images, shared 8:1:1:1 by train/val/'
+                        'testA/testB (overrides --num-train etc.)')
+    for split, n in DEFAULT_SPLIT_SIZES.items():
+        parser.add_argument(f'--num-{split}', type=int, default=n,
+                            help=f'images in unc {split} (default {n})')
+    parser.add_argument('--min-size', type=int, default=160,
+                        help='smallest image side')
+    parser.add_argument('--max-size', type=int, default=256,
+                        help='largest image side')
+    parser.add_argument('--max-objects', type=int, default=4)
+    parser.add_argument('--max-refs-per-image', type=int, default=3)
+    parser.add_argument('--max-sents-per-ref', type=int, default=3)
+    parser.add_argument('--lr-prob', type=float, default=0.5)
+    parser.add_argument('--attr-prob', type=float, default=0.7)
+    parser.add_argument('--rle-prob', type=float, default=0.4)
+
+
+def generator_kwargs(args) -> dict:
+    """The generator arguments of :func:`add_generator_arguments`' options
+    (all but ``--out-dir``)."""
+    return dict(
+        num_images=args.num_images,
+        split_sizes={s: getattr(args, f'num_{s}') for s in UNC_SPLITS},
+        seed=args.seed, min_size=args.min_size, max_size=args.max_size,
+        max_objects=args.max_objects, max_refs_per_image=args.max_refs_per_image,
+        max_sents_per_ref=args.max_sents_per_ref, lr_prob=args.lr_prob,
+        attr_prob=args.attr_prob, rle_prob=args.rle_prob)
