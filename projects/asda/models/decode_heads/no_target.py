@@ -5,11 +5,13 @@ Not in the paper (ASDA assumes one target per expression): our addition for
 GRES-style data, off by default. One logit per expression from WCG's
 word-guided fine features F_fine (Eq. 8) and the sentence feature f_E::
 
-    g     = [avgpool(F_fine) ; maxpool(F_fine) ; W_E f_E]      (B, 3d)
-    logit = MLP(g)                                              (B,)
+    t     = W_E f_E                                             (B, d)
+    G     = F_fine * t    (per position, as SFA's Eq. 4)        (B, HW, d)
+    logit = MLP([avgpool(G) ; maxpool(G) ; t])                  (B,)
 
-The max pool answers "does any position match the words?", the average pool
-gives the context, and f_E says what was asked for. Trained with a binary
+The gating compares every position with what was asked for before pooling;
+the max pool then answers "does any position match?", the average pool gives
+the context. Trained with a binary
 cross-entropy (weight ``loss_weight``); at inference an expression whose
 probability sigmoid(logit) exceeds ``threshold`` is predicted "no target"
 and gets an empty mask (:class:`asda.ReferringEncoderDecoder`).
@@ -75,8 +77,9 @@ class NoTargetClassifier(nn.Module):
         Returns:
             Tensor: (B,) logits.
         """
-        g = torch.cat([fine.mean(dim=1), fine.amax(dim=1),
-                       self.text_proj(sent.to(fine.dtype))], dim=-1)  # (B, 3d)
+        t = self.text_proj(sent.to(fine.dtype))  # (B, d)
+        gated = fine * t[:, None, :]  # (B, HW, d)
+        g = torch.cat([gated.mean(dim=1), gated.amax(dim=1), t], dim=-1)  # (B, 3d)
         return self.mlp(g).squeeze(-1)
 
     def loss(self, logits: torch.Tensor, batch_data_samples: Sequence) -> dict:
