@@ -3,20 +3,14 @@ own loss, and at inference an empty mask for a predicted no-target."""
 import numpy as np
 import pytest
 import torch
-from tiny_models import build_segmentor, make_sample, tiny_segmentor_cfg
+from tiny_models import build_segmentor, make_sample, small_head, tiny_segmentor_cfg
 
-from asda.models.decode_heads import WGDAHead
 from asda.models.decode_heads.no_target import NoTargetClassifier, gt_no_target
 
 TEXTS = ['red square', 'the purple hexagon']
 
 
-def _head(**kwargs):
-    cfg = dict(in_channels=32, text_channels=24, num_layers=1, num_heads=4,
-               dropout=0.0, decoder_channels=(16, 16, 8), num_masks=8,
-               coef_channels=16)
-    cfg.update(kwargs)
-    return WGDAHead(**cfg)
+_head = small_head
 
 
 def _inputs(b=2, h=4, w=6, length=7):

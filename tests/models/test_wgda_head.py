@@ -1,19 +1,12 @@
 """WGDAHead: shapes, Eq. 10, loss contracts, ignore label."""
 import pytest
 import torch
-from tiny_models import build_segmentor, make_sample  # noqa: F401  (scope)
+from tiny_models import build_segmentor, make_sample, small_head  # noqa: F401  (scope)
 
-from asda.models.decode_heads import WGDAHead
 from asda.models.decode_heads.wgda_head import sine_position_encoding
 from asda.models.losses.binary_losses import binary_dice_loss, binary_focal_loss
 
-
-def _head(**kwargs):
-    cfg = dict(in_channels=32, text_channels=24, num_layers=1, num_heads=4,
-               dropout=0.0, decoder_channels=(16, 16, 8), num_masks=8,
-               coef_channels=16)
-    cfg.update(kwargs)
-    return WGDAHead(**cfg)
+_head = small_head
 
 
 def _inputs(b=2, h=4, w=6, length=7):

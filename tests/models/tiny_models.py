@@ -45,3 +45,12 @@ def make_sample(text, gt=None, **meta):
         sample.gt_sem_seg = PixelData(data=torch.as_tensor(gt)[None].long())
     return sample
 
+
+def small_head(**kwargs):
+    """A small WGDAHead (d_model 32, text width 24, 8 masks) for head tests."""
+    from asda.models.decode_heads import WGDAHead
+    cfg = dict(in_channels=32, text_channels=24, num_layers=1, num_heads=4,
+               dropout=0.0, decoder_channels=(16, 16, 8), num_masks=8,
+               coef_channels=16)
+    cfg.update(kwargs)
+    return WGDAHead(**cfg)
