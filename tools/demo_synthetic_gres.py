@@ -24,7 +24,6 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 
 import demo_synthetic as demo  # noqa: E402  (the shared demo steps)
-from mmengine.config import Config  # noqa: E402
 
 import asda  # noqa: E402,F401  (registers the components)
 from asda.datasets import load_refs  # noqa: E402
@@ -60,11 +59,11 @@ def ensure_dataset(data_root: str) -> str:
     return grefs
 
 
-def breakdown_by_form(records_file: str, grefs_file: str) -> dict:
+def breakdown_by_form(records_file: str, grefs: list) -> dict:
     """:func:`asda.evaluation.summarize_gres` per expression form (the
     ``kind`` the generator records: single, multi, no-target), from the
     per-expression records of ``GRESMetric(out_file=...)``."""
-    forms = {s['sent_id']: s['kind'] for g in load_refs(grefs_file)
+    forms = {s['sent_id']: s['kind'] for g in grefs
              for s in g['sentences']}
     with open(records_file) as f:
         records = json.load(f)['records']
@@ -72,7 +71,7 @@ def breakdown_by_form(records_file: str, grefs_file: str) -> dict:
     for rec in records:
         if rec['sent_id'] not in forms:
             raise KeyError(f'{records_file}: sent_id {rec["sent_id"]} is not '
-                           f'in {grefs_file}')
+                           'in the grefs')
         by_form.setdefault(forms[rec['sent_id']], []).append(rec)
     order = {form: i for i, form in enumerate(FORMS)}
     return {form: dict(expressions=len(recs), **summarize_gres(recs, iou_thrs=()))
@@ -83,11 +82,8 @@ def breakdown_by_form(records_file: str, grefs_file: str) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
-    grefs_file = ensure_dataset(args.data_root)
-    cfg = Config.fromfile(args.config)
-    cfg.work_dir = args.work_dir
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[name].dataset.data_root = args.data_root
+    grefs = load_refs(ensure_dataset(args.data_root))  # read once
+    cfg = demo.load_cfg(args)
     os.makedirs(args.work_dir, exist_ok=True)
     checkpoint = demo.trained_checkpoint(args.work_dir) if args.skip_train \
         else demo.train(cfg, args.work_dir)
@@ -100,8 +96,8 @@ def main(argv=None):
             cfg, checkpoint, split,
             out_file=osp.join(args.work_dir, f'per_expression_{split}.json'))
     forms = breakdown_by_form(osp.join(args.work_dir, 'per_expression_val.json'),
-                              grefs_file) if 'val' in args.splits else {}
-    control = text_only_control_on_grefs(load_refs(grefs_file), 'train', 'val')
+                              grefs) if 'val' in args.splits else {}
+    control = text_only_control_on_grefs(grefs, 'train', 'val')
     examples = osp.join(args.work_dir, 'examples.png')
     demo.draw_examples(cfg, checkpoint, examples, args.num_examples)
 
