@@ -1,6 +1,7 @@
 """Helpers shared by the tests (importable as ``asda_test_utils``: the root
 conftest puts tests/ on sys.path): import a tools/ script, write a config,
-save a random-init checkpoint, the environment of a child process."""
+save a random-init checkpoint, the environment of a child process, and the
+float32 rounding tolerance of values computed in different orders."""
 import importlib
 import importlib.util
 import os
@@ -8,11 +9,60 @@ import os.path as osp
 import site
 from typing import Dict, Sequence
 
+import numpy as np
 import torch
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 TESTS = osp.dirname(osp.abspath(__file__))
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'asda', 'asda_tiny_synthetic.py')
+
+# Float32 rounding. A value computed in another order (another CPU's vector
+# kernels, thread count, batch size, runtime) moves by a few rounding errors
+# of the magnitudes it is computed from: for a sum of terms of both signs,
+# sum(|terms|), not the sum itself. ROUNDING_K is the budget, in units of
+# eps32 * magnitude, calibrated on the golden model families
+# (tests/models/test_golden.py): float32 lies within 43 of float64 there, and
+# the plain / AVX2 / AVX-512 kernels at 1 or 2 threads within 118 of each other.
+EPS32 = float(np.finfo(np.float32).eps)
+ROUNDING_K = 512
+
+
+def map_magnitude(values) -> np.ndarray:
+    """The rounding magnitude of each entry of a map computed by a network:
+    its own size plus the map's mean size (an entry near 0 is still a sum of
+    terms of the map's size)."""
+    values = np.abs(np.asarray(values, dtype=np.float64))
+    return values + values.mean()
+
+
+def logit_magnitude(probs) -> np.ndarray:
+    """:func:`map_magnitude` of the logits behind sigmoid probabilities,
+    times sigmoid's largest slope (1/4): the magnitude of the probabilities'
+    rounding."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), EPS32, 1 - EPS32)
+    return map_magnitude(np.log(p) - np.log1p(-p)) / 4
+
+
+def assert_close_to_rounding(actual, expected, magnitude=None, what: str = ''):
+    """``actual`` within ``ROUNDING_K * eps32 * magnitude`` of ``expected``,
+    entry by entry (``magnitude`` defaults to :func:`map_magnitude` of
+    ``expected``)."""
+    if isinstance(actual, torch.Tensor):
+        actual = actual.detach().cpu().double().numpy()
+    if isinstance(expected, torch.Tensor):
+        expected = expected.detach().cpu().double().numpy()
+    if isinstance(magnitude, torch.Tensor):
+        magnitude = magnitude.detach().cpu().double().numpy()
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    assert actual.shape == expected.shape, f'{what}: {actual.shape} != {expected.shape}'
+    if magnitude is None:
+        magnitude = map_magnitude(expected)
+    tol = ROUNDING_K * EPS32 * np.broadcast_to(magnitude, expected.shape)
+    off = np.abs(actual - expected) > tol
+    assert not off.any(), (
+        f'{what}: {int(off.sum())} of {off.size} values off by more than '
+        f'{ROUNDING_K} * eps32 * magnitude; first at {np.argwhere(off)[0].tolist()}: '
+        f'{actual[off][0]:.9g} vs {expected[off][0]:.9g} (tolerance {tol[off][0]:.3g})')
 
 
 def load_tool(relpath: str, name: str):

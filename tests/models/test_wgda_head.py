@@ -1,6 +1,7 @@
 """WGDAHead: shapes, Eq. 10, loss contracts, ignore label."""
 import pytest
 import torch
+from asda_test_utils import assert_close_to_rounding
 from tiny_models import build_segmentor, make_sample, small_head  # noqa: F401  (scope)
 
 from asda.models.decode_heads.wgda_head import sine_position_encoding
@@ -24,7 +25,8 @@ def test_forward_is_eq10_at_8x_the_grid():
     masks, coef = head.forward_branches(x)
     assert masks.shape == (2, 8, 32, 48) and coef.shape == (2, 8)
     assert masks.min() >= 0 and masks.max() <= 1 and coef.abs().max() <= 1
-    torch.testing.assert_close(logits[:, 0], (coef[:, :, None, None] * masks).sum(1))
+    terms = coef[:, :, None, None] * masks  # Eq. 10's Nc terms, of both signs
+    assert_close_to_rounding(logits[:, 0], terms.sum(1), 2 * terms.abs().sum(1), 'Eq. 10')
     assert head.out_channels == 1 and head.threshold == 0.5
     assert not hasattr(head, 'conv_seg')
 
