@@ -200,3 +200,23 @@ def test_table2_module_trees_differ_as_the_paper_describes():
     assert heads['f'] - heads['d'] == {'wcg_layer', 'coef_convs'}
     assert [masks[k] for k in 'abcde'] == [1] * 5
     assert masks['f'] == tiny_segmentor_cfg()['decode_head']['num_masks'] > 1
+
+
+@pytest.mark.parametrize('with_file', [True, False])
+def test_init_record_goes_to_the_log_file_not_the_console(with_file, tmp_path, capsys):
+    """mmengine's per-parameter initialisation record: in the log file when
+    there is one, never one INFO line per parameter on the console."""
+    from mmengine.logging import MMLogger
+
+    log_file = tmp_path / 'run.log'
+    MMLogger.get_instance(f'init_record_{with_file}', log_level='INFO',
+                          log_file=str(log_file) if with_file else None)
+    model = build_segmentor(tiny_segmentor_cfg(img_size=64))
+    capsys.readouterr()
+    model.init_weights()
+    console = capsys.readouterr()
+    assert 'init_weights' not in console.out + console.err
+    if with_file:
+        record = log_file.read_text()
+        assert 'Name of parameter - Initialization information' in record
+        assert record.count('init_weights') >= len(list(model.parameters()))

@@ -16,10 +16,18 @@ to the backbone in the three modes of ``forward``:
 :meth:`ReferringEncoderDecoder.forward_tokens` runs on pre-tokenised text
 (a (B, L) id tensor) and returns the logits, for tracing / ONNX export.
 Every size derives from the input: any side divisible by the patch size.
+
+``init_weights`` writes mmengine's per-parameter initialisation record to
+the log file, as mmengine does; with no log file (the inferencer, a probe,
+a notebook) it goes to the logger at DEBUG level instead of one INFO line
+per parameter on the console.
 """
+import logging
 from typing import List, Optional, Sequence, Union
 
 import torch
+from mmengine.dist import master_only
+from mmengine.logging import MMLogger
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.utils import OptSampleList, SampleList
@@ -46,6 +54,18 @@ class ReferringEncoderDecoder(EncoderDecoder):
     Arguments are :class:`mmseg.models.EncoderDecoder`'s; the backbone must
     take ``(inputs, texts)`` (:class:`asda.CLIPBackbone`).
     """
+
+    @master_only
+    def _dump_init_info(self):
+        """mmengine's initialisation record: to the log file when there is
+        one, else at DEBUG level (see the module docstring)."""
+        logger = MMLogger.get_current_instance()
+        if any(isinstance(h, logging.FileHandler) for h in logger.handlers):
+            super()._dump_init_info()
+            return
+        for name, param in self.named_parameters():
+            logger.debug(f'{name} - {tuple(param.shape)}: '
+                         f"{self._params_init_info[param]['init_info']}")
 
     def extract_feat(self,
                      inputs: torch.Tensor,
