@@ -27,7 +27,7 @@ def test_checkpoint_problem_finds_files_cut_short(tmp_path):
     assert checkpoint_problem(good) is None
     cut = _save(tmp_path / 'cut.pth', 1)
     _cut(cut)
-    assert 'unreadable' in checkpoint_problem(cut)
+    assert 'cut short' in checkpoint_problem(cut)
     assert checkpoint_problem(str(tmp_path / 'absent.pth')) == 'file not found'
     (tmp_path / 'empty.pth').write_bytes(b'')
     assert checkpoint_problem(str(tmp_path / 'empty.pth')) == 'empty file'

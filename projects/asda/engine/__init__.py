@@ -2,9 +2,12 @@
 tools' shared options, CPU distributed / mixed-precision set-up."""
 from .checkpoint import (
     CheckpointMismatchError,
+    UnreadableCheckpointError,
     checkpoint_problem,
     find_resumable_checkpoint,
     load_model_checkpoint,
+    read_checkpoint,
+    verify_checkpoint,
 )
 from .cli import (
     add_data_args,
@@ -20,8 +23,9 @@ from .runner import ASDARunner
 
 __all__ = [
     'ASDARunner', 'CPUAutocastOptimWrapper', 'CheckpointMismatchError',
-    'SafeCheckpointHook', 'add_data_args', 'add_runner_args', 'apply_data_args',
-    'checkpoint_problem', 'enable_amp', 'find_resumable_checkpoint',
-    'load_model_checkpoint', 'load_run_config', 'parse_runner_args',
-    'setup_cpu_distributed'
+    'SafeCheckpointHook', 'UnreadableCheckpointError', 'add_data_args',
+    'add_runner_args', 'apply_data_args', 'checkpoint_problem', 'enable_amp',
+    'find_resumable_checkpoint', 'load_model_checkpoint', 'load_run_config',
+    'parse_runner_args', 'read_checkpoint', 'setup_cpu_distributed',
+    'verify_checkpoint'
 ]

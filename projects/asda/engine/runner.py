@@ -1,7 +1,9 @@
 """``ASDARunner``: mmengine's Runner with strict checkpoint loading and a
 resume that survives a crash.
 
-* ``load_from`` and ``--resume`` go through
+* ``load_from`` and ``--resume`` are read by
+  :func:`asda.engine.checkpoint.read_checkpoint` (a damaged file is refused,
+  ``load_from`` as soon as the runner is made) and go through
   :func:`asda.engine.checkpoint.load_model_checkpoint`, strictly: a checkpoint
   of another model stops the run with the keys at fault (mmengine's Runner
   loads non-strictly and only warns). ``load_partial = True`` in the config
@@ -21,7 +23,12 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from .checkpoint import find_resumable_checkpoint, load_model_checkpoint
+from .checkpoint import (
+    find_resumable_checkpoint,
+    load_model_checkpoint,
+    read_checkpoint,
+    verify_checkpoint,
+)
 
 __all__ = ['ASDARunner']
 
@@ -31,6 +38,13 @@ __all__ = ['ASDARunner']
 @RUNNERS.register_module()
 class ASDARunner(Runner):
     """mmengine ``Runner`` whose checkpoint loading is strict (see module)."""
+
+    def __init__(self, *args, **kwargs):
+        # a damaged load_from / --resume file stops the run here, before
+        # the log is written and the datasets are built
+        if kwargs.get('load_from') is not None:
+            verify_checkpoint(kwargs['load_from'])
+        super().__init__(*args, **kwargs)
 
     def load_checkpoint(self,
                         filename: str,
@@ -42,9 +56,7 @@ class ASDARunner(Runner):
         ``revise_keys`` is accepted for mmengine's signature; DDP's
         ``module.`` prefix is always dropped.
         """
-        from mmengine.runner.checkpoint import _load_checkpoint
-
-        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        checkpoint = read_checkpoint(filename, map_location=map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         load_model_checkpoint(model, checkpoint, strict=strict, source=filename)
