@@ -20,9 +20,11 @@ from .hooks import SafeCheckpointHook
 from .launch import enable_amp, setup_cpu_distributed
 from .optim_wrapper import CPUAutocastOptimWrapper
 from .runner import ASDARunner
+from .work_dir_lock import LOCK_FILE, WorkDirInUseError, hold_work_dir
 
 __all__ = [
     'ASDARunner', 'CPUAutocastOptimWrapper', 'CheckpointMismatchError',
+    'LOCK_FILE', 'WorkDirInUseError', 'hold_work_dir',
     'SafeCheckpointHook', 'UnreadableCheckpointError', 'add_data_args',
     'add_runner_args', 'apply_data_args', 'checkpoint_problem', 'enable_amp',
     'find_resumable_checkpoint', 'load_model_checkpoint', 'load_run_config',

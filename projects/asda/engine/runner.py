@@ -13,6 +13,8 @@ resume that survives a crash.
   records when it reads back whole, else the newest readable one
   (:func:`asda.engine.checkpoint.find_resumable_checkpoint`), and says
   plainly when there is none and training starts from scratch.
+* ``train()`` holds the work dir (:mod:`asda.engine.work_dir_lock`): a
+  second run training into it at the same time is refused.
 
 The ASDA configs select it with ``runner_type = 'ASDARunner'``; the tools use
 it for any config that names no runner.
@@ -29,6 +31,7 @@ from .checkpoint import (
     read_checkpoint,
     verify_checkpoint,
 )
+from .work_dir_lock import hold_work_dir
 
 __all__ = ['ASDARunner']
 
@@ -45,6 +48,11 @@ class ASDARunner(Runner):
         if kwargs.get('load_from') is not None:
             verify_checkpoint(kwargs['load_from'])
         super().__init__(*args, **kwargs)
+
+    def train(self):
+        """Train, holding the work dir (:func:`hold_work_dir`)."""
+        with hold_work_dir(self.work_dir):
+            return super().train()
 
     def load_checkpoint(self,
                         filename: str,
