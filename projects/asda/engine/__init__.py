@@ -19,11 +19,12 @@ from .cli import (
 from .hooks import SafeCheckpointHook
 from .launch import enable_amp, setup_cpu_distributed
 from .optim_wrapper import CPUAutocastOptimWrapper
+from .resume import CannotResumeError
 from .runner import ASDARunner
 from .work_dir_lock import LOCK_FILE, WorkDirInUseError, hold_work_dir
 
 __all__ = [
-    'ASDARunner', 'CPUAutocastOptimWrapper', 'CheckpointMismatchError',
+    'ASDARunner', 'CannotResumeError', 'CPUAutocastOptimWrapper', 'CheckpointMismatchError',
     'LOCK_FILE', 'WorkDirInUseError', 'hold_work_dir',
     'SafeCheckpointHook', 'UnreadableCheckpointError', 'add_data_args',
     'add_runner_args', 'apply_data_args', 'checkpoint_problem', 'enable_amp',
