@@ -26,6 +26,7 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 
 from asda.engine import add_runner_args, load_run_config, parse_runner_args, setup_cpu_distributed
+from asda.engine.cli import output_file
 
 
 def parse_args(argv=None):
@@ -48,7 +49,8 @@ def parse_args(argv=None):
         '--score-size', type=int, default=480,
         help='side of the square protocol (default 480, as LAVT / ReLA)')
     parser.add_argument(
-        '--out', help='write a JSON object to this file: per-expression '
+        '--out', type=output_file,
+        help='write a JSON object to this file: per-expression '
         'records (ref_id, sent_id, I, U, IoU), the evaluated and total counts '
         'and the skipped samples (--skip-bad-samples)')
     parser.add_argument(

@@ -1,9 +1,10 @@
 """Command-line options and argument types shared by the tools, and the
 config changes the options make.
 
-Argument types (``positive_int``, ``image_file``) stop a tool while its
-arguments are parsed, before a model is built or data is read (argparse
-prints the option, the value and why, and exits with status 2).
+Argument types (``positive_int``, ``output_file``, ``image_file``) stop a
+tool while its arguments are parsed, before a model is built or data is read
+(argparse prints the option, the value and why, and exits with status 2). An
+output path must not be a directory nor lie under a file.
 
 * ``--data-root DIR``: the data root of every dataloader's dataset (a
   top-level ``data_root`` in ``--cfg-options`` changes nothing once the
@@ -24,7 +25,7 @@ from mmengine.config import Config, ConfigDict, DictAction
 __all__ = [
     'add_runner_args', 'add_data_args', 'parse_runner_args', 'load_run_config',
     'apply_data_args', 'dataset_cfgs', 'DATALOADERS', 'IMAGE_EXTENSIONS',
-    'positive_int', 'image_file'
+    'positive_int', 'output_file', 'image_file'
 ]
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -152,11 +153,27 @@ def positive_int(text: str) -> int:
     return value
 
 
+def output_file(text: str) -> str:
+    """A path a file can be written to: not an existing directory, and no
+    folder on its way is a file (missing folders are created later)."""
+    if osp.isdir(text):
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is a directory; give a file name')
+    parent = osp.dirname(osp.abspath(text))
+    while not osp.exists(parent):
+        parent = osp.dirname(parent)
+    if not osp.isdir(parent):
+        raise argparse.ArgumentTypeError(
+            f'{text!r} cannot be created: {parent} is a file')
+    return text
+
+
 def image_file(text: str) -> str:
-    """A path to write an image to: its extension says the format."""
+    """A path to write an image to (:func:`output_file`): its extension says
+    the format."""
     ext = osp.splitext(text)[1]
     if ext.lower() not in IMAGE_EXTENSIONS:
         what = f'the unknown extension {ext!r}' if ext else 'no extension'
         raise argparse.ArgumentTypeError(
             f'{text!r} has {what}; accepted: {", ".join(IMAGE_EXTENSIONS)}')
-    return text
+    return output_file(text)
