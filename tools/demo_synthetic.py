@@ -23,7 +23,12 @@ from mmengine.dataset import pseudo_collate
 import asda  # noqa: F401  (registers the components)
 from asda.datasets import load_refs
 from asda.datasets.synthetic import EXPRESSION_KINDS, make_synthetic_refcoco
-from asda.engine import ASDARunner, find_resumable_checkpoint, load_model_checkpoint
+from asda.engine import (
+    ASDARunner,
+    find_resumable_checkpoint,
+    load_model_checkpoint,
+    read_config,
+)
 from asda.evaluation import summarize_ris
 from asda.utils.atomic import atomic_write
 
@@ -62,7 +67,7 @@ def ensure_dataset(data_root: str) -> None:
 
 
 def load_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     cfg.work_dir = args.work_dir
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[name].dataset.data_root = args.data_root

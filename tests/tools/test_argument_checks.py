@@ -94,3 +94,23 @@ def test_image_demo_out_file_must_be_writable(where, tmp_path, monkeypatch,
     err = _exit_message(demo.main, ['img.jpg', 'the red circle', DEMO_CONFIG,
                                     'model.pth', '--out-file', out], capsys)
     assert '--out-file' in err and repr(out) in err and problem in err
+
+
+@pytest.mark.parametrize('tool_path, options', [
+    ('tools/train.py', ['--work-dir', 'WORK']),
+    ('tools/test.py', ['model.pth', '--work-dir', 'WORK']),
+    ('tools/misc/print_config.py', []),
+])
+def test_syntax_error_in_a_base_config_names_that_file(tool_path, options,
+                                                       tmp_path):
+    base = tmp_path / 'base.py'
+    base.write_text('model = dict(type="X")\nx = (\n')
+    config = tmp_path / 'config.py'
+    config.write_text(f'_base_ = [{str(base)!r}]\nlr = 0.1\n')
+    work = str(tmp_path / 'w')
+    tool = load_tool(tool_path, 'asda_syntax_error_tool')
+    with pytest.raises(SyntaxError) as err:
+        tool.main([str(config)] + [work if o == 'WORK' else o for o in options])
+    assert err.value.filename == str(base) and err.value.lineno == 2
+    assert f'syntax error in config file {base}' in str(err.value)
+    assert not os.path.exists(work)

@@ -25,7 +25,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, VISUALIZERS
 
-from asda.engine import apply_data_args
+from asda.engine import apply_data_args, read_config
 
 
 def parse_args(argv: Optional[Sequence[str]] = None):
@@ -88,7 +88,7 @@ def draw_sample(visualizer, data: dict, original_text: str) -> np.ndarray:
 
 def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     apply_data_args(cfg, data_root=args.data_root)

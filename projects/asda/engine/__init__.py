@@ -1,5 +1,6 @@
-"""Running ASDA with mmengine: strict and crash-safe checkpoints, the
-tools' shared options, CPU distributed / mixed-precision set-up."""
+"""Running ASDA with mmengine: checked, strict and crash-safe checkpoints,
+checked resumes, one run per work dir, the tools' shared options and config
+reading, CPU distributed / mixed-precision set-up."""
 from .checkpoint import (
     CheckpointMismatchError,
     UnreadableCheckpointError,
@@ -15,6 +16,7 @@ from .cli import (
     apply_data_args,
     load_run_config,
     parse_runner_args,
+    read_config,
 )
 from .hooks import SafeCheckpointHook
 from .launch import enable_amp, setup_cpu_distributed
@@ -24,11 +26,11 @@ from .runner import ASDARunner
 from .work_dir_lock import LOCK_FILE, WorkDirInUseError, hold_work_dir
 
 __all__ = [
-    'ASDARunner', 'CannotResumeError', 'CPUAutocastOptimWrapper', 'CheckpointMismatchError',
-    'LOCK_FILE', 'WorkDirInUseError', 'hold_work_dir',
-    'SafeCheckpointHook', 'UnreadableCheckpointError', 'add_data_args',
+    'ASDARunner', 'CPUAutocastOptimWrapper', 'CannotResumeError',
+    'CheckpointMismatchError', 'LOCK_FILE', 'SafeCheckpointHook',
+    'UnreadableCheckpointError', 'WorkDirInUseError', 'add_data_args',
     'add_runner_args', 'apply_data_args', 'checkpoint_problem', 'enable_amp',
-    'find_resumable_checkpoint', 'load_model_checkpoint', 'load_run_config',
-    'parse_runner_args', 'read_checkpoint', 'setup_cpu_distributed',
-    'verify_checkpoint'
+    'find_resumable_checkpoint', 'hold_work_dir', 'load_model_checkpoint',
+    'load_run_config', 'parse_runner_args', 'read_checkpoint', 'read_config',
+    'setup_cpu_distributed', 'verify_checkpoint'
 ]

@@ -14,6 +14,7 @@ output path must not be a directory nor lie under a file.
 * ``--no-image-check``: skip the pre-flight image check.
 """
 import argparse
+import ast
 import os
 import os.path as osp
 import warnings
@@ -23,7 +24,8 @@ import cv2
 from mmengine.config import Config, ConfigDict, DictAction
 
 __all__ = [
-    'add_runner_args', 'add_data_args', 'parse_runner_args', 'load_run_config',
+    'add_runner_args', 'add_data_args', 'parse_runner_args', 'read_config',
+    'load_run_config',
     'apply_data_args', 'dataset_cfgs', 'DATALOADERS', 'IMAGE_EXTENSIONS',
     'positive_int', 'output_file', 'image_file'
 ]
@@ -99,6 +101,42 @@ def apply_data_args(cfg: Config, data_root: Optional[str] = None,
             dataset.check_images = False
 
 
+def _syntax_error_in(path: str) -> Optional[SyntaxError]:
+    """The syntax error of the config ``path`` or of one of its bases (as
+    mmengine resolves them), with the file it is in, or None."""
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    try:
+        ast.parse(text, filename=path)
+    except SyntaxError as err:
+        return err
+    for base in Config._get_base_files(path):
+        found = _syntax_error_in(Config._get_cfg_path(base, path)[0])
+        if found is not None:
+            return found
+    return None
+
+
+def read_config(path: str) -> Config:
+    """``Config.fromfile(path)``, the one way the tools read a config file.
+
+    mmengine parses each file of the ``_base_`` chain without its name, so a
+    syntax error in any of them says ``File "<unknown>"``; here the file is
+    found and named (the error's ``filename``, ``lineno`` and message).
+    """
+    try:
+        return Config.fromfile(path)
+    except SyntaxError as err:
+        found = _syntax_error_in(path) if err.filename in (None, '<unknown>') \
+            else None
+        if found is None:
+            raise
+        raise SyntaxError(
+            f'syntax error in config file {found.filename}: {found.msg}',
+            (found.filename, found.lineno, found.offset, found.text,
+             found.end_lineno, found.end_offset)) from err
+
+
 def load_run_config(config: str, launcher: str = 'none', cfg_options=None,
                     work_dir: Optional[str] = None, args=None) -> Config:
     """Read a config the way ``tools/train.py`` and ``tools/test.py`` do.
@@ -111,7 +149,7 @@ def load_run_config(config: str, launcher: str = 'none', cfg_options=None,
             ``./work_dirs/<config name>``.
         args (Namespace, optional): Parsed options of :func:`add_data_args`.
     """
-    cfg = Config.fromfile(config)
+    cfg = read_config(config)
     cfg.launcher = launcher
     if cfg_options is not None:
         if 'data_root' in cfg_options:
