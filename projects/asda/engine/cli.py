@@ -1,7 +1,8 @@
 """Command-line options and argument types shared by the tools, and the
 config changes the options make.
 
-Argument types (``positive_int``, ``output_file``, ``image_file``) stop a
+Argument types (``positive_int``, ``seed``, ``output_file``, ``image_file``)
+stop a
 tool while its arguments are parsed, before a model is built or data is read
 (argparse prints the option, the value and why, and exits with status 2). An
 output path must not be a directory nor lie under a file.
@@ -25,9 +26,8 @@ from mmengine.config import Config, ConfigDict, DictAction
 
 __all__ = [
     'add_runner_args', 'add_data_args', 'parse_runner_args', 'read_config',
-    'load_run_config',
-    'apply_data_args', 'dataset_cfgs', 'DATALOADERS', 'IMAGE_EXTENSIONS',
-    'positive_int', 'output_file', 'image_file'
+    'load_run_config', 'apply_data_args', 'dataset_cfgs', 'DATALOADERS',
+    'IMAGE_EXTENSIONS', 'positive_int', 'seed', 'output_file', 'image_file'
 ]
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -188,6 +188,19 @@ def positive_int(text: str) -> int:
             f'{text!r} is not an integer') from None
     if value < 1:
         raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
+    return value
+
+
+def seed(text: str) -> int:
+    """A random seed numpy takes: an integer in [0, 2**32 - 1]."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not an integer') from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(
+            f'must be in [0, {2**32 - 1}], got {value}')
     return value
 
 
