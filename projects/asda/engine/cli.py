@@ -1,11 +1,11 @@
-"""Command-line options and argument types shared by the tools, and the
-config changes the options make.
+"""Command-line options and argument types shared by the tools, the config
+changes the options make, and the one reader of config files
+(:func:`read_config`: a syntax error names its file, bases included).
 
 Argument types (``positive_int``, ``seed``, ``output_file``, ``image_file``)
-stop a
-tool while its arguments are parsed, before a model is built or data is read
-(argparse prints the option, the value and why, and exits with status 2). An
-output path must not be a directory nor lie under a file.
+stop a tool while its arguments are parsed, before a model is built or data
+is read (argparse prints the option, the value and why, and exits with
+status 2). An output path must not be a directory nor lie under a file.
 
 * ``--data-root DIR``: the data root of every dataloader's dataset (a
   top-level ``data_root`` in ``--cfg-options`` changes nothing once the
