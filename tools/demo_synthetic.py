@@ -25,6 +25,7 @@ from asda.datasets import load_refs
 from asda.datasets.synthetic import EXPRESSION_KINDS, make_synthetic_refcoco
 from asda.engine import (
     ASDARunner,
+    NothingLeftToTrainError,
     find_resumable_checkpoint,
     load_model_checkpoint,
     read_config,
@@ -265,7 +266,10 @@ def train(cfg: Config, work_dir: str) -> str:
     print('[demo] training', flush=True)
     train_cfg = copy.deepcopy(cfg)
     train_cfg.resume = True
-    ASDARunner.from_cfg(train_cfg).train()
+    try:
+        ASDARunner.from_cfg(train_cfg).train()
+    except NothingLeftToTrainError as err:
+        print(f'[demo] training had finished, kept as it is ({err})', flush=True)
     return trained_checkpoint(work_dir)
 
 

@@ -21,13 +21,14 @@ from .cli import (
 from .hooks import SafeCheckpointHook
 from .launch import enable_amp, setup_cpu_distributed
 from .optim_wrapper import CPUAutocastOptimWrapper
-from .resume import CannotResumeError
+from .resume import CannotResumeError, NothingLeftToTrainError
 from .runner import ASDARunner
 from .work_dir_lock import LOCK_FILE, WorkDirInUseError, hold_work_dir
 
 __all__ = [
     'ASDARunner', 'CPUAutocastOptimWrapper', 'CannotResumeError',
-    'CheckpointMismatchError', 'LOCK_FILE', 'SafeCheckpointHook',
+    'CheckpointMismatchError', 'LOCK_FILE', 'NothingLeftToTrainError',
+    'SafeCheckpointHook',
     'UnreadableCheckpointError', 'WorkDirInUseError', 'add_data_args',
     'add_runner_args', 'apply_data_args', 'checkpoint_problem', 'enable_amp',
     'find_resumable_checkpoint', 'hold_work_dir', 'load_model_checkpoint',

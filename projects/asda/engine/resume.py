@@ -19,12 +19,20 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 from mmengine.runner import IterBasedTrainLoop
 
-__all__ = ['CannotResumeError', 'check_resume', 'optimizer_overrides']
+__all__ = [
+    'CannotResumeError', 'NothingLeftToTrainError', 'check_resume',
+    'optimizer_overrides'
+]
 
 
 class CannotResumeError(RuntimeError):
     """Resuming from this checkpoint with this config would train nothing
     or break the optimizer."""
+
+
+class NothingLeftToTrainError(CannotResumeError):
+    """The checkpoint has reached the end of the config's schedule (a tool
+    that resumes on purpose, e.g. the demo, takes it as "finished")."""
 
 
 def _check_steps_left(loop, meta: dict, filename: str) -> None:
@@ -35,7 +43,7 @@ def _check_steps_left(loop, meta: dict, filename: str) -> None:
         unit, done, total = 'epoch', meta.get('epoch'), loop.max_epochs
         option = 'max_epochs'
     if done is not None and done >= total:
-        raise CannotResumeError(
+        raise NothingLeftToTrainError(
             f'resume: {filename} was saved at {unit} {done} and '
             f'train_cfg.{option} is {total}: nothing is left to train. To '
             f'train longer, raise it (--cfg-options train_cfg.{option}=N); '
