@@ -31,9 +31,9 @@ import torch
 from mmengine.logging import print_log
 
 __all__ = [
-    'CheckpointMismatchError', 'UnreadableCheckpointError', 'KeyReport', 'compare_state_dict',
-    'load_model_checkpoint', 'read_checkpoint', 'verify_checkpoint',
-    'checkpoint_problem', 'find_resumable_checkpoint'
+    'CheckpointMismatchError', 'UnreadableCheckpointError', 'KeyReport',
+    'compare_state_dict', 'load_model_checkpoint', 'read_checkpoint',
+    'verify_checkpoint', 'checkpoint_problem', 'find_resumable_checkpoint'
 ]
 
 _SHOWN = 5  # names listed per kind of mismatch
@@ -200,8 +200,9 @@ def _file_problem(path: str) -> Optional[str]:
 
 
 def verify_checkpoint(filename: Union[str, os.PathLike]) -> None:
-    """Refuse a local checkpoint file that :func:`_file_problem` finds wrong
-    (a URL is left to its loader).
+    """Refuse a local checkpoint file that is missing, empty, cut short or
+    corrupt (an archive entry failing its CRC check); a URL is left to its
+    loader.
 
     Cheap next to a run (it reads the file once), so tools call it before
     any long work: :class:`asda.engine.ASDARunner` does for ``load_from``.
