@@ -1,12 +1,15 @@
 """Helpers shared by the tests (importable as ``asda_test_utils``: the root
 conftest puts tests/ on sys.path): import a tools/ script, write a config,
-save a random-init checkpoint, the environment of a child process, and the
-float32 rounding tolerance of values computed in different orders."""
+save a random-init checkpoint, damage a checkpoint file, the environment of
+a child process, and the float32 rounding tolerance of values computed in
+different orders."""
 import importlib
 import importlib.util
 import os
 import os.path as osp
 import site
+import struct
+import zipfile
 from typing import Dict, Sequence
 
 import numpy as np
@@ -113,6 +116,35 @@ def save_random_checkpoint(path, config: str, seed: int):
     model = init_model(config)
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
     return model
+
+
+def corrupt_weights(path, count: int = 16) -> str:
+    """Overwrite ``count`` float32 values of the largest tensor of the torch
+    zip checkpoint ``path`` with 3.4e38, in place: the file still loads, but
+    that entry fails its CRC check.
+
+    Returns:
+        The name of the damaged archive entry.
+    """
+    with zipfile.ZipFile(path) as archive:
+        entry = max((i for i in archive.infolist() if '/data/' in i.filename),
+                    key=lambda i: i.file_size)
+    assert entry.compress_type == zipfile.ZIP_STORED and \
+        entry.file_size >= 4 * count, entry
+    with open(path, 'r+b') as f:
+        f.seek(entry.header_offset + 26)  # the local header's name / extra sizes
+        name_size, extra_size = struct.unpack('<HH', f.read(4))
+        f.seek(entry.header_offset + 30 + name_size + extra_size)
+        f.write(struct.pack('<f', 3.4e38) * count)
+    return entry.filename
+
+
+def cut_short(path) -> None:
+    """Keep the first half of the file ``path`` (a write cut short)."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2])
 
 
 # Packages a child process must import from where this process took them.

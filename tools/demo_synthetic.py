@@ -23,7 +23,13 @@ from mmengine.dataset import pseudo_collate
 import asda  # noqa: F401  (registers the components)
 from asda.datasets import load_refs
 from asda.datasets.synthetic import EXPRESSION_KINDS, make_synthetic_refcoco
-from asda.engine import ASDARunner, find_resumable_checkpoint, load_model_checkpoint
+from asda.engine import (
+    ASDARunner,
+    NothingLeftToTrainError,
+    find_resumable_checkpoint,
+    load_model_checkpoint,
+    read_config,
+)
 from asda.evaluation import summarize_ris
 from asda.utils.atomic import atomic_write
 
@@ -62,7 +68,7 @@ def ensure_dataset(data_root: str) -> None:
 
 
 def load_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     cfg.work_dir = args.work_dir
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[name].dataset.data_root = args.data_root
@@ -260,7 +266,10 @@ def train(cfg: Config, work_dir: str) -> str:
     print('[demo] training', flush=True)
     train_cfg = copy.deepcopy(cfg)
     train_cfg.resume = True
-    ASDARunner.from_cfg(train_cfg).train()
+    try:
+        ASDARunner.from_cfg(train_cfg).train()
+    except NothingLeftToTrainError as err:
+        print(f'[demo] training had finished, kept as it is ({err})', flush=True)
     return trained_checkpoint(work_dir)
 
 

@@ -3,7 +3,11 @@
 Multi-GPU: ``bash tools/dist_test.sh CONFIG CHECKPOINT 2``.
 
 ``--split all`` evaluates every evaluation split of the test dataset (all
-but ``train``) one after the other and prints one table. ``--protocol``
+but ``train``) one after the other and prints one table; a standard split of
+the refs file's scheme that it lacks (testB of ``refs(unc).p``) stops it
+before any evaluation, naming every one missing, as does a file without
+evaluation splits. ``--split val,testA`` evaluates the splits listed (each
+must exist), one table. ``--protocol``
 chooses where masks are scored: ``original`` (default: at each image's
 original size, as CRIS and the ASDA release), ``square`` (prediction and
 mask resized to ``--score-size`` x ``--score-size``, 480 as LAVT and ReLA
@@ -15,12 +19,14 @@ do) or ``both`` (the square figures get the prefix ``sq<size>/``).
 import argparse
 import itertools
 import os.path as osp
+import re
 import time
 
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 
 from asda.engine import add_runner_args, load_run_config, parse_runner_args, setup_cpu_distributed
+from asda.engine.cli import output_file
 
 
 def parse_args(argv=None):
@@ -31,8 +37,9 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument(
         '--split', help='evaluate this split of the test dataset (e.g. val, '
-        'testA, testB, test) instead of the one in the config; "all": every '
-        'split but train, one table')
+        'testA, testB, test) instead of the one in the config; a list '
+        '(val,testA) or "all" (every split but train; the standard ones of '
+        'the refs file must all exist): one table')
     parser.add_argument(
         '--protocol', choices=['original', 'square', 'both'],
         default='original',
@@ -42,7 +49,8 @@ def parse_args(argv=None):
         '--score-size', type=int, default=480,
         help='side of the square protocol (default 480, as LAVT / ReLA)')
     parser.add_argument(
-        '--out', help='write a JSON object to this file: per-expression '
+        '--out', type=output_file,
+        help='write a JSON object to this file: per-expression '
         'records (ref_id, sent_id, I, U, IoU), the evaluated and total counts '
         'and the skipped samples (--skip-bad-samples)')
     parser.add_argument(
@@ -129,17 +137,63 @@ def build_cfg(args) -> Config:
     return cfg
 
 
-def evaluation_splits(cfg: Config) -> list:
-    """Every split of the test dataset's refs file but ``train``, in the
-    order unc / umd / google list them (val, testA, testB, test)."""
+#: The evaluation splits of each split scheme of the refer release
+#: (``refs(unc).p``: RefCOCO, RefCOCO+, gRefCOCO; ``refs(umd).p``: G-Ref;
+#: ``refs(google).p``: at least val), in their order.
+STANDARD_SPLITS = {
+    'unc': ('val', 'testA', 'testB'),
+    'umd': ('val', 'test'),
+    'google': ('val', ),
+}
+_ORDER = ['train', 'val', 'testA', 'testB', 'test']
+
+
+def evaluation_splits(cfg: Config, requested: str) -> list:
+    """The splits ``--split`` names, all present in the test dataset's refs
+    file, checked before any evaluation.
+
+    Args:
+        cfg (Config): A run config (its test dataset's refs file is read).
+        requested (str): ``'all'``: every split of the file but train, and
+            every one of its scheme's :data:`STANDARD_SPLITS` (the scheme is
+            the ``(unc)`` / ``(umd)`` / ``(google)`` of the file name);
+            otherwise a comma-separated list (``val,testA``).
+
+    Raises:
+        ValueError: Nothing to evaluate, or a split asked for (listed, or
+            standard for ``all``) is missing; every missing one is named.
+    """
     from asda.datasets import load_refs
     dataset = cfg.test_dataloader.dataset
     path = dataset.split_file
     if dataset.get('data_root') and not osp.isabs(path):
         path = osp.join(dataset.data_root, path)
-    found = {str(ref['split']) for ref in load_refs(path)} - {'train'}
-    order = ['val', 'testA', 'testB', 'test']
-    return sorted(found, key=lambda s: (order.index(s) if s in order else 9, s))
+    found = {str(ref['split']) for ref in load_refs(path)}
+
+    def ordered(splits):
+        return sorted(splits, key=lambda s: (_ORDER.index(s) if s in _ORDER else 9, s))
+
+    has = ', '.join(ordered(found))
+    if requested != 'all':
+        wanted = [s for s in requested.split(',') if s]
+        missing = [s for s in wanted if s not in found]
+        if missing:
+            raise ValueError(f'--split {requested}: {path} has no split '
+                             f'{", ".join(missing)} (it has {has})')
+        return wanted
+    wanted = ordered(found - {'train'})
+    if not wanted:
+        raise ValueError(f'--split all: {path} has no evaluation split (it '
+                         f'has {has}): nothing to evaluate')
+    scheme = re.search(r'\((\w+)\)', osp.basename(path))
+    standard = STANDARD_SPLITS.get(scheme.group(1) if scheme else None, ())
+    missing = [s for s in standard if s not in found]
+    if missing:
+        raise ValueError(
+            f'--split all: {path} lacks split(s) {", ".join(missing)} of the '
+            f'{scheme.group(1)} splits ({", ".join(standard)}) (it has {has}); '
+            f'to evaluate the others, list them: --split {",".join(wanted)}')
+    return wanted
 
 
 def _per_split(args, split: str):
@@ -173,11 +227,11 @@ _RUNS = itertools.count()
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.split != 'all':
+    if args.split is None or (args.split != 'all' and ',' not in args.split):
         cfg = build_cfg(args)
         runner = RUNNERS.build(cfg)  # ASDARunner unless the config names one
         return runner.test()
-    splits = evaluation_splits(build_cfg(_per_split(args, 'val')))
+    splits = evaluation_splits(build_cfg(_per_split(args, 'val')), args.split)
     results = {}
     for split in splits:
         cfg = build_cfg(_per_split(args, split))

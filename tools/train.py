@@ -2,6 +2,10 @@
 
 Multi-GPU: ``bash tools/dist_train.sh CONFIG 2``; without CUDA the same
 command trains with gloo on the CPU.
+
+One run per work dir: the run holds its work dir from before anything is
+written into it until it ends (:func:`asda.engine.hold_work_dir`); a second
+run with the same work dir is refused at once, naming the holder's pid.
 """
 import argparse
 import logging
@@ -13,6 +17,7 @@ from mmengine.registry import RUNNERS
 from asda.engine import (
     add_runner_args,
     enable_amp,
+    hold_work_dir,
     load_run_config,
     parse_runner_args,
     setup_cpu_distributed,
@@ -55,8 +60,9 @@ def build_cfg(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_cfg(args)
-    runner = RUNNERS.build(cfg)  # ASDARunner unless the config names one
-    runner.train()
+    with hold_work_dir(cfg.work_dir):
+        runner = RUNNERS.build(cfg)  # ASDARunner unless the config names one
+        runner.train()
     return runner
 
 

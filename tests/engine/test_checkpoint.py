@@ -6,10 +6,23 @@ import sys
 
 import pytest
 import torch
-from asda_test_utils import DEMO_CONFIG, ROOT, save_random_checkpoint, write_config
+from asda_test_utils import (
+    DEMO_CONFIG,
+    ROOT,
+    corrupt_weights,
+    cut_short,
+    load_tool,
+    save_random_checkpoint,
+    write_config,
+)
 from torch import nn
 
-from asda.engine import ASDARunner, CheckpointMismatchError, load_model_checkpoint
+from asda.engine import (
+    ASDARunner,
+    CheckpointMismatchError,
+    UnreadableCheckpointError,
+    load_model_checkpoint,
+)
 
 ROW_A = osp.join(ROOT, 'configs', 'asda', 'ablations', 'synthetic',
                  'table2_a_baseline_tiny_synthetic.py')
@@ -77,6 +90,31 @@ def test_unusable_files_are_named(tmp_path, bad):
     error = FileNotFoundError if bad == 'missing' else CheckpointMismatchError
     with pytest.raises(error, match='x.pth'):
         load_model_checkpoint(Small(), str(path))
+
+
+def _damaged(path, damage):
+    """Damage the checkpoint ``path`` in place; what the error should say."""
+    if damage == 'corrupt':  # 16 weights become 3.4e38: the CRC fails
+        return f'entry {corrupt_weights(path)} fails its CRC check'
+    if damage == 'cut short':
+        cut_short(path)
+        return 'cut short'
+    open(path, 'wb').close()
+    return 'empty file'
+
+
+@pytest.mark.parametrize('damage', ['corrupt', 'cut short', 'empty'])
+def test_damaged_files_are_refused_naming_them(tmp_path, damage):
+    path = tmp_path / 'x.pth'
+    torch.save({'state_dict': Small(width=64).state_dict()}, path)
+    problem = _damaged(path, damage)
+    model = Small(width=64)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(UnreadableCheckpointError) as err:
+        load_model_checkpoint(model, str(path))
+    assert str(path) in str(err.value) and problem in str(err.value)
+    for k, v in model.state_dict().items():  # nothing was loaded
+        assert torch.equal(v, before[k])
 
 
 @pytest.fixture(scope='module')
@@ -165,3 +203,26 @@ def test_resume_with_nothing_to_resume_says_so(small_dataset, tmp_path):
     assert 'no checkpoint to resume from' in log
     assert 'training starts from scratch' in log
     assert 'checkpoint None' not in log
+
+
+@pytest.mark.parametrize('damage', ['corrupt', 'cut short'])
+def test_test_tool_refuses_a_damaged_checkpoint_before_any_work(
+        small_dataset, tmp_path, monkeypatch, damage):
+    """tools/test.py stops before the dataset is built (the runner checks
+    its ``load_from`` when it is made)."""
+    from mmengine.registry import DATASETS  # the one the runner builds with
+    cfg = write_config(tmp_path / 'cfg.py', small_dataset)
+    ckpt = tmp_path / 'model.pth'
+    save_random_checkpoint(ckpt, cfg, seed=0)
+    problem = _damaged(ckpt, damage)
+
+    def no_dataset(*args, **kwargs):
+        raise AssertionError('the dataset was built before the checkpoint '
+                             'was checked')
+
+    monkeypatch.setattr(DATASETS, 'build', no_dataset)
+    tool = load_tool('tools/test.py', 'asda_test_tool_damaged')
+    with pytest.raises(UnreadableCheckpointError) as err:
+        tool.main([cfg, str(ckpt), '--work-dir', str(tmp_path / 'work'),
+                   '--cfg-options', f'experiment_name=damaged_{id(tmp_path)}'])
+    assert str(ckpt) in str(err.value) and problem in str(err.value)

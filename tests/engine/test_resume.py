@@ -1,9 +1,21 @@
-"""Which checkpoint ``--resume`` continues from after a crash."""
+"""Which checkpoint ``--resume`` continues from after a crash, and what
+resuming refuses (nothing left to train, another optimizer) or says (the
+config values the checkpoint's optimizer state overrides)."""
+import itertools
 import os
 
+import pytest
 import torch
+from mmengine.config import Config
+from mmengine.model import BaseModel
+from torch import nn
 
-from asda.engine import checkpoint_problem, find_resumable_checkpoint
+from asda.engine import (
+    ASDARunner,
+    CannotResumeError,
+    checkpoint_problem,
+    find_resumable_checkpoint,
+)
 
 
 def _save(path, value):
@@ -27,7 +39,7 @@ def test_checkpoint_problem_finds_files_cut_short(tmp_path):
     assert checkpoint_problem(good) is None
     cut = _save(tmp_path / 'cut.pth', 1)
     _cut(cut)
-    assert 'unreadable' in checkpoint_problem(cut)
+    assert 'cut short' in checkpoint_problem(cut)
     assert checkpoint_problem(str(tmp_path / 'absent.pth')) == 'file not found'
     (tmp_path / 'empty.pth').write_bytes(b'')
     assert checkpoint_problem(str(tmp_path / 'empty.pth')) == 'empty file'
@@ -68,3 +80,95 @@ def test_no_checkpoint_gives_none(tmp_path):
     assert find_resumable_checkpoint(str(tmp_path)) is None
     _record(tmp_path, tmp_path / 'epoch_3.pth')  # names a file never written
     assert find_resumable_checkpoint(str(tmp_path)) is None
+
+
+# ------------------------------------------------ what resuming would change
+class _Toy(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 1)
+
+    def forward(self, inputs, targets, mode='loss'):
+        out = self.fc(inputs).squeeze(1)
+        if mode == 'loss':
+            return dict(loss=((out - targets)**2).mean())
+        return out
+
+
+_NAMES = itertools.count()
+
+
+def _toy_runner(work_dir, optimizer, by_epoch=True, length=1, resume=False):
+    """An ASDARunner training a linear model on 8 points, 2 iterations an
+    epoch, for ``length`` epochs (iterations when not ``by_epoch``); its
+    config (saved in the checkpoints' meta) holds ``optimizer``."""
+    data = [dict(inputs=torch.tensor([float(i), 1.0]),
+                 targets=torch.tensor(float(i))) for i in range(8)]
+    optim_wrapper = dict(optimizer=optimizer)
+    if by_epoch:
+        train_cfg = dict(by_epoch=True, max_epochs=length)
+    else:
+        train_cfg = dict(by_epoch=False, max_iters=length)
+    return ASDARunner(
+        model=_Toy(),
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=data, batch_size=4,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate')),
+        optim_wrapper=optim_wrapper,
+        param_scheduler=dict(type='MultiStepLR', milestones=[1],
+                             by_epoch=by_epoch),
+        train_cfg=train_cfg,
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1,
+                                           by_epoch=by_epoch)),
+        resume=resume,
+        default_scope='mmengine',
+        experiment_name=f'toy_resume_{next(_NAMES)}',
+        cfg=Config(dict(optim_wrapper=optim_wrapper)))
+
+
+def _log(runner) -> str:
+    with open(runner.logger.handlers[-1].baseFilename) as f:
+        return f.read()
+
+
+SGD = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4)
+
+
+@pytest.mark.parametrize('by_epoch', [True, False])
+def test_resume_with_nothing_left_to_train_is_refused(tmp_path, by_epoch):
+    _toy_runner(tmp_path, SGD, by_epoch).train()
+    unit = 'max_epochs' if by_epoch else 'max_iters'
+    with pytest.raises(CannotResumeError, match=f'train_cfg.{unit} is 1: '
+                       'nothing is left to train'):
+        _toy_runner(tmp_path, SGD, by_epoch, resume=True).train()
+
+
+def test_resume_names_each_config_value_the_checkpoint_overrides(tmp_path):
+    _toy_runner(tmp_path, SGD).train()
+    same = _toy_runner(tmp_path, SGD, length=2, resume=True)
+    same.train()
+    assert 'overrides the config' not in _log(same)
+
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_1.pth'))
+    changed = dict(SGD, lr=0.02, weight_decay=0.0)
+    runner = _toy_runner(tmp_path, changed, length=2, resume=True)
+    runner.train()
+    log = _log(runner)
+    assert 'overrides the config' in log
+    assert 'lr: 0.02 in the config, 0.01 in the checkpoint' in log
+    assert 'weight_decay: 0.0 in the config, 0.0001 in the checkpoint' in log
+    assert 'momentum:' not in log  # unchanged values are not listed
+
+
+def test_resume_with_another_optimizer_type_is_refused(tmp_path):
+    _toy_runner(tmp_path, dict(type='AdamW', lr=0.01)).train()
+    runner = _toy_runner(tmp_path, SGD, length=2, resume=True)
+    before = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    with pytest.raises(CannotResumeError, match='AdamW.*SGD'):
+        runner.train()
+    assert not (tmp_path / 'epoch_2.pth').exists()
+    for k, v in runner.model.state_dict().items():  # nothing was loaded
+        assert torch.equal(v, before[k])

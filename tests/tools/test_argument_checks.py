@@ -1,7 +1,8 @@
 """Bad argument values stop the tools at parse time, before any work: the
 message names the option and the value, the exit status is not 0, and no
 model is built (the builder is replaced by one that fails the test) and no
-file is written."""
+file is written. Output paths are checked too: not a directory, not under a
+file."""
 import os
 
 import pytest
@@ -11,6 +12,10 @@ from asda_test_utils import DEMO_CONFIG, load_tool
 def _no_work(*args, **kwargs):
     raise AssertionError('the tool started work before checking its '
                          'arguments')
+
+
+class _NoRunners:
+    build = staticmethod(_no_work)
 
 
 def _exit_message(main, argv, capsys) -> str:
@@ -55,3 +60,57 @@ def test_layer_selection_max_samples_must_be_positive(tmp_path, monkeypatch,
                                     '0'], capsys)
     assert '--max-samples' in err and 'must be >= 1, got 0' in err
     assert os.listdir(tmp_path) == []
+
+
+def _unusable_output(tmp_path, where):
+    """An output path that cannot be written: an existing directory, or a
+    path under a file; what the error says about it."""
+    if where == 'directory':
+        path = tmp_path / 'out.png'
+        path.mkdir()
+        return str(path), 'is a directory'
+    (tmp_path / 'file').write_text('')
+    return str(tmp_path / 'file' / 'out.png'), f'{tmp_path / "file"} is a file'
+
+
+@pytest.mark.parametrize('where', ['directory', 'under a file'])
+def test_test_tool_out_must_be_writable(where, tmp_path, monkeypatch, capsys):
+    tool = load_tool('tools/test.py', 'asda_test_tool_args')
+    monkeypatch.setattr(tool, 'RUNNERS', _NoRunners)
+    out, problem = _unusable_output(tmp_path, where)
+    before = sorted(os.listdir(tmp_path))
+    err = _exit_message(tool.main, [DEMO_CONFIG, 'model.pth', '--out', out,
+                                    '--work-dir', str(tmp_path / 'w')], capsys)
+    assert '--out' in err and repr(out) in err and problem in err
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize('where', ['directory', 'under a file'])
+def test_image_demo_out_file_must_be_writable(where, tmp_path, monkeypatch,
+                                              capsys):
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo_args')
+    monkeypatch.setattr(demo, 'RISInferencer', _no_work)
+    out, problem = _unusable_output(tmp_path, where)
+    err = _exit_message(demo.main, ['img.jpg', 'the red circle', DEMO_CONFIG,
+                                    'model.pth', '--out-file', out], capsys)
+    assert '--out-file' in err and repr(out) in err and problem in err
+
+
+@pytest.mark.parametrize('tool_path, options', [
+    ('tools/train.py', ['--work-dir', 'WORK']),
+    ('tools/test.py', ['model.pth', '--work-dir', 'WORK']),
+    ('tools/misc/print_config.py', []),
+])
+def test_syntax_error_in_a_base_config_names_that_file(tool_path, options,
+                                                       tmp_path):
+    base = tmp_path / 'base.py'
+    base.write_text('model = dict(type="X")\nx = (\n')
+    config = tmp_path / 'config.py'
+    config.write_text(f'_base_ = [{str(base)!r}]\nlr = 0.1\n')
+    work = str(tmp_path / 'w')
+    tool = load_tool(tool_path, 'asda_syntax_error_tool')
+    with pytest.raises(SyntaxError) as err:
+        tool.main([str(config)] + [work if o == 'WORK' else o for o in options])
+    assert err.value.filename == str(base) and err.value.lineno == 2
+    assert f'syntax error in config file {base}' in str(err.value)
+    assert not os.path.exists(work)

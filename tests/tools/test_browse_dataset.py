@@ -78,3 +78,12 @@ def test_rejects_num_zero(tool):
     with pytest.raises(SystemExit):
         tool.parse_args([DEMO_CONFIG, '--num', '0'])
     assert osp.isfile(DEMO_CONFIG)
+
+
+@pytest.mark.parametrize('seed', ['-1', str(2**32)])
+def test_rejects_a_seed_numpy_cannot_take(tool, seed, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        tool.parse_args([DEMO_CONFIG, '--seed', seed])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert '--seed' in err and f'must be in [0, {2**32 - 1}], got {seed}' in err

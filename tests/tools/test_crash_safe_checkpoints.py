@@ -1,17 +1,19 @@
 """A SIGKILL in the middle of any checkpoint write loses nothing: the run
 resumes from the last complete checkpoint and ends with the same weights as
 an uninterrupted run. Every run is a child process on the CPU (GPUs hidden),
-where training is deterministic."""
+where training is deterministic. Two runs in one work dir: the second is
+refused."""
 import glob
 import os.path as osp
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
 from asda_test_utils import ROOT, child_env, write_config
 
-from asda.engine import checkpoint_problem
+from asda.engine import LOCK_FILE, WorkDirInUseError, checkpoint_problem
 
 pytestmark = pytest.mark.slow
 HERE = osp.dirname(osp.abspath(__file__))
@@ -103,3 +105,47 @@ def test_kill_during_write_then_resume_matches(scenario, crash_config, tmp_path,
     assert sorted(osp.basename(p) for p in glob.glob(str(work / '*.pth'))
                   if 'best_' not in p) == ['epoch_3.pth']
     assert not glob.glob(str(work / '.*.tmp-*'))
+
+
+def test_second_run_in_the_same_work_dir_is_refused(tool_dataset, tmp_path,
+                                                     train_tool):
+    """Run A (a child process) trains; run B, started in this process while
+    A holds the work dir, is refused within a second naming A's pid, writes
+    nothing, and A ends with every checkpoint it saved."""
+    cfg = write_config(
+        tmp_path / 'cfg.py', tool_dataset,
+        'train_cfg = dict(_delete_=True, type="IterBasedTrainLoop", '
+        'max_iters=3, val_interval=100)\n'
+        'param_scheduler = None\n'
+        'train_dataloader["dataset"]["indices"] = 4\n'
+        'default_hooks = dict(checkpoint=dict(by_epoch=False, interval=1, '
+        'max_keep_ckpts=-1, save_best=None))\n'
+        'val_dataloader = val_cfg = val_evaluator = None\n'
+        'log_processor = dict(by_epoch=False)\n')
+    work = tmp_path / 'work'
+    first = subprocess.Popen(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg,
+         '--work-dir', str(work)], env=child_env(cpu_only=True), cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while not glob.glob(str(work / '*' / '*.log')):  # A has started
+        assert first.poll() is None, first.communicate()[0][-3000:]
+        assert time.monotonic() < deadline, 'run A wrote no log'
+        time.sleep(0.05)
+
+    start = time.monotonic()
+    with pytest.raises(WorkDirInUseError) as err:
+        train_tool.main([cfg, '--work-dir', str(work)])
+    refused_after = time.monotonic() - start
+    assert first.poll() is None  # refused while A runs, not after it
+    assert refused_after < 1.0
+    assert f'pid {first.pid} ' in str(err.value) and str(work) in str(err.value)
+
+    output = first.communicate(timeout=600)[0]
+    assert first.returncode == 0, output[-3000:]
+    for step in (1, 2, 3):
+        assert checkpoint_problem(str(work / f'iter_{step}.pth')) is None
+    assert (work / 'last_checkpoint').read_text().strip() == \
+        str(work / 'iter_3.pth')
+    assert len(glob.glob(str(work / '*' / '*.log'))) == 1  # A's log only
+    assert f'pid {first.pid} ' in (work / LOCK_FILE).read_text()

@@ -110,3 +110,22 @@ def test_train_tool_stops_before_training_on_bad_data(broken, tmp_path,
         train_tool.main([cfg, '--work-dir', str(tmp_path / 'w'),
                          '--cfg-options', 'experiment_name=bad_train'])
     assert not list((tmp_path / 'w').glob('*.pth'))
+
+
+def test_skip_bad_samples_with_every_sample_bad_fails(tool_dataset, tmp_path,
+                                                      test_tool, checkpoint):
+    root = tmp_path / 'data'
+    shutil.copytree(tool_dataset, root)
+    refs = pickle.load(open(root / 'refcoco' / 'refs(unc).p', 'rb'))
+    coco = json.load(open(root / 'refcoco' / 'instances.json'))
+    names = {img['id']: img['file_name'] for img in coco['images']}
+    split = [r for r in refs if r['split'] == 'testA']
+    for name in {names[r['image_id']] for r in split}:
+        (root / 'images' / name).unlink()
+    total = sum(len(r['sentences']) for r in split)
+    cfg = write_config(tmp_path / 'cfg.py', str(root))
+    with pytest.raises(BadImagesError, match=f'all {total} samples of split '
+                       "'testA'.* were skipped"):
+        test_tool.main([cfg, checkpoint, '--split', 'testA',
+                        '--skip-bad-samples', '--work-dir', str(tmp_path / 'w'),
+                        '--cfg-options', 'experiment_name=all_bad'])

@@ -1,6 +1,7 @@
 """tools/demo_synthetic.py (`make demo`): the control swap, the per-kind
 breakdown, and a short end-to-end run on the small synthetic dataset."""
 import json
+import os
 import os.path as osp
 import pickle
 
@@ -131,6 +132,12 @@ def test_demo_end_to_end(demo, small_dataset, tmp_path):
     assert set(kinds) <= set(demo.EXPRESSION_KINDS)
     assert osp.getsize(work / 'examples.png') > 0
     assert saved['seconds_total'] >= saved['seconds_train'] > 0
+    # a rerun keeps the finished training (resuming it has nothing to do)
+    mtime = os.stat(work / 'iter_2.pth').st_mtime_ns
+    args = demo.parse_args(['--config', cfg, '--work-dir', str(work),
+                            '--data-root', small_dataset])
+    assert demo.train(demo.load_cfg(args), str(work)) == str(work / 'iter_2.pth')
+    assert os.stat(work / 'iter_2.pth').st_mtime_ns == mtime
 
 
 @pytest.mark.parametrize('rgb,expected', [

@@ -1,7 +1,9 @@
-"""tools/test.py --split all (one table) and --protocol original / square /
-both (LAVT's 480 x 480 scoring beside the original-size one)."""
+"""tools/test.py --split all / a list of splits (one table; every missing
+split named before any evaluation) and --protocol original / square / both
+(LAVT's 480 x 480 scoring beside the original-size one)."""
 import json
 import pickle
+import shutil
 
 import pytest
 import torch
@@ -94,3 +96,52 @@ def test_square_protocol_weighs_every_image_alike():
     assert metric.results[0]['U'] == metric.results[0]['I'] == 288 * 240
     with pytest.raises(ValueError, match='score_size'):
         RISMetric(score_size=0)
+
+
+@pytest.fixture
+def resplit(tool_dataset, tmp_path):
+    """A copy of the dataset whose refs of the given splits are moved to
+    train; returns its config."""
+
+    def make(*moved):
+        root = tmp_path / 'data'
+        shutil.copytree(tool_dataset, root)
+        path = root / 'refcoco' / 'refs(unc).p'
+        refs = pickle.loads(path.read_bytes())
+        for ref in refs:
+            if ref['split'] in moved:
+                ref['split'] = 'train'
+        path.write_bytes(pickle.dumps(refs))
+        return write_config(tmp_path / 'cfg.py', str(root))
+
+    return make
+
+
+def test_split_all_without_evaluation_splits_fails(setup, resplit, tmp_path):
+    _, ckpt, tool = setup
+    cfg = resplit('val', 'testA', 'testB')
+    with pytest.raises(ValueError, match=r"no evaluation split \(it has "
+                       r"train\): nothing to evaluate"):
+        tool.main([cfg, ckpt, '--split', 'all', '--work-dir',
+                   str(tmp_path / 'w')])
+
+
+def test_split_all_names_the_missing_splits_before_evaluating(setup, resplit,
+                                                              tmp_path):
+    _, ckpt, tool = setup
+    cfg = resplit('testB')
+    out = tmp_path / 'out' / 'records.json'
+    with pytest.raises(ValueError, match=r"lacks split\(s\) testB of the unc "
+                       r"splits \(val, testA, testB\)") as err:
+        tool.main([cfg, ckpt, '--split', 'all', '--out', str(out),
+                   '--work-dir', str(tmp_path / 'w')])
+    assert '--split val,testA' in str(err.value)  # how to run on the rest
+    assert not out.parent.exists()  # nothing was evaluated
+    # listed explicitly, the splits present are evaluated in one table
+    results = tool.main([cfg, ckpt, '--split', 'val,testA', '--work-dir',
+                         str(tmp_path / 'w')])
+    assert list(results) == ['val', 'testA']
+    with pytest.raises(ValueError, match=r"--split val,testB: .* has no split "
+                       r"testB \(it has train, val, testA\)"):
+        tool.main([cfg, ckpt, '--split', 'val,testB', '--work-dir',
+                   str(tmp_path / 'w')])

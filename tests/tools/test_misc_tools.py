@@ -5,7 +5,7 @@ import re
 
 import pytest
 import torch
-from asda_test_utils import load_tool, write_config
+from asda_test_utils import corrupt_weights, cut_short, load_tool, write_config
 
 from asda.apis import init_model
 from asda.engine import CheckpointMismatchError, load_model_checkpoint
@@ -67,6 +67,46 @@ def test_publish_model_refuses_a_file_without_weights(tmp_path):
         tool.main([str(bad), str(tmp_path / 'out.pth')])
     with pytest.raises(SystemExit, match='not found'):
         tool.main([str(tmp_path / 'missing.pth'), str(tmp_path / 'out.pth')])
+
+
+@pytest.mark.parametrize('damage', ['corrupt', 'cut short', 'empty'])
+def test_publish_model_refuses_a_damaged_checkpoint(trained_checkpoint,
+                                                     tmp_path, damage):
+    """Damaged weights are not published under a fresh sha256."""
+    ckpt = tmp_path / 'iter_1.pth'
+    ckpt.write_bytes(open(trained_checkpoint[1], 'rb').read())
+    if damage == 'corrupt':
+        problem = f'entry {corrupt_weights(ckpt)} fails its CRC check'
+    elif damage == 'cut short':
+        cut_short(ckpt)
+        problem = 'cut short'
+    else:
+        ckpt.write_bytes(b'')
+        problem = 'empty file'
+    tool = load_tool('tools/misc/publish_model.py', 'asda_publish_model')
+    with pytest.raises(SystemExit) as exit_:
+        tool.main([str(ckpt), str(tmp_path / 'out.pth')])
+    assert str(ckpt) in str(exit_.value.code) and problem in str(exit_.value.code)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['iter_1.pth']
+
+
+def test_publish_model_checks_what_it_wrote(trained_checkpoint, tmp_path,
+                                            monkeypatch):
+    """The output is read back (CRC, load, sha256): a write that stored
+    other bytes than the ones hashed is refused and removed."""
+    tool = load_tool('tools/misc/publish_model.py', 'asda_publish_model')
+    write = tool.atomic_write
+
+    def damaging_write(path, data):
+        write(path, data)
+        corrupt_weights(path)
+
+    monkeypatch.setattr(tool, 'atomic_write', damaging_write)
+    with pytest.raises(SystemExit) as exit_:
+        tool.main([trained_checkpoint[1], str(tmp_path / 'out.pth')])
+    message = str(exit_.value.code)
+    assert 'out-' in message and 'fails its CRC check' in message
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_published_checkpoint_of_another_model_is_refused(trained_checkpoint,

@@ -62,7 +62,7 @@ from contextlib import nullcontext
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 
 EXPRESSIONS = (
@@ -347,7 +347,8 @@ def _stats(times, batch_size):
 
 
 def run(args):
-    cfg = Config.fromfile(args.config)
+    from asda.engine import read_config  # names the file of a syntax error
+    cfg = read_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.model.backbone.pretrained = None  # random weights, nothing downloads

@@ -77,7 +77,8 @@ def main(argv=None) -> float:
     import torch
     cv2.setNumThreads(0)
     torch.set_num_threads(1)
-    cfg = Config.fromfile(args.config)
+    from asda.engine import read_config  # names the file of a syntax error
+    cfg = read_config(args.config)
     tmp = None
     data_root = args.data_root
     if data_root is None or not osp.exists(

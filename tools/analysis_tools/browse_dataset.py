@@ -25,7 +25,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, VISUALIZERS
 
-from asda.engine import apply_data_args
+from asda.engine import apply_data_args, read_config
+from asda.engine.cli import seed
 
 
 def parse_args(argv: Optional[Sequence[str]] = None):
@@ -45,7 +46,7 @@ def parse_args(argv: Optional[Sequence[str]] = None):
                         help='train: flip (with the left/right word swap) and '
                         'photometric distortion as in training; test: as in '
                         'evaluation')
-    parser.add_argument('--seed', type=int, default=0,
+    parser.add_argument('--seed', type=seed, default=0,
                         help='seed of the sample choice and of the random '
                         'transforms')
     parser.add_argument('--data-root', help='data root of the dataset')
@@ -88,7 +89,7 @@ def draw_sample(visualizer, data: dict, original_text: str) -> np.ndarray:
 
 def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     apply_data_args(cfg, data_root=args.data_root)
@@ -108,7 +109,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
         indices = sorted(rng.choice(len(dataset), size=count, replace=False))
         os.makedirs(osp.join(out_dir, split), exist_ok=True)
         for idx in indices:
-            np.random.seed(args.seed + int(idx))  # mmcv's random transforms
+            # mmcv's random transforms; numpy takes seeds below 2**32
+            np.random.seed((args.seed + int(idx)) % 2**32)
             info = dataset.get_data_info(int(idx))
             data = dataset[int(idx)]
             drawn = draw_sample(visualizer, data, info['text'])

@@ -11,7 +11,7 @@ backbone's pretrained weights are not loaded (nothing is downloaded).
 """
 import argparse
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 
 PARTS = (('backbone', 'backbone (CLIP image + text)'), ('neck', 'neck (AFSF)'),
@@ -35,7 +35,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    from asda.engine import read_config  # names the file of a syntax error
+    cfg = read_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.model.backbone.pretrained = None  # never download for counting

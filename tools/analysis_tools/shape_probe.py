@@ -21,7 +21,7 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 
 import asda  # noqa: F401  (registers the components)
-from asda.engine.cli import positive_int
+from asda.engine.cli import positive_int, read_config
 from asda.evaluation.shape_probe import shape_probe
 from asda.utils.atomic import atomic_write
 
@@ -96,7 +96,7 @@ def format_table(result: dict) -> str:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     result = run_probe(cfg, args.pretrained, args.seed, args.train_scenes,
                        args.test_scenes)
     print(format_table(result))

@@ -5,6 +5,8 @@ from typing import Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
+from asda.engine import read_config
+
 
 def parse_args(argv: Optional[Sequence[str]] = None):
     parser = argparse.ArgumentParser(
@@ -18,7 +20,7 @@ def parse_args(argv: Optional[Sequence[str]] = None):
 
 def main(argv: Optional[Sequence[str]] = None) -> Config:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     print(cfg.pretty_text)

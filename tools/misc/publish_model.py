@@ -8,12 +8,18 @@ message hub (logged scalars, runtime info). The first 8 hex digits of the
 result's sha256 are appended to the file name (the OpenMMLab convention,
 ``asda_refcoco.pth`` -> ``asda_refcoco-1a2b3c4d.pth``), so a download can be
 checked with ``sha256sum``. The file is written atomically (temporary file,
-fsync, rename). The published checkpoint loads strictly into the model built
-from its config (``tools/test.py``, ``RISInferencer``).
+fsync, rename), then read back (CRC check, load, sha256) and removed if it
+does not hold what was hashed. The published checkpoint loads strictly into
+the model built from its config (``tools/test.py``, ``RISInferencer``).
+
+The input is read by the project's one checkpoint reader: an empty, cut
+short or corrupt file (an archive entry failing its CRC check) is refused
+with an error naming it, and nothing is written.
 """
 import argparse
 import hashlib
 import io
+import os
 import os.path as osp
 import sys
 from typing import Optional, Sequence
@@ -21,6 +27,7 @@ from typing import Optional, Sequence
 import torch
 
 import asda  # noqa: F401  (allow-lists the types mmengine checkpoints hold)
+from asda.engine import UnreadableCheckpointError, read_checkpoint
 from asda.utils.atomic import atomic_write
 
 #: Top-level keys of an mmengine checkpoint that only resuming needs.
@@ -37,11 +44,11 @@ def publish(in_file: str, out_file: str) -> str:
 
     Raises:
         FileNotFoundError: ``in_file`` does not exist.
+        UnreadableCheckpointError: ``in_file`` is empty, cut short, corrupt
+            or not loadable, or the written file does not read back whole.
         ValueError: ``in_file`` holds no ``state_dict``.
     """
-    if not osp.isfile(in_file):
-        raise FileNotFoundError(f'checkpoint not found: {in_file}')
-    checkpoint = torch.load(in_file, map_location='cpu', weights_only=True)
+    checkpoint = read_checkpoint(in_file)
     if not isinstance(checkpoint, dict) or 'state_dict' not in checkpoint:
         keys = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise ValueError(f'{in_file} is not a training checkpoint: no '
@@ -55,7 +62,22 @@ def publish(in_file: str, out_file: str) -> str:
     stem, ext = osp.splitext(out_file)
     final = f'{stem}-{digest}{ext or ".pth"}'
     atomic_write(final, data)
+    try:
+        _check_written(final, hashlib.sha256(data).hexdigest())
+    except UnreadableCheckpointError:
+        os.unlink(final)
+        raise
     return final
+
+
+def _check_written(path: str, sha256: str) -> None:
+    """Read the published file back: it must load whole and hash to
+    ``sha256``, the digest of the bytes meant to be written."""
+    read_checkpoint(path)
+    with open(path, 'rb') as f:
+        if hashlib.sha256(f.read()).hexdigest() != sha256:
+            raise UnreadableCheckpointError(
+                f'{path} does not hold the bytes written (sha256 differs)')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None):
@@ -71,7 +93,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     try:
         final = publish(args.in_file, args.out_file)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, UnreadableCheckpointError, ValueError) as err:
         sys.exit(f'error: {err}')
     print(f'published {final}')
     return final

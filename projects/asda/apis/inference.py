@@ -37,6 +37,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 
 from ..engine.checkpoint import load_model_checkpoint
+from ..engine.cli import read_config
 from ..models.backbones.tokenizer import TruncationWarning
 from .image_io import ImageInput, load_image
 
@@ -71,7 +72,7 @@ def _type_name(step: dict) -> str:
 def _as_config(config: Union[str, os.PathLike, Config],
                cfg_options: Optional[dict] = None) -> Config:
     if isinstance(config, (str, os.PathLike)):
-        cfg = Config.fromfile(os.fspath(config))
+        cfg = read_config(os.fspath(config))
     elif isinstance(config, Config):
         cfg = copy.deepcopy(config)
     else:

@@ -55,7 +55,9 @@ class RefCOCODataset(BaseSegDataset):
         skip_bad_samples (bool): Instead of raising, drop the samples of bad
             images and go on; they are listed in the log and in
             ``metainfo['skipped_samples']`` (which :class:`RISMetric` reports
-            as "N of M expressions"). Defaults to False.
+            as "N of M expressions"). When every sample is bad,
+            :class:`BadImagesError` says "all N samples ... were skipped".
+            Defaults to False.
         **kwargs: :class:`BaseSegDataset` arguments (``pipeline``,
             ``serialize_data``, ``lazy_init``, ``test_mode``, ``indices``,
             ``backend_args``, ...).
@@ -268,6 +270,10 @@ class RefCOCODataset(BaseSegDataset):
             raise BadImagesError(
                 message + '\nFix or restore these files, or run on the rest '
                 'with --skip-bad-samples (skip_bad_samples=True).')
+        if len(bad) == total:  # nothing would run: an empty result, not 0
+            raise BadImagesError(
+                message + f'\nskip_bad_samples: all {total} samples of {where} '
+                'were skipped; nothing is left to run on.')
         print_log(message + f'\nskip_bad_samples: running on the other '
                   f'{total - len(bad)} samples', logger='current', level=30)
         self._metainfo['skipped_samples'] = bad

@@ -1,10 +1,14 @@
-"""Running ASDA with mmengine: strict and crash-safe checkpoints, the
-tools' shared options, CPU distributed / mixed-precision set-up."""
+"""Running ASDA with mmengine: checked, strict and crash-safe checkpoints,
+checked resumes, one run per work dir, the tools' shared options and config
+reading, CPU distributed / mixed-precision set-up."""
 from .checkpoint import (
     CheckpointMismatchError,
+    UnreadableCheckpointError,
     checkpoint_problem,
     find_resumable_checkpoint,
     load_model_checkpoint,
+    read_checkpoint,
+    verify_checkpoint,
 )
 from .cli import (
     add_data_args,
@@ -12,16 +16,22 @@ from .cli import (
     apply_data_args,
     load_run_config,
     parse_runner_args,
+    read_config,
 )
 from .hooks import SafeCheckpointHook
 from .launch import enable_amp, setup_cpu_distributed
 from .optim_wrapper import CPUAutocastOptimWrapper
+from .resume import CannotResumeError, NothingLeftToTrainError
 from .runner import ASDARunner
+from .work_dir_lock import LOCK_FILE, WorkDirInUseError, hold_work_dir
 
 __all__ = [
-    'ASDARunner', 'CPUAutocastOptimWrapper', 'CheckpointMismatchError',
-    'SafeCheckpointHook', 'add_data_args', 'add_runner_args', 'apply_data_args',
-    'checkpoint_problem', 'enable_amp', 'find_resumable_checkpoint',
-    'load_model_checkpoint', 'load_run_config', 'parse_runner_args',
-    'setup_cpu_distributed'
+    'ASDARunner', 'CPUAutocastOptimWrapper', 'CannotResumeError',
+    'CheckpointMismatchError', 'LOCK_FILE', 'NothingLeftToTrainError',
+    'SafeCheckpointHook',
+    'UnreadableCheckpointError', 'WorkDirInUseError', 'add_data_args',
+    'add_runner_args', 'apply_data_args', 'checkpoint_problem', 'enable_amp',
+    'find_resumable_checkpoint', 'hold_work_dir', 'load_model_checkpoint',
+    'load_run_config', 'parse_runner_args', 'read_checkpoint', 'read_config',
+    'setup_cpu_distributed', 'verify_checkpoint'
 ]

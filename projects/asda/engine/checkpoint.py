@@ -1,5 +1,11 @@
-"""The one owner of loading a full-model checkpoint, and of finding the
-checkpoint to resume from.
+"""The one owner of reading a checkpoint file, of loading a full-model
+checkpoint, and of finding the checkpoint to resume from.
+
+Every checkpoint file is read by :func:`read_checkpoint`: a local file is
+first checked whole (:func:`verify_checkpoint`: not empty, not cut short, and
+every entry of its zip archive passes its CRC check, which ``torch.load``
+skips, so damaged weights are refused instead of used), and any failure to
+load it is an :class:`UnreadableCheckpointError` naming the file.
 
 Every tool that puts a checkpoint into a whole model (``tools/test.py``,
 ``--resume``, ``load_from``, :class:`asda.apis.RISInferencer`, the demos and
@@ -25,8 +31,9 @@ import torch
 from mmengine.logging import print_log
 
 __all__ = [
-    'CheckpointMismatchError', 'KeyReport', 'compare_state_dict',
-    'load_model_checkpoint', 'checkpoint_problem', 'find_resumable_checkpoint'
+    'CheckpointMismatchError', 'UnreadableCheckpointError', 'KeyReport',
+    'compare_state_dict', 'load_model_checkpoint', 'read_checkpoint',
+    'verify_checkpoint', 'checkpoint_problem', 'find_resumable_checkpoint'
 ]
 
 _SHOWN = 5  # names listed per kind of mismatch
@@ -35,6 +42,10 @@ _SHOWN = 5  # names listed per kind of mismatch
 class CheckpointMismatchError(RuntimeError):
     """The checkpoint's weights are not those of the model built from the
     config."""
+
+
+class UnreadableCheckpointError(RuntimeError):
+    """The checkpoint file is empty, cut short, corrupt or not a checkpoint."""
 
 
 @dataclass
@@ -137,14 +148,12 @@ def load_model_checkpoint(model: torch.nn.Module,
         CheckpointMismatchError: In strict mode, when the checkpoint does not
             match; in any mode, when it holds no weights.
         FileNotFoundError: When a local path does not exist.
+        UnreadableCheckpointError: When the file cannot be read
+            (:func:`read_checkpoint`).
     """
     if isinstance(checkpoint, (str, os.PathLike)):
-        path = os.fspath(checkpoint)
-        source = source or path
-        if '://' not in path and not osp.isfile(path):
-            raise FileNotFoundError(f'checkpoint file not found: {path}')
-        from mmengine.runner.checkpoint import _load_checkpoint
-        checkpoint = _load_checkpoint(path, map_location=map_location)
+        source = source or os.fspath(checkpoint)
+        checkpoint = read_checkpoint(checkpoint, map_location=map_location)
     source = source or 'the checkpoint'
     state_dict = _state_dict_of(checkpoint, source)
     report = compare_state_dict(model, state_dict)
@@ -165,24 +174,89 @@ def load_model_checkpoint(model: torch.nn.Module,
     return checkpoint if isinstance(checkpoint, dict) else {}
 
 
-def checkpoint_problem(path: str) -> Optional[str]:
-    """Why ``path`` cannot be resumed from, or None if it reads back whole.
+_ZIP_MAGIC = b'PK\x03\x04'  # torch.save's archive format (torch >= 1.6)
 
-    A torch zip checkpoint is checked entry by entry (CRC), which finds a file
-    cut short by a crash without unpickling it.
-    """
+
+def _file_problem(path: str) -> Optional[str]:
+    """What is wrong with the file ``path`` itself, found without unpickling
+    it, or None: missing, empty, a zip archive cut short, or an archive
+    entry whose CRC fails (damaged bytes, e.g. inside a weight tensor, which
+    ``torch.load`` does not check)."""
     if not osp.isfile(path):
         return 'file not found'
     if osp.getsize(path) == 0:
         return 'empty file'
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                bad = archive.testzip()
-        except (zipfile.BadZipFile, OSError, EOFError) as err:
-            return f'unreadable ({err})'
-        return None if bad is None else f'corrupt entry {bad}'
-    try:  # legacy (non-zip) serialisation: load it
+    if not zipfile.is_zipfile(path):
+        with open(path, 'rb') as f:
+            if f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC:
+                return 'cut short (a zip archive without its end records)'
+        return None  # legacy serialisation: only loading it tells
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        return f'unreadable ({err})'
+    return None if bad is None else f'entry {bad} fails its CRC check (corrupt)'
+
+
+def verify_checkpoint(filename: Union[str, os.PathLike]) -> None:
+    """Refuse a local checkpoint file that is missing, empty, cut short or
+    corrupt (an archive entry failing its CRC check); a URL is left to its
+    loader.
+
+    Cheap next to a run (it reads the file once), so tools call it before
+    any long work: :class:`asda.engine.ASDARunner` does for ``load_from``.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        UnreadableCheckpointError: Empty, cut short or corrupt; the message
+            names the file and what is wrong.
+    """
+    path = os.fspath(filename)
+    if '://' in path:
+        return
+    problem = _file_problem(osp.expanduser(path))
+    if problem == 'file not found':
+        raise FileNotFoundError(f'checkpoint file not found: {path}')
+    if problem is not None:
+        raise UnreadableCheckpointError(
+            f'checkpoint {path} cannot be used: {problem}')
+
+
+def read_checkpoint(filename: Union[str, os.PathLike],
+                    map_location: Union[str, Callable, None] = 'cpu') -> Any:
+    """The one reader of checkpoint files: :func:`verify_checkpoint`, then
+    mmengine's loaders (a path, or a URL / ``torchvision://`` ...), any
+    failure of which is raised as an error naming the file.
+
+    Raises:
+        FileNotFoundError: A local file does not exist.
+        UnreadableCheckpointError: The file is empty, cut short, corrupt or
+            not loadable (e.g. a pickle that ``weights_only`` refuses).
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint
+    path = os.fspath(filename)
+    verify_checkpoint(path)
+    try:
+        return _load_checkpoint(path, map_location=map_location)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # noqa: BLE001 (every failure names the file)
+        raise UnreadableCheckpointError(
+            f'checkpoint {path} cannot be read: {type(err).__name__}: '
+            f'{err}') from err
+
+
+def checkpoint_problem(path: str) -> Optional[str]:
+    """Why ``path`` cannot be resumed from, or None if it reads back whole.
+
+    A torch zip checkpoint is checked entry by entry (CRC), which finds a file
+    cut short by a crash without unpickling it; a legacy one is loaded.
+    """
+    problem = _file_problem(path)
+    if problem is not None or zipfile.is_zipfile(path):
+        return problem
+    try:
         torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # noqa: BLE001 (any failure means unusable)
         return f'unreadable ({type(err).__name__}: {err})'

@@ -1,9 +1,11 @@
-"""Command-line options and argument types shared by the tools, and the
-config changes the options make.
+"""Command-line options and argument types shared by the tools, the config
+changes the options make, and the one reader of config files
+(:func:`read_config`: a syntax error names its file, bases included).
 
-Argument types (``positive_int``, ``image_file``) stop a tool while its
-arguments are parsed, before a model is built or data is read (argparse
-prints the option, the value and why, and exits with status 2).
+Argument types (``positive_int``, ``seed``, ``output_file``, ``image_file``)
+stop a tool while its arguments are parsed, before a model is built or data
+is read (argparse prints the option, the value and why, and exits with
+status 2). An output path must not be a directory nor lie under a file.
 
 * ``--data-root DIR``: the data root of every dataloader's dataset (a
   top-level ``data_root`` in ``--cfg-options`` changes nothing once the
@@ -13,6 +15,7 @@ prints the option, the value and why, and exits with status 2).
 * ``--no-image-check``: skip the pre-flight image check.
 """
 import argparse
+import ast
 import os
 import os.path as osp
 import warnings
@@ -22,9 +25,9 @@ import cv2
 from mmengine.config import Config, ConfigDict, DictAction
 
 __all__ = [
-    'add_runner_args', 'add_data_args', 'parse_runner_args', 'load_run_config',
-    'apply_data_args', 'dataset_cfgs', 'DATALOADERS', 'IMAGE_EXTENSIONS',
-    'positive_int', 'image_file'
+    'add_runner_args', 'add_data_args', 'parse_runner_args', 'read_config',
+    'load_run_config', 'apply_data_args', 'dataset_cfgs', 'DATALOADERS',
+    'IMAGE_EXTENSIONS', 'positive_int', 'seed', 'output_file', 'image_file'
 ]
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -98,6 +101,42 @@ def apply_data_args(cfg: Config, data_root: Optional[str] = None,
             dataset.check_images = False
 
 
+def _syntax_error_in(path: str) -> Optional[SyntaxError]:
+    """The syntax error of the config ``path`` or of one of its bases (as
+    mmengine resolves them), with the file it is in, or None."""
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    try:
+        ast.parse(text, filename=path)
+    except SyntaxError as err:
+        return err
+    for base in Config._get_base_files(path):
+        found = _syntax_error_in(Config._get_cfg_path(base, path)[0])
+        if found is not None:
+            return found
+    return None
+
+
+def read_config(path: str) -> Config:
+    """``Config.fromfile(path)``, the one way the tools read a config file.
+
+    mmengine parses each file of the ``_base_`` chain without its name, so a
+    syntax error in any of them says ``File "<unknown>"``; here the file is
+    found and named (the error's ``filename``, ``lineno`` and message).
+    """
+    try:
+        return Config.fromfile(path)
+    except SyntaxError as err:
+        found = _syntax_error_in(path) if err.filename in (None, '<unknown>') \
+            else None
+        if found is None:
+            raise
+        raise SyntaxError(
+            f'syntax error in config file {found.filename}: {found.msg}',
+            (found.filename, found.lineno, found.offset, found.text,
+             found.end_lineno, found.end_offset)) from err
+
+
 def load_run_config(config: str, launcher: str = 'none', cfg_options=None,
                     work_dir: Optional[str] = None, args=None) -> Config:
     """Read a config the way ``tools/train.py`` and ``tools/test.py`` do.
@@ -110,7 +149,7 @@ def load_run_config(config: str, launcher: str = 'none', cfg_options=None,
             ``./work_dirs/<config name>``.
         args (Namespace, optional): Parsed options of :func:`add_data_args`.
     """
-    cfg = Config.fromfile(config)
+    cfg = read_config(config)
     cfg.launcher = launcher
     if cfg_options is not None:
         if 'data_root' in cfg_options:
@@ -152,11 +191,40 @@ def positive_int(text: str) -> int:
     return value
 
 
+def seed(text: str) -> int:
+    """A random seed numpy takes: an integer in [0, 2**32 - 1]."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not an integer') from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(
+            f'must be in [0, {2**32 - 1}], got {value}')
+    return value
+
+
+def output_file(text: str) -> str:
+    """A path a file can be written to: not an existing directory, and no
+    folder on its way is a file (missing folders are created later)."""
+    if osp.isdir(text):
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is a directory; give a file name')
+    parent = osp.dirname(osp.abspath(text))
+    while not osp.exists(parent):
+        parent = osp.dirname(parent)
+    if not osp.isdir(parent):
+        raise argparse.ArgumentTypeError(
+            f'{text!r} cannot be created: {parent} is a file')
+    return text
+
+
 def image_file(text: str) -> str:
-    """A path to write an image to: its extension says the format."""
+    """A path to write an image to (:func:`output_file`): its extension says
+    the format."""
     ext = osp.splitext(text)[1]
     if ext.lower() not in IMAGE_EXTENSIONS:
         what = f'the unknown extension {ext!r}' if ext else 'no extension'
         raise argparse.ArgumentTypeError(
             f'{text!r} has {what}; accepted: {", ".join(IMAGE_EXTENSIONS)}')
-    return text
+    return output_file(text)

@@ -1,7 +1,9 @@
 """``ASDARunner``: mmengine's Runner with strict checkpoint loading and a
 resume that survives a crash.
 
-* ``load_from`` and ``--resume`` go through
+* ``load_from`` and ``--resume`` are read by
+  :func:`asda.engine.checkpoint.read_checkpoint` (a damaged file is refused,
+  ``load_from`` as soon as the runner is made) and go through
   :func:`asda.engine.checkpoint.load_model_checkpoint`, strictly: a checkpoint
   of another model stops the run with the keys at fault (mmengine's Runner
   loads non-strictly and only warns). ``load_partial = True`` in the config
@@ -11,17 +13,29 @@ resume that survives a crash.
   records when it reads back whole, else the newest readable one
   (:func:`asda.engine.checkpoint.find_resumable_checkpoint`), and says
   plainly when there is none and training starts from scratch.
+* Resuming is refused when nothing is left to train or the checkpoint's
+  optimizer is of another type, and says which config values the
+  checkpoint's optimizer state overrides (:mod:`asda.engine.resume`).
+* ``train()`` holds the work dir (:mod:`asda.engine.work_dir_lock`): a
+  second run training into it at the same time is refused.
 
 The ASDA configs select it with ``runner_type = 'ASDARunner'``; the tools use
 it for any config that names no runner.
 """
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from .checkpoint import find_resumable_checkpoint, load_model_checkpoint
+from .checkpoint import (
+    find_resumable_checkpoint,
+    load_model_checkpoint,
+    read_checkpoint,
+    verify_checkpoint,
+)
+from .resume import check_resume
+from .work_dir_lock import hold_work_dir
 
 __all__ = ['ASDARunner']
 
@@ -31,6 +45,35 @@ __all__ = ['ASDARunner']
 @RUNNERS.register_module()
 class ASDARunner(Runner):
     """mmengine ``Runner`` whose checkpoint loading is strict (see module)."""
+
+    # while resume() runs: whether it resumes the optimizer state
+    _resuming: Optional[bool] = None
+
+    def __init__(self, *args, **kwargs):
+        # a damaged load_from / --resume file stops the run here, before
+        # the log is written and the datasets are built
+        if kwargs.get('load_from') is not None:
+            verify_checkpoint(kwargs['load_from'])
+        super().__init__(*args, **kwargs)
+
+    def train(self):
+        """Train, holding the work dir (:func:`hold_work_dir`)."""
+        with hold_work_dir(self.work_dir):
+            return super().train()
+
+    def resume(self,
+               filename: str,
+               resume_optimizer: bool = True,
+               resume_param_scheduler: bool = True,
+               map_location: Union[str, Callable] = 'default') -> None:
+        """mmengine's ``resume``, once :func:`asda.engine.resume.check_resume`
+        has accepted the checkpoint (see module)."""
+        self._resuming = resume_optimizer
+        try:
+            super().resume(filename, resume_optimizer, resume_param_scheduler,
+                           map_location)
+        finally:
+            self._resuming = None
 
     def load_checkpoint(self,
                         filename: str,
@@ -42,9 +85,9 @@ class ASDARunner(Runner):
         ``revise_keys`` is accepted for mmengine's signature; DDP's
         ``module.`` prefix is always dropped.
         """
-        from mmengine.runner.checkpoint import _load_checkpoint
-
-        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        checkpoint = read_checkpoint(filename, map_location=map_location)
+        if self._resuming is not None:
+            check_resume(self, checkpoint, filename, self._resuming)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         load_model_checkpoint(model, checkpoint, strict=strict, source=filename)

@@ -1,0 +1,77 @@
+"""One run per work dir (asda.engine.work_dir_lock): a second holder is
+refused naming the first's pid; the lock goes with its process."""
+import fcntl
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import asda.engine.work_dir_lock as module
+from asda.engine import LOCK_FILE, WorkDirInUseError, hold_work_dir
+
+# a process holding WORK_DIR until killed (the module alone: no asda import)
+HOLDER = textwrap.dedent(f'''
+    import importlib.util, sys, time
+    spec = importlib.util.spec_from_file_location('lock', {module.__file__!r})
+    lock = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lock)
+    with lock.hold_work_dir(sys.argv[1]):
+        print('held', flush=True)
+        time.sleep(600)
+''')
+
+
+@pytest.fixture
+def holder(tmp_path):
+    """Another process holding ``tmp_path / 'work'``."""
+    proc = subprocess.Popen([sys.executable, '-c', HOLDER, str(tmp_path / 'work')],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == 'held'
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def _free(work) -> bool:
+    """Whether another open file description can lock the work dir."""
+    fd = os.open(work / LOCK_FILE, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_second_holder_is_refused_then_a_killed_holder_leaves_no_lock(
+        holder, tmp_path):
+    work = tmp_path / 'work'
+    start = time.monotonic()
+    with pytest.raises(WorkDirInUseError) as err:
+        with hold_work_dir(str(work)):
+            pass
+    assert time.monotonic() - start < 1.0
+    assert f'pid {holder.pid} ' in str(err.value) and str(work) in str(err.value)
+    holder.kill()  # a crash: no clean-up runs
+    holder.wait()
+    with hold_work_dir(str(work)):
+        assert f'pid {os.getpid()} ' in (work / LOCK_FILE).read_text()
+
+
+def test_held_re_entrantly_and_released_on_exit(tmp_path):
+    work = tmp_path / 'new' / 'work'  # created
+    with hold_work_dir(str(work)):
+        with hold_work_dir(str(work)):  # tools/train.py, then runner.train()
+            assert not _free(work)
+        assert not _free(work)
+    assert _free(work)
+
+
+def test_only_rank_zero_holds_it(holder, tmp_path, monkeypatch):
+    monkeypatch.setenv('RANK', '1')
+    with hold_work_dir(str(tmp_path / 'work')):
+        pass  # rank 1 of the holder's own job: not refused
