@@ -17,6 +17,7 @@ import pickle
 import time
 
 import numpy as np
+import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
@@ -219,7 +220,8 @@ def draw_examples(cfg: Config, checkpoint: str, out_file: str, num: int) -> None
     fig, axes = plt.subplots(num, 3, figsize=(7.5, 2.6 * num))
     for row, idx in enumerate(range(0, step * num, step)):
         data = dataset[idx]
-        pred = model.test_step(pseudo_collate([data]))[0]
+        with torch.no_grad():  # as mmengine's test loop: no graph
+            pred = model.test_step(pseudo_collate([data]))[0]
         img = data['data_samples'].metainfo['img_path']
         image = plt.imread(img)
         gt = pred.gt_sem_seg.data[0].numpy()

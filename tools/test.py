@@ -17,10 +17,8 @@ do) or ``both`` (the square figures get the prefix ``sq<size>/``).
 ``TestLoop``): float16 on a GPU, bfloat16 on a CPU.
 """
 import argparse
-import itertools
 import os.path as osp
 import re
-import time
 
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
@@ -222,9 +220,6 @@ def print_split_table(results: dict) -> None:
     print(table.get_string())
 
 
-_RUNS = itertools.count()
-
-
 def main(argv=None):
     args = parse_args(argv)
     if args.split is None or (args.split != 'all' and ',' not in args.split):
@@ -235,10 +230,6 @@ def main(argv=None):
     results = {}
     for split in splits:
         cfg = build_cfg(_per_split(args, split))
-        # one name per runner (mmengine keeps loggers and hubs by name)
-        base = cfg.get('experiment_name') or osp.splitext(osp.basename(args.config))[0]
-        cfg.experiment_name = (f'{base}_{split}_{time.strftime("%Y%m%d_%H%M%S")}'
-                               f'_{next(_RUNS)}')
         results[split] = dict(RUNNERS.build(cfg).test())
     print_split_table(results)
     return results

@@ -26,4 +26,5 @@ model = dict(
         threshold=0.5,
         norm_cfg=dict(type='GN', num_groups=8, requires_grad=True),
         align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)))
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0,
+                         avg_non_ignore=True)))

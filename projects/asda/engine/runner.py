@@ -18,10 +18,19 @@ resume that survives a crash.
   checkpoint's optimizer state overrides (:mod:`asda.engine.resume`).
 * ``train()`` holds the work dir (:mod:`asda.engine.work_dir_lock`): a
   second run training into it at the same time is refused.
+* Every runner of a process has its own experiment name. mmengine keeps
+  loggers, message hubs and visualizers by that name, process-wide, and
+  makes it from the config's name and the second the run starts: a second
+  runner made within the same second (``tools/test.py --split all``, the
+  demo's evaluations) would write into the first one's log file and share
+  its hub. From the second runner of a process on, the name gets
+  ``_run<N>``.
 
 The ASDA configs select it with ``runner_type = 'ASDARunner'``; the tools use
 it for any config that names no runner.
 """
+import itertools
+import os.path as osp
 from typing import Callable, Optional, Union
 
 from mmengine.model import is_model_wrapper
@@ -39,6 +48,21 @@ from .work_dir_lock import hold_work_dir
 
 __all__ = ['ASDARunner']
 
+_RUNNERS_MADE = itertools.count(1)  # in this process
+
+
+def _unique_experiment_name(kwargs: dict) -> None:
+    """Give the runner being made a name of its own (see the module)."""
+    number = next(_RUNNERS_MADE)
+    if number == 1:
+        return  # mmengine's name, as before
+    name = kwargs.get('experiment_name')
+    if name is None:
+        cfg = kwargs.get('cfg')
+        filename = getattr(cfg, 'filename', None)
+        name = osp.splitext(osp.basename(filename))[0] if filename else 'run'
+    kwargs['experiment_name'] = f'{name}_run{number}'
+
 
 # In mmengine's root registry: runners are built before any default scope is
 # set, so a runner in mmseg's registry would not be found by name.
@@ -54,6 +78,7 @@ class ASDARunner(Runner):
         # the log is written and the datasets are built
         if kwargs.get('load_from') is not None:
             verify_checkpoint(kwargs['load_from'])
+        _unique_experiment_name(kwargs)
         super().__init__(*args, **kwargs)
 
     def train(self):
