@@ -155,7 +155,10 @@ def _toy_runner(work_dir, max_epochs, resume=False):
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
         randomness=dict(seed=0),
         resume=resume,
-        default_scope='mmengine')
+        default_scope='mmengine',
+        # mmengine's own Runner names a run after the second it starts; two
+        # runs in one second would share a logger (ASDARunner avoids that)
+        experiment_name=f'compat_toy_resume_{resume}')
 
 
 def test_runner_checkpoint_resumes_with_weights_only(tmp_path):
