@@ -453,3 +453,18 @@ def test_pack_carries_no_target():
     # RefCOCO samples have no such key and get none.
     packed = PackReferringInputs()(copy.deepcopy(base))
     assert 'no_target' not in packed['data_samples'].metainfo
+
+
+def test_all_crowd_targets_are_refused(groot):
+    """A gref whose every target is iscrowd would load as a target with an
+    empty mask that no prediction can score on; the GRES API's mapper
+    refuses it too (it asserts such a sample is a no-target one)."""
+    _edit(groot, JSON_FILE, lambda grefs: grefs[5].update(ann_id=[14], category_id=[1]))
+    with pytest.raises(ValueError) as err:
+        build(groot, split='testA')
+    msg = str(err.value)
+    assert f'ref_id=6 of {osp.join(groot, JSON_FILE)}: every target annotation ([14]) ' \
+        f'is iscrowd in {osp.join(groot, ANN_FILE)}' in msg
+    # one crowd target beside a non-crowd one is fine (the crowd part is left out)
+    _edit(groot, JSON_FILE, lambda grefs: grefs[5].update(ann_id=[13, 14]))
+    assert build(groot, split='testA').get_data_info(0)['ann_id'] == [13, 14]
