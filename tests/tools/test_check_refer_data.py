@@ -207,7 +207,7 @@ def _all_crowd(grefs, coco):
 
 
 GREF_CASES = {  # name: (edit(grefs, coco), words of the problem, or None: accepted)
-    'no sentences': (lambda g, c: _target(g).update(sentences=[]), 'has no sentences'),
+    'no sentences': (lambda g, c: _target(g).update(sentences=[]), None),  # no sample
     'float ann_id': (lambda g, c: _target(g).update(ann_id=[float(_target(g)['ann_id'][0])]),
                      'is not an integer'),
     'sent None': (lambda g, c: _target(g)['sentences'][0].update(sent=None),
@@ -248,6 +248,7 @@ def test_checker_and_dataset_agree(tool, gref_data, tmp_path, case, capsys):
     ann_file = root / 'grefcoco' / 'instances.json'
     grefs, coco = json.loads(grefs_file.read_text()), json.loads(ann_file.read_text())
     edit(grefs, coco)
+    (root / 'grefcoco' / 'counts.json').unlink()  # the rules, not the counts
     grefs_file.write_text(json.dumps(grefs))
     ann_file.write_text(json.dumps(coco))
 
@@ -269,3 +270,21 @@ def test_checker_and_dataset_agree(tool, gref_data, tmp_path, case, capsys):
              if words in line]
     assert found, (words, out)
     assert refused is not None and found[0] in refused, (found[0], refused)
+
+
+def test_refs_without_sentences_are_noted_not_failed(tool, gref_data, tmp_path, capsys):
+    """As the datasets do, a ref without sentences is skipped, not an error
+    (gRefCOCO's val split has some); the checker says how many and which."""
+    root = tmp_path / 'data'
+    shutil.copytree(gref_data, root)
+    grefs_file = root / 'grefcoco' / 'grefs(unc).json'
+    grefs = json.loads(grefs_file.read_text())
+    gref = _target(grefs)
+    gref['sentences'] = []
+    grefs_file.write_text(json.dumps(grefs))
+    (root / 'grefcoco' / 'counts.json').unlink()
+    assert tool.main(['--data-root', str(root), '--img-dir', 'images', '--dataset',
+                      'grefcoco', '--no-image-check']) == 0
+    out = capsys.readouterr().out
+    assert f"grefcoco (unc) split 'val': 1 ref(s) without sentences give no sample " \
+        f"(skipped, as the datasets do): ref_id [{gref['ref_id']}]" in out

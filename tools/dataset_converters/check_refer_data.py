@@ -33,7 +33,13 @@ from collections import Counter, defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from asda.datasets import GRefCOCODataset, RefCOCODataset, check_images
-from asda.datasets.refs_io import index_instances, read_refs, ref_problems, refs_problems
+from asda.datasets.refs_io import (
+    index_instances,
+    read_refs,
+    ref_problems,
+    refs_problems,
+    refs_with_sentences,
+)
 
 #: The datasets the refer release ships: name -> split files.
 DATASETS = {
@@ -173,11 +179,13 @@ def _read_instances(ann_file: str, allow_outside_paths: bool, problems: List[str
 
 
 def load_dataset(data_root: str, img_dir: str, name: str, split_by: str,
-                 problems: List[str], allow_outside_paths: bool = False):
+                 problems: List[str], notes: List[str],
+                 allow_outside_paths: bool = False):
     """Load one split file; return per-split counts and the images each
     split uses (``{split: {path: refs}}``), or None if it cannot be read.
     Every rule a dataset would raise on is added to ``problems``; a ref that
-    breaks one is left out of the counts."""
+    breaks one is left out of the counts. Refs without sentences, which the
+    datasets skip, count as refs and are listed in ``notes``."""
     folder = osp.join(data_root, name)
     ann_file = osp.join(folder, 'instances.json')
     refs_file = split_file(folder, name, split_by)
@@ -198,9 +206,15 @@ def load_dataset(data_root: str, img_dir: str, name: str, split_by: str,
     dataset = GRefCOCODataset if name in GREF_DATASETS else RefCOCODataset
     counts: Dict[str, Counter] = defaultdict(Counter)
     split_images: Dict[str, Dict[str, int]] = defaultdict(Counter)
-    for i, ref in enumerate(refs):
-        if ref_problems(ref, refs_file, i):  # listed above
-            continue
+    valid = [ref for i, ref in enumerate(refs) if not ref_problems(ref, refs_file, i)]
+    refs, empty = refs_with_sentences(valid)
+    for split in sorted({ref['split'] for ref in empty}):
+        ids = [ref['ref_id'] for ref in empty if ref['split'] == split]
+        counts[split]['refs'] += len(ids)
+        notes.append(f'{name} ({split_by}) split {split!r}: {len(ids)} ref(s) without '
+                     f'sentences give no sample (skipped, as the datasets do): '
+                     f'ref_id {ids[:20]}')
+    for ref in refs:
         found = dataset.ref_problems(ref, instances, refs_file)
         problems += found
         if found:
@@ -239,9 +253,10 @@ def check(data_root: str, datasets: Sequence[Tuple[str, str]],
           image_check: bool = True, allow_outside_paths: bool = False) -> List[str]:
     """Run every check; print the table; return the problems."""
     problems: List[str] = []
+    notes: List[str] = []
     loaded = []
     for name, split_by in datasets:
-        result = load_dataset(data_root, img_dir, name, split_by, problems,
+        result = load_dataset(data_root, img_dir, name, split_by, problems, notes,
                               allow_outside_paths)
         expected = expected_counts(osp.join(data_root, name), name, split_by,
                                    problems)
@@ -293,6 +308,8 @@ def check(data_root: str, datasets: Sequence[Tuple[str, str]],
                         + [n_bad if image_check else 'not checked',
                            ', '.join(status) or 'ok'])
     print_table(rows)
+    for note in notes:
+        print(f'note: {note}')
     return problems
 
 

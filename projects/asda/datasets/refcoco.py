@@ -9,7 +9,7 @@ from mmseg.registry import DATASETS, TRANSFORMS
 
 from .image_check import BadImagesError, check_images, describe_bad_samples
 from .mask_utils import check_segmentation, polygon_problem
-from .refs_io import Instances, describe_problems, index_instances, load_refs
+from .refs_io import Instances, describe_problems, index_instances, load_refs, refs_with_sentences
 
 __all__ = ['RefCOCODataset', 'ref_ann_ids']
 
@@ -288,7 +288,8 @@ class RefCOCODataset(BaseSegDataset):
     def load_data_list(self) -> List[dict]:
         """One data info per expression (or per ref in ``'ref'`` mode).
         Every ref of the split is checked (:meth:`ref_problems`) before any
-        is used, and all the problems are raised together."""
+        is used, and all the problems are raised together; refs without
+        sentences give no sample (:func:`~.refs_io.refs_with_sentences`)."""
         refs = load_refs(self.split_file, backend_args=self.backend_args)
         available = sorted({ref['split'] for ref in refs})
         if self.split not in available:
@@ -296,7 +297,7 @@ class RefCOCODataset(BaseSegDataset):
                 f'unknown split {self.split!r} for {self.split_file}; '
                 f'available splits: {available}')
         instances = self._load_instances()
-        refs = [ref for ref in refs if ref['split'] == self.split]
+        refs = self._with_sentences([ref for ref in refs if ref['split'] == self.split])
         problems = [p for ref in refs
                     for p in self.ref_problems(ref, instances, self.split_file)]
         if problems:
@@ -312,6 +313,17 @@ class RefCOCODataset(BaseSegDataset):
                 for sent_id, sent in sentences:
                     data_list.append(dict(info, sent_id=sent_id, text=sent))
         return data_list
+
+    def _with_sentences(self, refs: List[dict]) -> List[dict]:
+        """``refs`` without those that have no sentences, named in a
+        warning."""
+        kept, empty = refs_with_sentences(refs)
+        if empty:
+            from mmengine.logging import print_log
+            print_log(f'{len(empty)} ref(s) of split {self.split!r} have no sentences '
+                      f'and give no sample: ref_id {[r["ref_id"] for r in empty][:20]} '
+                      f'({self.split_file})', logger='current', level=30)
+        return kept
 
     def filter_data(self) -> List[dict]:
         """The pre-flight image check (``check_images``); see the class."""

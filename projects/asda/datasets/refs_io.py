@@ -21,7 +21,8 @@ from typing import Any, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 from ..models.backbones.tokenizer import check_text
 
 __all__ = ['RestrictedUnpickler', 'Instances', 'check_refs', 'describe_problems',
-           'index_instances', 'load_refs', 'read_refs', 'ref_problems', 'refs_problems']
+           'index_instances', 'load_refs', 'read_refs', 'ref_problems', 'refs_problems',
+           'refs_with_sentences']
 #: The only globals a refs pickle may reference (Python 2 pickles name
 #: ``__builtin__``, which ``fix_imports`` maps to ``builtins``).
 SAFE_BUILTINS = frozenset({
@@ -101,8 +102,6 @@ def ref_name(ref: Any, index: int) -> str:
 
 
 def _sentence_problems(sentences: list) -> List[str]:
-    if not sentences:
-        return ['has no sentences']
     problems = []
     for j, sent in enumerate(sentences):
         if not isinstance(sent, dict) or 'sent' not in sent or \
@@ -122,9 +121,11 @@ def ref_problems(ref: Any, path: str, index: int = 0) -> List[str]:
     """What is wrong with one ref on its own (``[]``: nothing).
 
     A ref is a dict with the keys of :data:`REF_KEYS`; ``ref_id`` and
-    ``image_id`` are ints, ``split`` a str, ``sentences`` a non-empty list
-    of dicts with ``sent_id`` and a ``sent`` the text encoder takes
+    ``image_id`` are ints, ``split`` a str, ``sentences`` a list of dicts
+    with ``sent_id`` and a ``sent`` the text encoder takes
     (:func:`asda.models.backbones.tokenizer.check_text`: a non-blank str).
+    An empty ``sentences`` list is no problem: see
+    :func:`refs_with_sentences`.
     Refs and grefs share these rules; their targets need the instances
     (:meth:`asda.datasets.RefCOCODataset.ref_problems`).
 
@@ -152,6 +153,16 @@ def ref_problems(ref: Any, path: str, index: int = 0) -> List[str]:
         problems.append(f'"sentences" is a {type(ref["sentences"]).__name__}, '
                         'expected a list')
     return [f'{ref_name(ref, index)} of {path}: {p}' for p in problems]
+
+
+def refs_with_sentences(refs: List[dict]) -> Tuple[List[dict], List[dict]]:
+    """The refs that have sentences, and those that have none. A ref
+    without sentences gives no sample: the datasets skip it with a warning
+    and ``check_refer_data.py`` notes it, neither fails. gRefCOCO's
+    released val split has such grefs, and its authors advise skipping
+    them (henghuiding/gRefCOCO issue 8)."""
+    return ([ref for ref in refs if ref['sentences']],
+            [ref for ref in refs if not ref['sentences']])
 
 
 def refs_problems(refs: Any, path: str) -> List[str]:
