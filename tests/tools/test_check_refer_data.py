@@ -288,3 +288,18 @@ def test_refs_without_sentences_are_noted_not_failed(tool, gref_data, tmp_path, 
     out = capsys.readouterr().out
     assert f"grefcoco (unc) split 'val': 1 ref(s) without sentences give no sample " \
         f"(skipped, as the datasets do): ref_id [{gref['ref_id']}]" in out
+
+
+def test_table_counts_the_bad_refs_of_each_split(tool, gref_data, tmp_path, capsys):
+    root = tmp_path / 'data'
+    shutil.copytree(gref_data, root)
+    grefs_file = root / 'grefcoco' / 'grefs(unc).json'
+    grefs = json.loads(grefs_file.read_text())
+    _target(grefs)['sentences'][0]['sent'] = None  # a rule of the file
+    _target(grefs, multi=True)['category_id'] = [99]  # a rule against the instances
+    grefs_file.write_text(json.dumps(grefs))
+    assert tool.main(['--data-root', str(root), '--img-dir', 'images', '--dataset',
+                      'grefcoco', '--no-image-check']) == 1
+    [val_row] = [line for line in capsys.readouterr().out.splitlines()
+                 if line.startswith('grefcoco (unc) | val ')]
+    assert '2 bad ref(s)' in val_row

@@ -204,26 +204,39 @@ def load_dataset(data_root: str, img_dir: str, name: str, split_by: str,
     if instances is None or not isinstance(refs, list):
         return None
     dataset = GRefCOCODataset if name in GREF_DATASETS else RefCOCODataset
+    return _count_refs(refs, refs_file, dataset, instances, osp.join(data_root, img_dir),
+                       f'{name} ({split_by})', problems, notes)
+
+
+def _count_refs(refs: list, refs_file: str, dataset, instances, image_dir: str,
+                label: str, problems: List[str], notes: List[str]):
+    """Counts per split (``refs``, ``expressions``, ``images``, and ``bad
+    refs``: those that break a rule) and the images each split uses; the
+    rules are the dataset class's (``dataset.ref_problems``)."""
     counts: Dict[str, Counter] = defaultdict(Counter)
     split_images: Dict[str, Dict[str, int]] = defaultdict(Counter)
-    valid = [ref for i, ref in enumerate(refs) if not ref_problems(ref, refs_file, i)]
+    valid = []
+    for i, ref in enumerate(refs):
+        if not ref_problems(ref, refs_file, i):  # listed by refs_problems
+            valid.append(ref)
+        elif isinstance(ref, dict) and isinstance(ref.get('split'), str):
+            counts[ref['split']]['bad refs'] += 1
     refs, empty = refs_with_sentences(valid)
     for split in sorted({ref['split'] for ref in empty}):
         ids = [ref['ref_id'] for ref in empty if ref['split'] == split]
         counts[split]['refs'] += len(ids)
-        notes.append(f'{name} ({split_by}) split {split!r}: {len(ids)} ref(s) without '
-                     f'sentences give no sample (skipped, as the datasets do): '
-                     f'ref_id {ids[:20]}')
+        notes.append(f'{label} split {split!r}: {len(ids)} ref(s) without sentences give '
+                     f'no sample (skipped, as the datasets do): ref_id {ids[:20]}')
     for ref in refs:
-        found = dataset.ref_problems(ref, instances, refs_file)
+        split, found = ref['split'], dataset.ref_problems(ref, instances, refs_file)
         problems += found
         if found:
+            counts[split]['bad refs'] += 1
             continue
-        split = ref['split']
         counts[split]['refs'] += 1
         counts[split]['expressions'] += len(ref['sentences'])
         img = instances.images[ref['image_id']]
-        split_images[split][osp.join(data_root, img_dir, img['file_name'])] += 1
+        split_images[split][osp.join(image_dir, img['file_name'])] += 1
     for split, paths in split_images.items():
         counts[split]['images'] = len(paths)
     return counts, split_images
@@ -301,6 +314,8 @@ def check(data_root: str, datasets: Sequence[Tuple[str, str]],
                     problems.append(
                         f'{label} split {split!r}: {found[kind]} {kind}, '
                         f'expected {want[kind][0]} (source: {want[kind][1]})')
+            if found['bad refs']:
+                status.append(f'{found["bad refs"]} bad ref(s)')
             n_bad = sum(1 for p in split_images.get(split, ()) if p in bad)
             if n_bad:
                 status.append('bad images')
