@@ -94,7 +94,7 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def ref_name(ref: Any, index: int) -> str:
+def _ref_name(ref: Any, index: int) -> str:
     """``ref_id=X`` (or ``ref #i`` when the ref has no ``ref_id``)."""
     if isinstance(ref, dict) and 'ref_id' in ref:
         return f'ref_id={ref["ref_id"]!r}'
@@ -152,7 +152,7 @@ def ref_problems(ref: Any, path: str, index: int = 0) -> List[str]:
     else:
         problems.append(f'"sentences" is a {type(ref["sentences"]).__name__}, '
                         'expected a list')
-    return [f'{ref_name(ref, index)} of {path}: {p}' for p in problems]
+    return [f'{_ref_name(ref, index)} of {path}: {p}' for p in problems]
 
 
 def refs_with_sentences(refs: List[dict]) -> Tuple[List[dict], List[dict]]:
