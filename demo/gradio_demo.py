@@ -1,11 +1,22 @@
 """Web demo: ``python demo/gradio_demo.py [CONFIG CHECKPOINT] [--device cpu]
 [--port 7860]``.
 
-Upload an image (or pick a bundled example), type one or more expressions,
-one per line. For each expression the page shows the overlay with the
-expression, the binary mask, the probability map and the low / mid CLIP
-layers AFS chose, and offers the mask as a PNG download. With no arguments it
-serves the checkpoint ``make demo`` trains (``work_dirs/demo``).
+Upload an image (or pick a bundled example), type up to
+:data:`MAX_EXPRESSIONS` expressions, one per line. For each expression the
+page shows the overlay with the expression, the binary mask, the probability
+map and the low / mid CLIP layers AFS chose, and offers the mask as a PNG
+download. With no arguments it serves the checkpoint ``make demo`` trains
+(``work_dirs/demo``).
+
+An upload is turned by its EXIF orientation (Gradio does it for the image
+input; a file path goes through :func:`asda.apis.image_io.load_image`, which
+does the same), so the masks match the photo as it is shown.
+
+Files: each request writes its mask PNGs into a folder of its own (unique
+names, whatever runs at the same time); folders older than
+:data:`KEEP_FILES_S` are removed by the next request and the rest when the
+demo exits. Gradio's copies of the results are deleted after the same time
+(``delete_cache``), so a download link lasts that long.
 
 Gradio is an optional extra (``pip install -e .[demo]``, or ``make demo-env``
 for the pinned set); ``import asda`` never needs it. Gradio's analytics are
@@ -14,8 +25,11 @@ off and the page loads nothing from the network.
 import argparse
 import os
 import os.path as osp
+import shutil
 import sys
 import tempfile
+import time
+import weakref
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -24,6 +38,10 @@ ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'asda', 'asda_tiny_synthetic.py')
 DEMO_WORK_DIR = osp.join(ROOT, 'work_dirs', 'demo')
 EXAMPLE_DIR = osp.join(ROOT, 'data', 'synthetic', 'images')
+#: Expressions one request may have: the page has a result row for each.
+MAX_EXPRESSIONS = 4
+#: Seconds the files of a request (and Gradio's cached copies) are kept.
+KEEP_FILES_S = 600
 
 
 class DemoInputError(ValueError):
@@ -43,12 +61,17 @@ def default_checkpoint(work_dir: str = DEMO_WORK_DIR) -> str:
     return path
 
 
-def parse_expressions(text: Optional[str]) -> List[str]:
-    """One expression per non-empty line."""
+def parse_expressions(text: Optional[str], limit: int = MAX_EXPRESSIONS) -> List[str]:
+    """One expression per non-empty line, at most ``limit`` of them (more
+    are refused before anything is inferred: the page shows ``limit``)."""
     lines = [line.strip() for line in (text or '').splitlines()]
     expressions = [line for line in lines if line]
     if not expressions:
         raise DemoInputError('Type at least one expression (one per line).')
+    if len(expressions) > limit:
+        raise DemoInputError(
+            f'{len(expressions)} expressions given; the demo segments at most {limit} '
+            f'per request. Remove {len(expressions) - limit} line(s).')
     return expressions
 
 
@@ -66,22 +89,51 @@ def load_image(image) -> np.ndarray:
 
 
 class DemoModel:
-    """The inferencer and the drawing behind the page."""
+    """The inferencer and the drawing behind the page.
 
-    def __init__(self, config: str, checkpoint: str, device: str = 'cpu'):
+    Args:
+        config (str): Config file.
+        checkpoint (str): Checkpoint file.
+        device (str): Where to run.
+        max_expressions (int): Expressions one request may have.
+        keep_files_s (float): Seconds a request's mask files are kept.
+    """
+
+    def __init__(self, config: str, checkpoint: str, device: str = 'cpu',
+                 max_expressions: int = MAX_EXPRESSIONS,
+                 keep_files_s: float = KEEP_FILES_S):
         from asda.apis import RISInferencer
         from asda.visualization import RISLocalVisualizer
         self.inferencer = RISInferencer(config, checkpoint, device=device)
         self.visualizer = RISLocalVisualizer(name=f'gradio_demo_{id(self)}')
+        self.max_expressions = max_expressions
+        self.keep_files_s = keep_files_s
         self.out_dir = tempfile.mkdtemp(prefix='asda_gradio_')
+        self._remove_out_dir = weakref.finalize(self, shutil.rmtree, self.out_dir,
+                                                ignore_errors=True)
+
+    def close(self) -> None:
+        """Remove every file the requests wrote (also done at exit)."""
+        self._remove_out_dir()
+
+    def _request_dir(self) -> str:
+        """A new folder for one request's files, after removing the folders
+        older than ``keep_files_s`` (Gradio copied their files into its
+        cache as their requests returned)."""
+        expired = time.time() - self.keep_files_s
+        for entry in os.scandir(self.out_dir):
+            if entry.is_dir() and entry.stat().st_mtime < expired:
+                shutil.rmtree(entry.path, ignore_errors=True)
+        return tempfile.mkdtemp(prefix='request_', dir=self.out_dir)
 
     def run(self, image, text: str):
         """Per expression: overlay, mask, probability map, AFS layers,
-        mask PNG path."""
+        mask PNG path (in a folder of this request's own)."""
         import cv2
         rgb = load_image(image)
-        expressions = parse_expressions(text)
+        expressions = parse_expressions(text, self.max_expressions)
         results = self.inferencer(rgb, expressions)
+        folder = self._request_dir()
         outputs = []
         for k, (expr, res) in enumerate(zip(expressions, results)):
             mask = np.asarray(res['mask'], dtype=bool)
@@ -90,7 +142,7 @@ class DemoModel:
                 rgb, expr, pred_mask=mask.astype(np.uint8), pred_caption=None)
             heat = cv2.applyColorMap((prob * 255).astype(np.uint8),
                                      cv2.COLORMAP_VIRIDIS)[..., ::-1]
-            path = osp.join(self.out_dir, f'mask_{len(os.listdir(self.out_dir))}_{k}.png')
+            path = osp.join(folder, f'mask_{k + 1}.png')
             cv2.imwrite(path, mask.astype(np.uint8) * 255)
             layers = res.get('afs_layers')
             outputs.append(dict(
@@ -103,13 +155,18 @@ class DemoModel:
         return outputs
 
 
-def build_app(model: DemoModel, examples: Sequence[str] = (), max_outputs: int = 4):
-    """The Gradio Blocks app (results for up to ``max_outputs`` expressions)."""
+def build_app(model: DemoModel, examples: Sequence[str] = ()):
+    """The Gradio Blocks app (a result row for each of the model's
+    ``max_expressions``); Gradio deletes its cached copies of the results
+    after the model's ``keep_files_s``."""
     import gradio as gr
 
-    with gr.Blocks(title='ASDA referring segmentation', analytics_enabled=False) as app:
+    max_outputs = model.max_expressions
+    keep = model.keep_files_s
+    with gr.Blocks(title='ASDA referring segmentation', analytics_enabled=False,
+                   delete_cache=(keep, keep)) as app:
         gr.Markdown('# ASDA: referring image segmentation\nUpload an image, type '
-                    'one expression per line, press **Segment**.')
+                    f'up to {max_outputs} expressions, one per line, press **Segment**.')
         with gr.Row():
             image = gr.Image(type='numpy', label='image', elem_id='image')
             text = gr.Textbox(lines=3, label='expressions (one per line)',
@@ -134,10 +191,8 @@ def build_app(model: DemoModel, examples: Sequence[str] = (), max_outputs: int =
         def segment(img, txt):
             updates = []
             try:
-                outputs = model.run(img, txt)
-                shown = outputs[:max_outputs]
-                note = f'{len(outputs)} expression(s) segmented.' + (
-                    f' Showing the first {max_outputs}.' if len(outputs) > max_outputs else '')
+                shown = model.run(img, txt)
+                note = f'{len(shown)} expression(s) segmented.'
             except DemoInputError as err:
                 shown, note = [], f'**Error:** {err}'
             except Exception as err:  # noqa: BLE001 (a message, never a trace)

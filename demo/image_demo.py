@@ -9,7 +9,8 @@ above it) and optionally the binary mask (0 / 255 PNG at the image's size)
 and the probability map. More expressions of the same image: ``-e "another
 one"`` (repeatable); their files get a numbered suffix (``overlay_1.png``).
 ``--fp16`` / ``--bf16``: half-precision inference (autocast; e.g. ``--device
-cuda --fp16``).
+cuda --fp16``). A photo with an EXIF orientation tag is turned as viewers show
+it (:func:`asda.apis.image_io.load_image`), and so are its mask and overlay.
 """
 import argparse
 import os

@@ -388,3 +388,37 @@ def test_no_target_score_in_results(ris_config, rgb_image, tmp_path, inferencer)
     r = nt(rgb_image, 'the red circle')[0]
     assert r['no_target'] < 0.99
     assert np.array_equal(r['mask'], r['prob'] > nt.threshold)
+
+
+def _exif_jpeg(path, rgb, orientation):
+    """``rgb`` stored as a JPEG whose EXIF says how to turn it for display."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # Orientation
+    Image.fromarray(rgb).save(path, 'JPEG', quality=95, exif=exif.tobytes())
+    return str(path)
+
+
+@pytest.mark.parametrize('orientation', range(1, 9))
+def test_exif_orientation_is_applied(rgb_image, tmp_path, orientation):
+    """A path or a PIL image is turned as every viewer shows it (and as
+    mmcv.imfrombytes's default 'color' decode does); 5-8 swap H and W."""
+    import mmcv
+    from PIL import ImageOps
+    stored = np.ascontiguousarray(rgb_image[:90, :130])  # not square
+    path = _exif_jpeg(tmp_path / 'phone.jpg', stored, orientation)
+    with open(path, 'rb') as f:
+        displayed = mmcv.imfrombytes(f.read(), flag='color')  # BGR
+    height, width = stored.shape[:2]
+    assert displayed.shape[:2] == ((width, height) if orientation >= 5 else (height, width))
+    np.testing.assert_array_equal(load_image(path)[0], displayed)
+    with Image.open(path) as im:
+        turned = np.asarray(ImageOps.exif_transpose(im))[..., ::-1]
+        np.testing.assert_array_equal(load_image(im)[0], turned)
+
+
+def test_mask_follows_exif_orientation(inferencer, rgb_image, tmp_path):
+    stored = np.ascontiguousarray(rgb_image[:90, :130])
+    path = _exif_jpeg(tmp_path / 'phone.jpg', stored, 6)  # turned 90 degrees
+    [result] = inferencer(path, 'the red circle')
+    assert result['mask'].shape == (130, 90)
+    assert inferencer.visualize(path, result).shape[1] == 90  # the overlay too

@@ -161,3 +161,57 @@ def test_missing_files(synthetic_copy, build_dataset):
     os.remove(osp.join(synthetic_copy, SPLIT_FILE))
     with pytest.raises(FileNotFoundError, match=re.escape(SPLIT_FILE)):
         build_dataset(synthetic_copy)
+
+
+def _move_image_out(root, tmp_path, ref):
+    """Move the image of ``ref`` to ``tmp_path/outside`` (beside the data
+    root); return its image id and new path."""
+    with open(osp.join(root, ANN_FILE)) as f:
+        img = next(i for i in json.load(f)['images'] if i['id'] == ref['image_id'])
+    outside = tmp_path / 'outside' / img['file_name']
+    outside.parent.mkdir()
+    os.rename(osp.join(root, 'images', img['file_name']), outside)
+    return img['id'], str(outside)
+
+
+@pytest.mark.parametrize('how', ['absolute', 'climbing'])
+def test_image_path_outside_the_image_folder(synthetic_copy, build_dataset, tmp_path,
+                                             how):
+    """instances.json comes from the internet: a file_name that is absolute
+    or climbs out with '..' is refused (naming the file, the image and the
+    path) unless allow_outside_paths=True."""
+    ref = _first_ref(synthetic_copy)
+    image_id, outside = _move_image_out(synthetic_copy, tmp_path, ref)
+    name = outside if how == 'absolute' else osp.relpath(
+        outside, osp.join(synthetic_copy, 'images'))
+    path = _edit_instances(synthetic_copy, lambda coco: next(
+        i for i in coco['images'] if i['id'] == image_id).update(file_name=name))
+    with pytest.raises(ValueError) as err:
+        build_dataset(synthetic_copy)
+    assert f"{path}: image id={image_id}: file_name {name!r} leaves the image " \
+        'folder' in str(err.value)
+    ds = build_dataset(synthetic_copy, allow_outside_paths=True)
+    paths = {ds.get_data_info(i)['img_path'] for i in range(len(ds))
+             if ds.get_data_info(i)['ref_id'] == ref['ref_id']}
+    assert {osp.realpath(p) for p in paths} == {osp.realpath(outside)}
+
+
+def test_symlinked_image_folder_is_inside(synthetic_copy, build_dataset, tmp_path):
+    """The check is lexical: an image folder that links elsewhere (as
+    data/coco/train2014 -> /datasets/coco/train2014) needs no option."""
+    elsewhere = tmp_path / 'elsewhere'
+    os.rename(osp.join(synthetic_copy, 'images'), elsewhere)
+    os.symlink(elsewhere, osp.join(synthetic_copy, 'images'))
+    ds = build_dataset(synthetic_copy)  # the image pre-flight check reads them all
+    assert len(ds) > 0
+    assert osp.realpath(ds.get_data_info(0)['img_path']).startswith(str(elsewhere))
+
+
+@pytest.mark.parametrize('key', ['file_name', 'height'])
+def test_image_entry_without_a_key(synthetic_copy, build_dataset, key):
+    ref = _first_ref(synthetic_copy)
+    path = _edit_instances(synthetic_copy, lambda coco: next(
+        i for i in coco['images'] if i['id'] == ref['image_id']).pop(key))
+    with pytest.raises(ValueError, match=re.escape(
+            f'{path}: image id={ref["image_id"]} has no "{key}"')):
+        build_dataset(synthetic_copy)

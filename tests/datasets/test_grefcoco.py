@@ -1,6 +1,7 @@
 """GRefCOCODataset on a small gRefCOCO written here: targets, masks, errors."""
 import copy
 import json
+import logging
 import os
 import os.path as osp
 import pickle
@@ -314,12 +315,25 @@ def test_unknown_split_lists_available(groot):
     assert "['testA', 'testB', 'train', 'val']" in msg
 
 
-def test_ref_without_sentences(groot):
+def test_ref_without_sentences_gives_no_sample(groot):
+    """gRefCOCO's released val split has grefs without sentences, which its
+    authors advise skipping (henghuiding/gRefCOCO#8): such a gref gives no
+    sample and is named in a warning; the split still loads."""
+    from mmengine.logging import MMLogger
     _edit(groot, JSON_FILE, lambda grefs: grefs[2].update(sentences=[]))
-    with pytest.raises(ValueError, match='has no sentences') as err:
-        build(groot, split='train')
-    assert 'ref_id=3 of' in str(err.value)
-    assert 'grefs(unc).json' in str(err.value)
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()  # where the dataset's print_log goes
+    logger.addHandler(handler)
+    try:
+        ds = build(groot, split='train')
+    finally:
+        logger.removeHandler(handler)
+    assert {ds.get_data_info(i)['ref_id'] for i in range(len(ds))} == {1, 2}
+    [message] = [r.getMessage() for r in records]
+    assert message.startswith("1 ref(s) of split 'train' have no sentences and give no "
+                              'sample: ref_id [3]') and 'grefs(unc).json' in message
 
 
 def test_bad_segmentation(groot):
@@ -453,3 +467,18 @@ def test_pack_carries_no_target():
     # RefCOCO samples have no such key and get none.
     packed = PackReferringInputs()(copy.deepcopy(base))
     assert 'no_target' not in packed['data_samples'].metainfo
+
+
+def test_all_crowd_targets_are_refused(groot):
+    """A gref whose every target is iscrowd would load as a target with an
+    empty mask that no prediction can score on; the GRES API's mapper
+    refuses it too (it asserts such a sample is a no-target one)."""
+    _edit(groot, JSON_FILE, lambda grefs: grefs[5].update(ann_id=[14], category_id=[1]))
+    with pytest.raises(ValueError) as err:
+        build(groot, split='testA')
+    msg = str(err.value)
+    assert f'ref_id=6 of {osp.join(groot, JSON_FILE)}: every target annotation ([14]) ' \
+        f'is iscrowd in {osp.join(groot, ANN_FILE)}' in msg
+    # one crowd target beside a non-crowd one is fine (the crowd part is left out)
+    _edit(groot, JSON_FILE, lambda grefs: grefs[5].update(ann_id=[13, 14]))
+    assert build(groot, split='testA').get_data_info(0)['ann_id'] == [13, 14]

@@ -110,3 +110,35 @@ def test_on_generated_synthetic_set(tmp_path):
     print(f'text-only control on a small synthetic set (60 train / 15 val '
           f'images): balanced accuracy {result["balanced_accuracy"]:.1f}%, '
           f'{result}')
+
+
+def _no_target_string(grefs):
+    grefs[-1]['no_target'] = 'false'  # a no-target gref (ann_id [-1])
+
+
+def _sent_none(grefs):
+    grefs[0]['sentences'][0]['sent'] = None
+
+
+def _empty_sent(grefs):
+    grefs[0]['sentences'][0]['sent'] = ''
+
+
+@pytest.mark.parametrize('edit, match', [
+    (_no_target_string, "no_target must be a bool \\(true / false\\), got 'false'"),
+    (_sent_none, '"sent" must be a str, got NoneType'),
+    (_empty_sent, "\"sent\" is empty: ''"),
+])
+def test_cli_refuses_what_the_dataset_refuses(tmp_path, edit, match):
+    """The control reads the grefs by the dataset's rules (load_refs,
+    gref_target_ids): a malformed gref is named, never counted."""
+    root = tmp_path / 'data'
+    (root / 'grefcoco').mkdir(parents=True)
+    grefs = _giveaway('train') + _giveaway('val')
+    edit(grefs)
+    (root / GREFS_FILE).write_text(json.dumps(grefs))
+    tool = load_tool('tools/analysis_tools/text_only_control.py',
+                     'asda_text_only_control')
+    with pytest.raises(ValueError, match=match) as err:
+        tool.main(['--data-root', str(root)])
+    assert str(root / GREFS_FILE) in str(err.value)

@@ -143,3 +143,14 @@ def test_tokenizer_truncation_keeps_eot():
     assert ids[0, 0] == tok.sot_token_id and ids[0, -1] == tok.eot_token_id
     short = tok(['cat'])
     assert short[0, 2] == tok.eot_token_id and short[0, 3:].eq(0).all()
+
+
+@pytest.mark.parametrize('texts, error, match', [
+    (['cat', None], TypeError, 'expression 1 must be a str, got NoneType: None'),
+    (['', 'cat'], ValueError, "expression 0 is empty: ''"),
+])
+def test_tokenizer_refuses_what_the_inferencer_refuses(texts, error, match):
+    """One rule for an expression's text (tokenizer.check_text): the
+    tokenizer, the inferencer and the datasets' refs check ask it."""
+    with pytest.raises(error, match=match):
+        CLIPTokenizer(context_length=6)(texts)

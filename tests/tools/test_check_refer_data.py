@@ -89,8 +89,8 @@ def _missing_annotation(root):
     refs = _refs(root)
     refs[2]['ann_id'] = 987654
     _write_refs(root, refs)
-    return [f'ref_id {refs[2]["ref_id"]} ({refs[2]["split"]}) refers to '
-            'annotation 987654']
+    return [f'ref_id={refs[2]["ref_id"]} of {root / "refcoco" / "refs(unc).p"} refers '
+            'to annotation id=987654']
 
 
 def _split_counts_differ(root):
@@ -160,4 +160,146 @@ def test_grefcoco_lists_and_no_target(tool, tmp_path, capsys):
     capsys.readouterr()
     assert tool.main(args) == 1
     out = capsys.readouterr().out
-    assert f'ref_id {multi["ref_id"]}' in out and 'annotation 987654' in out
+    assert f'ref_id={multi["ref_id"]} of' in out and 'annotation id=987654' in out
+
+
+# ---------------------------------------------------------------- one owner
+# Every malformed gref or instances entry gets the same verdict from the
+# checker and from GRefCOCODataset, in the same words: both ask the loader's
+# rules (asda.datasets.refs_io, RefCOCODataset / GRefCOCODataset.ref_problems).
+GREF_SPLIT_SIZES = dict(train=3, val=1, testA=1, testB=1)
+
+
+@pytest.fixture(scope='module')
+def gref_data(tmp_path_factory):
+    from asda.datasets.synthetic_gres import make_synthetic_grefcoco
+    root = tmp_path_factory.mktemp('gref_data')
+    make_synthetic_grefcoco(str(root), seed=2, split_sizes=GREF_SPLIT_SIZES)
+    return root
+
+
+def _target(grefs, multi=False):
+    """The first val gref with one target (or several)."""
+    return next(g for g in grefs if g['split'] == 'val' and g['ann_id'] != [-1]
+                and (len(g['ann_id']) > 1) == multi)
+
+
+def _no_target(grefs):
+    return next(g for g in grefs if g['split'] == 'val' and g['ann_id'] == [-1])
+
+
+def _scalar_no_target(grefs):
+    gref = _no_target(grefs)
+    del gref['no_target']
+    gref['ann_id'] = -1
+
+
+def _val_image(coco):
+    grefs_image = 4  # the val image of the synthetic gRefCOCO (seed 2)
+    return next(i for i in coco['images'] if i['id'] == grefs_image)
+
+
+def _all_crowd(grefs, coco):
+    gref = _target(grefs, multi=True)
+    for ann in coco['annotations']:
+        if ann['id'] in gref['ann_id']:
+            ann['iscrowd'] = 1
+
+
+GREF_CASES = {  # name: (edit(grefs, coco), words of the problem, or None: accepted)
+    'no sentences': (lambda g, c: _target(g).update(sentences=[]), None),  # no sample
+    'float ann_id': (lambda g, c: _target(g).update(ann_id=[float(_target(g)['ann_id'][0])]),
+                     'is not an integer'),
+    'sent None': (lambda g, c: _target(g)['sentences'][0].update(sent=None),
+                  '"sent" must be a str, got NoneType'),
+    'empty sent': (lambda g, c: _target(g)['sentences'][0].update(sent=''), 'is empty'),
+    'blank sent': (lambda g, c: _target(g)['sentences'][0].update(sent=' \t'), 'is empty'),
+    'scalar -1 no target': (lambda g, c: _scalar_no_target(g), None),
+    'no_target string': (lambda g, c: _no_target(g).update(no_target='false'),
+                         'no_target must be a bool'),
+    'list split': (lambda g, c: _target(g).update(split=['val']), 'split must be a str'),
+    'duplicate gref': (lambda g, c: g.append(dict(_target(g))), 'appears 2 times'),
+    'unknown category': (lambda g, c: _target(g).update(category_id=[99]),
+                         'category_id=99 is not a category'),
+    'mixed -1': (lambda g, c: _target(g).update(ann_id=[-1] + _target(g)['ann_id']),
+                 'mixes -1'),
+    'nested ann_id': (lambda g, c: _target(g).update(ann_id=[_target(g)['ann_id']]),
+                      'is not an integer'),
+    'list image_id': (lambda g, c: _target(g).update(image_id=[4]),
+                      'image_id must be an integer'),
+    'all crowd': (_all_crowd, 'is iscrowd'),
+    'no file_name': (lambda g, c: _val_image(c).pop('file_name'),
+                     'image id=4 has no "file_name"'),
+    'no height': (lambda g, c: _val_image(c).pop('height'), 'image id=4 has no "height"'),
+    'absolute file_name': (lambda g, c: _val_image(c).update(file_name='/etc/passwd'),
+                           "image id=4: file_name '/etc/passwd' leaves the image folder"),
+    'climbing file_name': (lambda g, c: _val_image(c).update(file_name='../../x.jpg'),
+                           "image id=4: file_name '../../x.jpg' leaves the image folder"),
+}
+
+
+@pytest.mark.parametrize('case', sorted(GREF_CASES))
+def test_checker_and_dataset_agree(tool, gref_data, tmp_path, case, capsys):
+    from asda.datasets import GRefCOCODataset
+    edit, words = GREF_CASES[case]
+    root = tmp_path / 'data'
+    shutil.copytree(gref_data, root)
+    grefs_file = root / 'grefcoco' / 'grefs(unc).json'
+    ann_file = root / 'grefcoco' / 'instances.json'
+    grefs, coco = json.loads(grefs_file.read_text()), json.loads(ann_file.read_text())
+    edit(grefs, coco)
+    (root / 'grefcoco' / 'counts.json').unlink()  # the rules, not the counts
+    grefs_file.write_text(json.dumps(grefs))
+    ann_file.write_text(json.dumps(coco))
+
+    code = tool.main(['--data-root', str(root), '--img-dir', 'images', '--dataset',
+                      'grefcoco', '--no-image-check'])
+    out = capsys.readouterr().out
+    try:
+        GRefCOCODataset(data_root=str(root), data_prefix=dict(img_path='images/'),
+                        split='val', check_images=False)
+        refused = None
+    except ValueError as err:
+        refused = str(err)
+    if words is None:
+        assert code == 0, out
+        assert refused is None
+        return
+    assert code == 1, out
+    found = [line[4:] for line in out.split('problem(s):')[1].splitlines()
+             if words in line]
+    assert found, (words, out)
+    assert refused is not None and found[0] in refused, (found[0], refused)
+
+
+def test_refs_without_sentences_are_noted_not_failed(tool, gref_data, tmp_path, capsys):
+    """As the datasets do, a ref without sentences is skipped, not an error
+    (gRefCOCO's val split has some); the checker says how many and which."""
+    root = tmp_path / 'data'
+    shutil.copytree(gref_data, root)
+    grefs_file = root / 'grefcoco' / 'grefs(unc).json'
+    grefs = json.loads(grefs_file.read_text())
+    gref = _target(grefs)
+    gref['sentences'] = []
+    grefs_file.write_text(json.dumps(grefs))
+    (root / 'grefcoco' / 'counts.json').unlink()
+    assert tool.main(['--data-root', str(root), '--img-dir', 'images', '--dataset',
+                      'grefcoco', '--no-image-check']) == 0
+    out = capsys.readouterr().out
+    assert f"grefcoco (unc) split 'val': 1 ref(s) without sentences give no sample " \
+        f"(skipped, as the datasets do): ref_id [{gref['ref_id']}]" in out
+
+
+def test_table_counts_the_bad_refs_of_each_split(tool, gref_data, tmp_path, capsys):
+    root = tmp_path / 'data'
+    shutil.copytree(gref_data, root)
+    grefs_file = root / 'grefcoco' / 'grefs(unc).json'
+    grefs = json.loads(grefs_file.read_text())
+    _target(grefs)['sentences'][0]['sent'] = None  # a rule of the file
+    _target(grefs, multi=True)['category_id'] = [99]  # a rule against the instances
+    grefs_file.write_text(json.dumps(grefs))
+    assert tool.main(['--data-root', str(root), '--img-dir', 'images', '--dataset',
+                      'grefcoco', '--no-image-check']) == 1
+    [val_row] = [line for line in capsys.readouterr().out.splitlines()
+                 if line.startswith('grefcoco (unc) | val ')]
+    assert '2 bad ref(s)' in val_row

@@ -70,3 +70,22 @@ def test_image_demo_bf16(tool_dataset, demo_checkpoint, tmp_path):
     np.testing.assert_array_equal(expected['prob'], results[0]['prob'])
     fp32 = RISInferencer(cfg, ckpt)(img, 'the red circle')[0]
     assert not np.array_equal(fp32['prob'], results[0]['prob'])
+
+
+def test_image_demo_follows_exif_orientation(tool_dataset, demo_checkpoint, tmp_path):
+    """A phone JPEG stored sideways with an EXIF orientation tag: the mask
+    and the overlay are the way a viewer shows the photo."""
+    from PIL import Image
+    cfg, ckpt = demo_checkpoint
+    src = sorted(glob.glob(osp.join(tool_dataset, 'images', '*.jpg')))[0]
+    stored = cv2.imread(src)[:, :, ::-1][:90, :130]  # not square
+    exif = Image.Exif()
+    exif[0x0112] = 8  # turn 90 degrees counter-clockwise for display
+    photo = tmp_path / 'phone.jpg'
+    Image.fromarray(np.ascontiguousarray(stored)).save(photo, exif=exif.tobytes())
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo')
+    mask_file, out = tmp_path / 'mask.png', tmp_path / 'overlay.png'
+    demo.main([str(photo), 'the red circle', cfg, ckpt, '--out-file', str(out),
+               '--out-mask', str(mask_file)])
+    assert cv2.imread(str(mask_file), cv2.IMREAD_UNCHANGED).shape == (130, 90)
+    assert cv2.imread(str(out)).shape[1] == 90

@@ -37,7 +37,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     path = osp.join(args.data_root, args.split_file)
     result = dict(text_only_control_on_grefs(
-        load_refs(path), args.train_split, args.eval_split), grefs_file=path)
+        load_refs(path), args.train_split, args.eval_split, source=path),
+        grefs_file=path)
     print(f'text-only control ({path}): trained on {args.train_split} '
           f'{result["train_counts"]}, evaluated on {args.eval_split} '
           f'{result["counts"]}')

@@ -9,13 +9,16 @@
 For each dataset (default: RefCOCO unc and google, RefCOCO+ unc, G-Ref umd and
 google; gRefCOCO when named, ``--dataset grefcoco``) it checks that
 ``<name>/instances.json`` and ``<name>/refs(<by>).p`` (gRefCOCO:
-``grefs(<by>).json`` or ``.p``) exist and load; that every ref's annotations
-and image are in instances.json; counts refs, expressions and images per
-split and compares them with the expected counts; and checks every image
-the refs use (it exists and is whole: the pre-flight check of the training
-and test tools, :func:`asda.datasets.check_images`), in parallel with
-progress. It prints one
-table and exits with status 1 and the list of problems if there is any.
+``grefs(<by>).json`` or ``.p``) exist and load; that both follow the rules
+the datasets load them by (:mod:`asda.datasets.refs_io` for the files,
+``RefCOCODataset.ref_problems`` / ``GRefCOCODataset.ref_problems`` for each
+ref's targets, image and categories: the checker asks the same functions, so
+it passes exactly what the dataset loads); counts refs, expressions and
+images per split and compares them with the expected counts; and checks
+every image the refs use (it exists and is whole: the pre-flight check of
+the training and test tools, :func:`asda.datasets.check_images`), in
+parallel with progress. It prints one table and exits with status 1 and the
+list of every problem if there is any.
 
 Expected counts: a ``counts.json`` beside the refs pickles (written by
 ``make_synthetic_refcoco.py``) when there is one, otherwise the published
@@ -29,8 +32,14 @@ import sys
 from collections import Counter, defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from asda.datasets import check_images, load_refs
-from asda.datasets.grefcoco import gref_target_ids
+from asda.datasets import GRefCOCODataset, RefCOCODataset, check_images
+from asda.datasets.refs_io import (
+    index_instances,
+    read_refs,
+    ref_problems,
+    refs_problems,
+    refs_with_sentences,
+)
 
 #: The datasets the refer release ships: name -> split files.
 DATASETS = {
@@ -50,14 +59,6 @@ def split_file(folder: str, name: str, split_by: str) -> str:
     path = osp.join(folder, f'grefs({split_by}).json')
     pickled = osp.join(folder, f'grefs({split_by}).p')
     return pickled if not osp.isfile(path) and osp.isfile(pickled) else path
-
-
-def target_ann_ids(ref: dict) -> List[int]:
-    """A ref's annotation ids: a refer ref's one, a gref's list
-    (:func:`asda.datasets.grefcoco.gref_target_ids`; none for no target)."""
-    if not isinstance(ref['ann_id'], (list, tuple)) and 'no_target' not in ref:
-        return [ref['ann_id']]
-    return gref_target_ids(ref)
 
 
 #: Where each published count comes from.
@@ -165,10 +166,26 @@ def expected_counts(folder: str, name: str, split_by: str, problems: List[str]):
             for split, kinds in published.items()}
 
 
+def _read_instances(ann_file: str, allow_outside_paths: bool, problems: List[str]):
+    try:
+        with open(ann_file, encoding='utf-8') as f:
+            coco = json.load(f)
+    except (OSError, ValueError) as err:
+        problems.append(f'{ann_file}: cannot be read as JSON ({err})')
+        return None
+    instances, found = index_instances(coco, ann_file, allow_outside_paths)
+    problems += found
+    return instances
+
+
 def load_dataset(data_root: str, img_dir: str, name: str, split_by: str,
-                 problems: List[str]):
+                 problems: List[str], notes: List[str],
+                 allow_outside_paths: bool = False):
     """Load one split file; return per-split counts and the images each
-    split uses (``{split: {path: refs}}``), or None if it cannot be read."""
+    split uses (``{split: {path: refs}}``), or None if it cannot be read.
+    Every rule a dataset would raise on is added to ``problems``; a ref that
+    breaks one is left out of the counts. Refs without sentences, which the
+    datasets skip, count as refs and are listed in ``notes``."""
     folder = osp.join(data_root, name)
     ann_file = osp.join(folder, 'instances.json')
     refs_file = split_file(folder, name, split_by)
@@ -177,36 +194,49 @@ def load_dataset(data_root: str, img_dir: str, name: str, split_by: str,
         problems.append(f'{path}: missing')
     if missing:
         return None
+    instances = _read_instances(ann_file, allow_outside_paths, problems)
     try:
-        with open(ann_file, encoding='utf-8') as f:
-            instances = json.load(f)
-        images = {img['id']: img for img in instances['images']}
-        ann_ids = {ann['id'] for ann in instances['annotations']}
-    except (ValueError, KeyError, TypeError) as err:
-        problems.append(f'{ann_file}: not a COCO instances file ({type(err).__name__}: {err})')
-        return None
-    try:
-        refs = load_refs(refs_file)
+        refs = read_refs(refs_file)
     except Exception as err:  # noqa: BLE001 (any load error is the finding)
         problems.append(f'{refs_file}: cannot be loaded ({err})')
         return None
+    problems += refs_problems(refs, refs_file)
+    if instances is None or not isinstance(refs, list):
+        return None
+    dataset = GRefCOCODataset if name in GREF_DATASETS else RefCOCODataset
+    return _count_refs(refs, refs_file, dataset, instances, osp.join(data_root, img_dir),
+                       f'{name} ({split_by})', problems, notes)
+
+
+def _count_refs(refs: list, refs_file: str, dataset, instances, image_dir: str,
+                label: str, problems: List[str], notes: List[str]):
+    """Counts per split (``refs``, ``expressions``, ``images``, and ``bad
+    refs``: those that break a rule) and the images each split uses; the
+    rules are the dataset class's (``dataset.ref_problems``)."""
     counts: Dict[str, Counter] = defaultdict(Counter)
     split_images: Dict[str, Dict[str, int]] = defaultdict(Counter)
+    valid = []
+    for i, ref in enumerate(refs):
+        if not ref_problems(ref, refs_file, i):  # listed by refs_problems
+            valid.append(ref)
+        elif isinstance(ref, dict) and isinstance(ref.get('split'), str):
+            counts[ref['split']]['bad refs'] += 1
+    refs, empty = refs_with_sentences(valid)
+    for split in sorted({ref['split'] for ref in empty}):
+        ids = [ref['ref_id'] for ref in empty if ref['split'] == split]
+        counts[split]['refs'] += len(ids)
+        notes.append(f'{label} split {split!r}: {len(ids)} ref(s) without sentences give '
+                     f'no sample (skipped, as the datasets do): ref_id {ids[:20]}')
     for ref in refs:
-        split = ref['split']
+        split, found = ref['split'], dataset.ref_problems(ref, instances, refs_file)
+        problems += found
+        if found:
+            counts[split]['bad refs'] += 1
+            continue
         counts[split]['refs'] += 1
         counts[split]['expressions'] += len(ref['sentences'])
-        where = f'{refs_file}: ref_id {ref["ref_id"]} ({split})'
-        for ann_id in target_ann_ids(ref):
-            if ann_id not in ann_ids:
-                problems.append(f'{where} refers to annotation {ann_id}, '
-                                f'which {ann_file} does not have')
-        img = images.get(ref['image_id'])
-        if img is None:
-            problems.append(f'{where} refers to image {ref["image_id"]}, '
-                            f'which {ann_file} does not have')
-            continue
-        split_images[split][osp.join(data_root, img_dir, img['file_name'])] += 1
+        img = instances.images[ref['image_id']]
+        split_images[split][osp.join(image_dir, img['file_name'])] += 1
     for split, paths in split_images.items():
         counts[split]['images'] = len(paths)
     return counts, split_images
@@ -233,12 +263,14 @@ def print_table(rows: List[List[str]]) -> None:
 
 def check(data_root: str, datasets: Sequence[Tuple[str, str]],
           img_dir: str = 'train2014', num_workers: Optional[int] = None,
-          image_check: bool = True) -> List[str]:
+          image_check: bool = True, allow_outside_paths: bool = False) -> List[str]:
     """Run every check; print the table; return the problems."""
     problems: List[str] = []
+    notes: List[str] = []
     loaded = []
     for name, split_by in datasets:
-        result = load_dataset(data_root, img_dir, name, split_by, problems)
+        result = load_dataset(data_root, img_dir, name, split_by, problems, notes,
+                              allow_outside_paths)
         expected = expected_counts(osp.join(data_root, name), name, split_by,
                                    problems)
         loaded.append((name, split_by, result, expected))
@@ -282,6 +314,8 @@ def check(data_root: str, datasets: Sequence[Tuple[str, str]],
                     problems.append(
                         f'{label} split {split!r}: {found[kind]} {kind}, '
                         f'expected {want[kind][0]} (source: {want[kind][1]})')
+            if found['bad refs']:
+                status.append(f'{found["bad refs"]} bad ref(s)')
             n_bad = sum(1 for p in split_images.get(split, ()) if p in bad)
             if n_bad:
                 status.append('bad images')
@@ -289,6 +323,8 @@ def check(data_root: str, datasets: Sequence[Tuple[str, str]],
                         + [n_bad if image_check else 'not checked',
                            ', '.join(status) or 'ok'])
     print_table(rows)
+    for note in notes:
+        print(f'note: {note}')
     return problems
 
 
@@ -309,6 +345,9 @@ def parse_args(argv: Optional[Sequence[str]] = None):
                         help='threads for the image check')
     parser.add_argument('--no-image-check', action='store_true',
                         help='skip the image check')
+    parser.add_argument('--allow-outside-paths', action='store_true',
+                        help='accept image file names that are absolute or climb '
+                        'out of the image folder (the datasets\' allow_outside_paths)')
     return parser.parse_args(argv)
 
 
@@ -320,7 +359,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'error: data root {args.data_root} is not a folder', file=sys.stderr)
         return 2
     problems = check(args.data_root, datasets, args.img_dir, args.num_workers,
-                     not args.no_image_check)
+                     not args.no_image_check, args.allow_outside_paths)
     if problems:
         print(f'\n{len(problems)} problem(s):')
         for problem in problems:

@@ -1,10 +1,17 @@
 """Decoding of inference inputs: file paths, numpy arrays and PIL images to
 the (H, W, 3) uint8 BGR array the test pipeline expects.
 
-Images: a file path (decoded by OpenCV as the dataset loader does, EXIF
-orientation ignored), a numpy array **in RGB order** (H x W x 3; H x W or
-H x W x 1 grayscale; H x W x 4 RGBA / H x W x 2 gray + alpha, the alpha
-channel is dropped, not blended) or a PIL image (any mode). 8-bit values are
+Images: a file path (decoded by OpenCV), a numpy array **in RGB order**
+(H x W x 3; H x W or H x W x 1 grayscale; H x W x 4 RGBA / H x W x 2 gray +
+alpha, the alpha channel is dropped, not blended) or a PIL image (any mode).
+
+EXIF orientation: a file or a PIL image is turned as its EXIF orientation
+tag says (a phone photo is stored sideways with a tag), so the image, and
+the mask, are the way every viewer shows them; this is what mmcv's
+``imfrombytes`` does with its default ``'color'`` flag. A numpy array
+carries no tag and is taken as it is. The dataset loader
+(:class:`asda.datasets.LoadReferringImage`) does the opposite on purpose:
+COCO annotations are in the stored pixel layout. 8-bit values are
 taken as they are, 16-bit ones are scaled to 8 bits (``v * 255 / 65535``,
 rounded); boolean arrays map to 0 / 255. Float arrays are refused (their
 range is ambiguous): convert them to ``uint8`` first.
@@ -78,32 +85,43 @@ def _pil_to_array(image) -> np.ndarray:
     return np.asarray(image.convert('RGB'))  # CMYK, YCbCr, LAB, HSV, RGBX
 
 
+def _decode_file(data: bytes) -> Optional[np.ndarray]:
+    """Gray or BGR, 8 or 16 bits (alpha dropped), turned by its EXIF
+    orientation: OpenCV applies the tag for any flag but
+    ``IMREAD_UNCHANGED``."""
+    import cv2
+    if not data:
+        return None
+    return cv2.imdecode(np.frombuffer(data, np.uint8),
+                        cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+
+
 def load_image(image: ImageInput, name: str = 'image'
                ) -> Tuple[np.ndarray, Optional[str]]:
     """Decode an inference input to (H, W, 3) uint8 **BGR** and its path.
 
-    A path is decoded with OpenCV, unchanged (gray, alpha and 16 bits are
-    handled here); numpy arrays are taken as RGB; PIL images by mode.
+    A path is decoded with OpenCV (gray and 16 bits are handled here); numpy
+    arrays are taken as RGB; PIL images by mode. Files and PIL images are
+    turned by their EXIF orientation (see the module).
     """
     if isinstance(image, (str, os.PathLike)):
-        import mmcv
         path = os.fspath(image)
         try:
             data = fileio.get(path)
         except FileNotFoundError:
             raise FileNotFoundError(f'{name}: file not found: {path}') from None
-        arr = mmcv.imfrombytes(data, flag='unchanged', backend='cv2') \
-            if data else None
+        arr = _decode_file(data)
         if arr is None:
             raise OSError(f'{name}: cannot decode image file {path}')
         return _to_bgr_uint8(arr, 'bgr', f'{name} ({path})'), path
     if isinstance(image, np.ndarray):
         return _to_bgr_uint8(image, 'rgb', name), None
     try:
-        from PIL import Image
+        from PIL import Image, ImageOps
     except ImportError:  # pragma: no cover
         Image = None
     if Image is not None and isinstance(image, Image.Image):
-        return _to_bgr_uint8(_pil_to_array(image), 'rgb', name), None
+        upright = ImageOps.exif_transpose(image)
+        return _to_bgr_uint8(_pil_to_array(upright), 'rgb', name), None
     raise TypeError(f'{name}: expected a file path, a numpy array or a PIL '
                     f'image, got {type(image).__name__}')

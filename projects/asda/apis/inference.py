@@ -38,7 +38,7 @@ from mmengine.registry import init_default_scope
 
 from ..engine.checkpoint import load_model_checkpoint
 from ..engine.cli import read_config
-from ..models.backbones.tokenizer import TruncationWarning
+from ..models.backbones.tokenizer import TruncationWarning, check_text
 from .image_io import ImageInput, load_image
 
 __all__ = [
@@ -121,7 +121,8 @@ def init_model(config: Union[str, os.PathLike, Config],
 
 
 def check_expressions(expressions: Any) -> List[str]:
-    """Expressions -> a list of non-empty strings, or a clear error."""
+    """Expressions -> a list of non-empty strings, or a clear error (each
+    one checked by :func:`asda.models.backbones.tokenizer.check_text`)."""
     if isinstance(expressions, str):
         expressions = [expressions]
     elif isinstance(expressions, (list, tuple)):
@@ -134,11 +135,7 @@ def check_expressions(expressions: Any) -> List[str]:
     if not expressions:
         raise ValueError('no expression given (an empty list)')
     for i, text in enumerate(expressions):
-        if not isinstance(text, str):
-            raise TypeError(f'expression {i} must be a str, got '
-                            f'{type(text).__name__}: {text!r}')
-        if not text.strip():
-            raise ValueError(f'expression {i} is empty: {text!r}')
+        check_text(text, f'expression {i}')
     return expressions
 
 

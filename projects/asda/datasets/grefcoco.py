@@ -5,6 +5,7 @@ import numpy as np
 from mmseg.registry import DATASETS
 
 from .refcoco import RefCOCODataset
+from .refs_io import Instances
 
 __all__ = ['GRefCOCODataset', 'gref_target_ids', 'no_target_label']
 
@@ -48,14 +49,21 @@ def _as_list(value) -> list:
 def gref_target_ids(ref: dict, where: str = '') -> List[int]:
     """A gref's target annotation ids, ``[]`` for no target (``ann_id``
     ``[-1]``, ``-1`` or ``[]``): the one owner of that rule, which the
-    dataset, the text-only control and ``check_refer_data.py`` ask.
+    dataset, the text-only control and ``check_refer_data.py`` ask. Every
+    other id must be an int; a ``no_target`` field, where present (and not
+    None), must be a bool that agrees.
 
     Raises:
-        ValueError: ``ann_id`` mixes -1 with annotation ids, or a
-            ``no_target`` field contradicts it (``where`` names the gref).
+        ValueError: an id is not an int, ``ann_id`` mixes -1 with
+            annotation ids, or ``no_target`` is not a bool or contradicts
+            ``ann_id`` (``where`` names the gref).
     """
     where = where or f'ref_id={ref.get("ref_id")}'
     ids = _as_list(ref['ann_id'])
+    for ann_id in ids:
+        if isinstance(ann_id, bool) or not isinstance(ann_id, int):
+            raise ValueError(f'{where}: annotation id {ann_id!r} is not an '
+                             'integer')
     if NO_TARGET_ID in ids:
         if len(ids) > 1:
             raise ValueError(
@@ -63,7 +71,10 @@ def gref_target_ids(ref: dict, where: str = '') -> List[int]:
                 f'(no target) with annotation ids')
         ids = []
     flag = ref.get('no_target')
-    if flag is not None and bool(flag) != (not ids):
+    if flag is not None and not isinstance(flag, bool):
+        raise ValueError(f'{where}: no_target must be a bool (true / false), '
+                         f'got {flag!r}')
+    if flag is not None and flag != (not ids):
         raise ValueError(
             f'{where}: no_target={flag!r} contradicts '
             f'ann_id={ref["ann_id"]!r}')
@@ -94,7 +105,8 @@ class GRefCOCODataset(RefCOCODataset):
     * ``category_id``: list[int] (``[]`` for no target);
     * ``no_target``: bool;
     * ``segmentations``: the COCO ``segmentation`` of every listed
-      annotation that is not ``iscrowd`` (left out as the GRES API does).
+      annotation that is not ``iscrowd`` (left out as the GRES API does; a
+      gref whose targets are all ``iscrowd`` is refused: :meth:`ref_problems`).
 
     :class:`LoadReferringAnnotations` decodes ``segmentations`` to their
     union, an all-zero mask for a no-target expression.
@@ -108,7 +120,8 @@ class GRefCOCODataset(RefCOCODataset):
             (``data_prefix``, ``split``, ``sample_mode``, ...).
         **kwargs: Arguments of :class:`RefCOCODataset` (``split``,
             ``sample_mode``, ``skip_invalid_polygons``, ``check_images``,
-            ``skip_bad_samples``, ...) and :class:`BaseSegDataset`.
+            ``skip_bad_samples``, ``allow_outside_paths``, ...) and
+            :class:`BaseSegDataset`.
     """
 
     def __init__(self,
@@ -119,11 +132,33 @@ class GRefCOCODataset(RefCOCODataset):
                  **kwargs) -> None:
         super().__init__(data_root, ann_file, split_file, *args, **kwargs)
 
+    target_ids = staticmethod(gref_target_ids)
+
+    @classmethod
+    def ref_problems(cls, ref: dict, instances: Instances,
+                     refs_file: str) -> List[str]:
+        """:meth:`RefCOCODataset.ref_problems`, and a gref whose targets
+        are all ``iscrowd`` is refused: its mask (crowd regions are left
+        out) would be empty although it has targets, so no prediction could
+        score on it. The GRES API's data mapper refuses such a gref too
+        (it asserts that a sample without a non-crowd target is a
+        no-target one)."""
+        problems = super().ref_problems(ref, instances, refs_file)
+        if problems:
+            return problems
+        ids = cls.target_ids(ref)
+        if ids and all(instances.anns[i].get('iscrowd', 0) for i in ids):
+            problems.append(
+                f'ref_id={ref["ref_id"]} of {refs_file}: every target annotation '
+                f'({ids}) is iscrowd in {instances.path}, so its mask would be '
+                'empty; mark it no-target (ann_id [-1]) or name a non-crowd one')
+        return problems
+
     def ref_targets(self, ref: dict, img: dict, anns: dict) -> dict:
-        """The target fields of one gref's data info.
+        """The target fields of one checked gref's data info.
 
         Args:
-            ref (dict): The gref.
+            ref (dict): The gref (it passed :meth:`ref_problems`).
             img (dict): Its COCO image.
             anns (dict): COCO annotations by id.
 
@@ -132,10 +167,10 @@ class GRefCOCODataset(RefCOCODataset):
             and ``segmentations`` (the checked segmentation of every
             non-crowd target annotation).
         """
-        ids = gref_target_ids(ref, f'ref_id={ref["ref_id"]} of {self.split_file}')
+        ids = self.target_ids(ref)
         segmentations, categories = [], []
         for ann_id in ids:
-            ann = self._ref_annotation(ref, ann_id, anns)
+            ann = anns[ann_id]
             categories.append(ann.get('category_id'))
             if not ann.get('iscrowd', 0):
                 segmentations.append(self._checked_segmentation(ann, img, ref))

@@ -9,11 +9,68 @@ from mmseg.registry import DATASETS, TRANSFORMS
 
 from .image_check import BadImagesError, check_images, describe_bad_samples
 from .mask_utils import check_segmentation, polygon_problem
-from .refs_io import load_refs
+from .refs_io import Instances, describe_problems, index_instances, load_refs, refs_with_sentences
 
-__all__ = ['RefCOCODataset']
+__all__ = ['RefCOCODataset', 'ref_ann_ids']
 
 SAMPLE_MODES = ('sentence', 'ref')
+#: The ``category_id`` of a no-target gref (gRefCOCO writes ``[-1]``).
+NO_CATEGORY = -1
+
+
+def ref_ann_ids(ref: dict, where: str = '') -> List[int]:
+    """A refer ref's target annotation id, as a list: its ``ann_id``, which
+    must be an int (the rule :class:`RefCOCODataset` applies; gRefCOCO's is
+    :func:`asda.datasets.grefcoco.gref_target_ids`).
+
+    Raises:
+        ValueError: ``ann_id`` is not an int (``where`` names the ref).
+    """
+    ann_id = ref['ann_id']
+    if isinstance(ann_id, bool) or not isinstance(ann_id, int):
+        raise ValueError(f'{where or "ref_id=" + str(ref.get("ref_id"))}: '
+                         f'annotation id {ann_id!r} is not an integer')
+    return [ann_id]
+
+
+def _image_problems(ref: dict, instances: Instances, where: str) -> List[str]:
+    image_id = ref['image_id']
+    if image_id in instances.broken_image_ids:
+        return [f'{where} refers to image id={image_id}, whose entry in '
+                f'{instances.path} is malformed']
+    if image_id not in instances.images:
+        return [f'{where} refers to image id={image_id}, which is missing from '
+                f'{instances.path}']
+    return []
+
+
+def _annotation_problems(ref: dict, ids: List[int], instances: Instances,
+                         where: str) -> List[str]:
+    """Each target annotation exists and lies on the ref's image."""
+    problems = []
+    for ann_id in ids:
+        ann = instances.anns.get(ann_id)
+        if ann is None:
+            problems.append(f'{where} refers to annotation id={ann_id}, which is '
+                            f'missing from {instances.path}')
+        elif ann.get('image_id', ref['image_id']) != ref['image_id']:
+            problems.append(
+                f'{where}: annotation id={ann_id} belongs to image '
+                f'id={ann["image_id"]} in {instances.path}, not to image '
+                f'id={ref["image_id"]}')
+    return problems
+
+
+def _category_problems(ref: dict, instances: Instances, where: str) -> List[str]:
+    """Each given ``category_id`` (one or a list; None or -1: none) is a
+    category of the instances file."""
+    given = ref.get('category_id')
+    return [f'{where}: category_id={category!r} is not a category of '
+            f'{instances.path}'
+            for category in (given if isinstance(given, (list, tuple)) else [given])
+            if category not in (None, NO_CATEGORY) and (
+                isinstance(category, bool) or not isinstance(category, int)
+                or category not in instances.category_ids)]
 
 
 @DATASETS.register_module()
@@ -34,6 +91,10 @@ class RefCOCODataset(BaseSegDataset):
     ``image_id``, ``category_id``, ``text`` (the refs' ``sent``), the COCO
     ``segmentation`` and the image ``height``/``width``; the mask is decoded
     by :class:`LoadReferringAnnotations`.
+
+    Loading checks the files by :mod:`.refs_io`'s rules and every ref of the
+    split by :meth:`ref_problems` before any is used, and raises all the
+    problems together; ``check_refer_data.py`` asks the same functions.
 
     Args:
         data_root (str, optional): Root of ``ann_file``, ``split_file`` and
@@ -58,6 +119,11 @@ class RefCOCODataset(BaseSegDataset):
             as "N of M expressions"). When every sample is bad,
             :class:`BadImagesError` says "all N samples ... were skipped".
             Defaults to False.
+        allow_outside_paths (bool): Accept an ``instances.json``
+            ``file_name`` that is absolute or climbs out of the image folder
+            with ``..``. The check is lexical (symbolic links are not
+            followed): an image folder that links elsewhere needs no option.
+            Defaults to False.
         **kwargs: :class:`BaseSegDataset` arguments (``pipeline``,
             ``serialize_data``, ``lazy_init``, ``test_mode``, ``indices``,
             ``backend_args``, ...).
@@ -76,6 +142,7 @@ class RefCOCODataset(BaseSegDataset):
                  check_images: bool = True,
                  skip_bad_samples: bool = False,
                  reduce_zero_label: bool = False,
+                 allow_outside_paths: bool = False,
                  **kwargs) -> None:
         if data_prefix is None:
             data_prefix = dict(img_path='train2014/')
@@ -91,6 +158,7 @@ class RefCOCODataset(BaseSegDataset):
         self.skip_invalid_polygons = skip_invalid_polygons
         self.check_images = check_images
         self.skip_bad_samples = skip_bad_samples
+        self.allow_outside_paths = allow_outside_paths
         # Build transform configs from mmseg's registry, so the dataset works
         # without mmseg as default scope (the Runner sets it anyway).
         kwargs['pipeline'] = [
@@ -112,20 +180,49 @@ class RefCOCODataset(BaseSegDataset):
                                                self.split_file)
 
     # ------------------------------------------------------------------
-    def _load_instances(self):
-        """Images and annotations of ``ann_file``, indexed by id."""
+    #: The rule for a ref's target annotation ids (:func:`ref_ann_ids`).
+    target_ids = staticmethod(ref_ann_ids)
+
+    @classmethod
+    def ref_problems(cls, ref: dict, instances: Instances,
+                     refs_file: str) -> List[str]:
+        """What is wrong with a ref (one that passes
+        :func:`~.refs_io.ref_problems`) given the COCO instances: its target
+        ids (:attr:`target_ids`), its image, every target annotation (it
+        exists and lies on the ref's image) and its ``category_id`` s (each a
+        category of the instances file, ``-1`` meaning none). The dataset
+        raises on them; ``check_refer_data.py`` lists them.
+
+        Args:
+            ref (dict): The ref.
+            instances (Instances): The checked instances
+                (:func:`~.refs_io.index_instances`).
+            refs_file (str): The refs file, named in the problems.
+
+        Returns:
+            list[str]: The problems, each naming the ref and the files.
+        """
+        where = f'ref_id={ref["ref_id"]} of {refs_file}'
+        problems = _image_problems(ref, instances, where)
+        try:
+            ids = cls.target_ids(ref, where)
+        except ValueError as err:
+            return problems + [str(err)]
+        return (problems + _annotation_problems(ref, ids, instances, where)
+                + _category_problems(ref, instances, where))
+
+    def _load_instances(self) -> Instances:
+        """The checked images and annotations of ``ann_file``."""
         if not fileio.exists(self.ann_file, backend_args=self.backend_args):
             raise FileNotFoundError(
                 f'annotation file not found: {self.ann_file}')
         coco = fileio.load(
             self.ann_file, file_format='json', backend_args=self.backend_args)
-        for key in ('images', 'annotations'):
-            if key not in coco:
-                raise ValueError(f'{self.ann_file}: not a COCO file (no '
-                                 f'"{key}")')
-        images = {img['id']: img for img in coco['images']}
-        anns = {ann['id']: ann for ann in coco['annotations']}
-        return images, anns
+        instances, problems = index_instances(coco, self.ann_file,
+                                              self.allow_outside_paths)
+        if problems:
+            raise ValueError(describe_problems(problems))
+        return instances
 
     def _checked_segmentation(self, ann: dict, img: dict, ref: dict):
         context = (f'{self.ann_file}, annotation id={ann["id"]}, '
@@ -145,31 +242,11 @@ class RefCOCODataset(BaseSegDataset):
         check_segmentation(seg, img['height'], img['width'], context)
         return seg
 
-    def _ref_annotation(self, ref: dict, ann_id, anns: dict) -> dict:
-        """Annotation ``ann_id`` of ``ref``; it must exist and lie on the
-        ref's image."""
-        if isinstance(ann_id, bool) or not isinstance(ann_id, int):
-            raise ValueError(
-                f'ref_id={ref["ref_id"]} of {self.split_file}: annotation id '
-                f'{ann_id!r} is not an integer')
-        ann = anns.get(ann_id)
-        if ann is None:
-            raise ValueError(
-                f'ref_id={ref["ref_id"]} of {self.split_file} refers to '
-                f'annotation id={ann_id}, which is missing from '
-                f'{self.ann_file}')
-        if ann.get('image_id', ref['image_id']) != ref['image_id']:
-            raise ValueError(
-                f'ref_id={ref["ref_id"]} of {self.split_file}: annotation '
-                f'id={ann["id"]} belongs to image id={ann["image_id"]} in '
-                f'{self.ann_file}, not to image id={ref["image_id"]}')
-        return ann
-
     def ref_targets(self, ref: dict, img: dict, anns: dict) -> dict:
-        """The target fields of one ref's data info.
+        """The target fields of one checked ref's data info.
 
         Args:
-            ref (dict): The ref.
+            ref (dict): The ref (it passed :meth:`ref_problems`).
             img (dict): Its COCO image.
             anns (dict): COCO annotations by id.
 
@@ -177,30 +254,24 @@ class RefCOCODataset(BaseSegDataset):
             dict: ``ann_id``, ``category_id`` and the checked COCO
             ``segmentation`` of the referred annotation.
         """
-        ann = self._ref_annotation(ref, ref['ann_id'], anns)
+        ann = anns[ref['ann_id']]
         return dict(
             ann_id=ref['ann_id'],
             category_id=ref.get('category_id', ann.get('category_id')),
             segmentation=self._checked_segmentation(ann, img, ref))
 
-    def ref_info(self, ref: dict, images: dict, anns: dict) -> dict:
-        """The data info of one ref, without its sentences.
+    def ref_info(self, ref: dict, instances: Instances) -> dict:
+        """The data info of one checked ref, without its sentences.
 
         Args:
-            ref (dict): The ref.
-            images (dict): COCO images by id.
-            anns (dict): COCO annotations by id.
+            ref (dict): The ref (it passed :meth:`ref_problems`).
+            instances (Instances): The checked COCO instances.
 
         Returns:
             dict: Image fields (``img_path``, ``height``, ...), ``ref_id``,
             ``image_id`` and the fields of :meth:`ref_targets`.
         """
-        img = images.get(ref['image_id'])
-        if img is None:
-            raise ValueError(
-                f'ref_id={ref["ref_id"]} of {self.split_file} refers to '
-                f'image id={ref["image_id"]}, which is missing from '
-                f'{self.ann_file}')
+        img = instances.images[ref['image_id']]
         img_dir = self.data_prefix.get('img_path', '') or ''
         info = dict(
             img_path=fileio.join_path(img_dir, img['file_name'])
@@ -208,32 +279,35 @@ class RefCOCODataset(BaseSegDataset):
             seg_map_path=None,
             ref_id=ref['ref_id'],
             image_id=ref['image_id'],
-            height=int(img['height']),
-            width=int(img['width']),
+            height=img['height'],
+            width=img['width'],
             label_map=self.label_map,
             reduce_zero_label=False,
             seg_fields=[])
-        info.update(self.ref_targets(ref, img, anns))
+        info.update(self.ref_targets(ref, img, instances.anns))
         return info
 
     def load_data_list(self) -> List[dict]:
-        """One data info per expression (or per ref in ``'ref'`` mode)."""
+        """One data info per expression (or per ref in ``'ref'`` mode).
+        Every ref of the split is checked (:meth:`ref_problems`) before any
+        is used, and all the problems are raised together; refs without
+        sentences give no sample (:func:`~.refs_io.refs_with_sentences`)."""
         refs = load_refs(self.split_file, backend_args=self.backend_args)
-        available = sorted({str(ref['split']) for ref in refs})
+        available = sorted({ref['split'] for ref in refs})
         if self.split not in available:
             raise ValueError(
                 f'unknown split {self.split!r} for {self.split_file}; '
                 f'available splits: {available}')
-        images, anns = self._load_instances()
+        instances = self._load_instances()
+        refs = self._with_sentences([ref for ref in refs if ref['split'] == self.split])
+        problems = [p for ref in refs
+                    for p in self.ref_problems(ref, instances, self.split_file)]
+        if problems:
+            raise ValueError(describe_problems(problems))
 
         data_list = []
         for ref in refs:
-            if ref['split'] != self.split:
-                continue
-            info = self.ref_info(ref, images, anns)
-            if not ref['sentences']:
-                raise ValueError(f'ref_id={ref["ref_id"]} of '
-                                 f'{self.split_file} has no sentences')
+            info = self.ref_info(ref, instances)
             sentences = [(s['sent_id'], s['sent']) for s in ref['sentences']]
             if self.sample_mode == 'ref':
                 data_list.append(dict(info, sentences=sentences))
@@ -241,6 +315,17 @@ class RefCOCODataset(BaseSegDataset):
                 for sent_id, sent in sentences:
                     data_list.append(dict(info, sent_id=sent_id, text=sent))
         return data_list
+
+    def _with_sentences(self, refs: List[dict]) -> List[dict]:
+        """``refs`` without those that have no sentences, named in a
+        warning."""
+        kept, empty = refs_with_sentences(refs)
+        if empty:
+            from mmengine.logging import print_log
+            print_log(f'{len(empty)} ref(s) of split {self.split!r} have no sentences '
+                      f'and give no sample: ref_id {[r["ref_id"] for r in empty][:20]} '
+                      f'({self.split_file})', logger='current', level=30)
+        return kept
 
     def filter_data(self) -> List[dict]:
         """The pre-flight image check (``check_images``); see the class."""

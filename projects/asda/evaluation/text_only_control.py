@@ -30,27 +30,32 @@ __all__ = ['is_no_target', 'split_expressions',
 TARGET, NO_TARGET = 0, 1
 
 
-def is_no_target(gref: dict) -> bool:
+def is_no_target(gref: dict, where: str = '') -> bool:
     """Whether a gref has no target (:func:`asda.datasets.grefcoco.
-    gref_target_ids`, the dataset's rule)."""
-    return not gref_target_ids(gref)
+    gref_target_ids`, the dataset's rule; ``where`` names the gref in its
+    errors)."""
+    return not gref_target_ids(gref, where)
 
 
-def split_expressions(grefs: Sequence[dict], split: str
+def split_expressions(grefs: Sequence[dict], split: str, source: str = ''
                       ) -> Tuple[List[str], List[int]]:
     """The expressions (``sent``) of a split's grefs and their labels
-    (:data:`NO_TARGET` / :data:`TARGET`).
+    (:data:`NO_TARGET` / :data:`TARGET`); ``source`` (the grefs file) is
+    named in errors.
 
     Raises:
-        ValueError: the split has no expression.
+        ValueError: the split has no expression, or a gref breaks the
+            target rule.
     """
     texts, labels = [], []
     for g in grefs:
         if g.get('split') != split:
             continue
+        where = f'ref_id={g.get("ref_id")} of {source}' if source else ''
+        label = NO_TARGET if is_no_target(g, where) else TARGET
         for s in g['sentences']:
             texts.append(s['sent'])
-            labels.append(NO_TARGET if is_no_target(g) else TARGET)
+            labels.append(label)
     if not texts:
         found = sorted({str(g.get('split')) for g in grefs})
         raise ValueError(f'split {split!r} has no expressions (splits: '
@@ -115,10 +120,12 @@ def text_only_control(train_texts: Sequence[str], train_labels: Sequence[int],
 
 
 def text_only_control_on_grefs(grefs: Sequence[dict], train_split: str = 'train',
-                               eval_split: str = 'val', **kwargs) -> dict:
-    """:func:`text_only_control` on two splits of a list of grefs; the
-    result also names the splits."""
-    train = split_expressions(grefs, train_split)
-    evaluated = split_expressions(grefs, eval_split)
+                               eval_split: str = 'val', source: str = '',
+                               **kwargs) -> dict:
+    """:func:`text_only_control` on two splits of a list of grefs (read
+    from the file ``source``, named in errors); the result also names the
+    splits."""
+    train = split_expressions(grefs, train_split, source)
+    evaluated = split_expressions(grefs, eval_split, source)
     result = text_only_control(*train, *evaluated, **kwargs)
     return dict(result, train_split=train_split, eval_split=eval_split)

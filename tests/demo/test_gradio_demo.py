@@ -1,0 +1,163 @@
+"""The web demo's request handling without a browser: demo/gradio_demo.py's
+DemoModel called in this process (it needs no gradio), and the Gradio parts
+(the app's cache deletion, an upload's EXIF orientation) in the demo
+environment, by gradio_demo_checks.py."""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import threading
+
+import cv2
+import numpy as np
+import pytest
+from asda_test_utils import ROOT, load_tool, save_random_checkpoint, write_config
+from PIL import Image
+
+DEMO_PYTHON = os.environ.get('ASDA_DEMO_PYTHON',
+                             osp.join(ROOT, '.venv-demo', 'bin', 'python'))
+CHECKS = osp.join(osp.dirname(__file__), 'gradio_demo_checks.py')
+
+
+@pytest.fixture(scope='module')
+def demo():
+    return load_tool('demo/gradio_demo.py', 'asda_gradio_demo')
+
+
+@pytest.fixture(scope='module')
+def model_files(small_dataset, tmp_path_factory):
+    work = tmp_path_factory.mktemp('gradio_demo')
+    config = write_config(work / 'cfg.py', small_dataset)
+    checkpoint = str(work / 'random_init.pth')
+    save_random_checkpoint(checkpoint, config, seed=0)
+    return config, checkpoint
+
+
+@pytest.fixture
+def model(demo, model_files):
+    model = demo.DemoModel(*model_files)
+    yield model
+    model.close()
+
+
+def _images(data_root, count):
+    return sorted(glob.glob(osp.join(data_root, 'images', '*.jpg')))[:count]
+
+
+class _CountingInferencer:
+    """The demo's inferencer, counting the expressions it is given."""
+
+    def __init__(self, inferencer):
+        self.inferencer = inferencer
+        self.expressions = 0
+
+    def __call__(self, image, expressions):
+        self.expressions += len(expressions)
+        return self.inferencer(image, expressions)
+
+
+def test_lines_are_capped_before_inference(demo, model, small_dataset):
+    model.inferencer = _CountingInferencer(model.inferencer)
+    [image] = _images(small_dataset, 1)
+    lines = '\n'.join(f'the red circle {k}' for k in range(9))
+    with pytest.raises(demo.DemoInputError,
+                       match=r'9 expressions given; the demo segments at most 4'):
+        model.run(image, lines)
+    assert model.inferencer.expressions == 0
+    assert len(model.run(image, '\n'.join(lines.splitlines()[:4]))) == 4
+
+
+def test_concurrent_requests_get_their_own_mask_files(model, small_dataset, monkeypatch):
+    images = _images(small_dataset, 4)
+    # The requests write their k-th mask together: each has named its file
+    # before any of them writes one (cv2.imwrite still writes it).
+    barrier, imwrite = threading.Barrier(len(images)), cv2.imwrite
+
+    def write_together(path, img):
+        barrier.wait(timeout=120)
+        return imwrite(path, img)
+
+    monkeypatch.setattr(cv2, 'imwrite', write_together)
+    outputs = [None] * len(images)
+
+    def request(k):
+        outputs[k] = model.run(images[k], 'the red circle\nthe blue square')
+
+    threads = [threading.Thread(target=request, args=(k,)) for k in range(len(images))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    files = [out['mask_file'] for request_outputs in outputs for out in request_outputs]
+    assert len(set(files)) == len(files) == 2 * len(images)
+    for request_outputs in outputs:
+        for out in request_outputs:
+            np.testing.assert_array_equal(cv2.imread(out['mask_file'], cv2.IMREAD_UNCHANGED),
+                                          out['mask'])
+
+
+def test_request_files_are_cleaned_up(demo, model_files, small_dataset):
+    [image] = _images(small_dataset, 1)
+    model = demo.DemoModel(*model_files, keep_files_s=3600)
+    first = model.run(image, 'the red circle')[0]['mask_file']
+    second = model.run(image, 'the blue square')[0]['mask_file']
+    assert osp.isfile(first) and osp.isfile(second)  # Gradio copies them after the call
+    old = os.stat(first).st_mtime - 3601
+    os.utime(osp.dirname(first), (old, old))
+    model.run(image, 'the green triangle')  # each request removes the expired ones
+    assert not osp.exists(first) and osp.isfile(second)
+    out_dir = model.out_dir
+    model.close()  # and the rest goes with the model (at exit at the latest)
+    assert not osp.exists(out_dir)
+
+
+def _exif_jpeg(path, rgb, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # Orientation
+    Image.fromarray(rgb).save(path, 'JPEG', quality=95, exif=exif.tobytes())
+    return str(path)
+
+
+def test_file_input_follows_exif_orientation(model, small_dataset, tmp_path):
+    [image] = _images(small_dataset, 1)
+    stored = np.ascontiguousarray(cv2.imread(image)[:90, :130, ::-1])
+    photo = _exif_jpeg(tmp_path / 'phone.jpg', stored, 6)  # turned 90 degrees
+    [out] = model.run(photo, 'the red circle')
+    assert out['mask'].shape == (130, 90)
+    assert out['overlay'].shape[1] == 90
+
+
+def _demo_environment_missing():
+    if not os.access(DEMO_PYTHON, os.X_OK):
+        return f'{DEMO_PYTHON} (make demo-env)'
+    probe = subprocess.run([DEMO_PYTHON, '-c', 'import gradio'], capture_output=True,
+                           text=True)
+    return f'gradio in {DEMO_PYTHON}' if probe.returncode else None
+
+
+@pytest.mark.slow
+def test_gradio_upload_and_cache(model_files, small_dataset, tmp_path):
+    """In the demo environment: an upload is turned by its EXIF orientation
+    (Gradio's numpy image input) before the model sees it, and the app
+    deletes Gradio's cached copies of the results after keep_files_s."""
+    missing = _demo_environment_missing()
+    if missing:
+        if os.environ.get('ASDA_REQUIRE_BROWSER') == '1':
+            pytest.fail(f'needs {missing} (ASDA_REQUIRE_BROWSER=1)')
+        pytest.skip(f'needs {missing}')
+    [image] = _images(small_dataset, 1)
+    stored = np.ascontiguousarray(cv2.imread(image)[:90, :130, ::-1])
+    photo = _exif_jpeg(tmp_path / 'phone.jpg', stored, 8)
+    out = tmp_path / 'checks.json'
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False', HF_HUB_OFFLINE='1',
+               GRADIO_TEMP_DIR=str(tmp_path / 'gradio'),
+               PYTHONPATH=os.pathsep.join(filter(None, [osp.join(ROOT, 'projects'),
+                                                        os.environ.get('PYTHONPATH')])))
+    run = subprocess.run([DEMO_PYTHON, CHECKS, *model_files, photo, str(out)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    found = json.loads(out.read_text())
+    assert found['upload_shape'] == [130, 90, 3]
+    assert found['mask_shape'] == [130, 90]
+    assert found['delete_cache'] == [600, 600]
