@@ -36,9 +36,10 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 
+from ..datasets.text import check_text
 from ..engine.checkpoint import load_model_checkpoint
 from ..engine.cli import read_config
-from ..models.backbones.tokenizer import TruncationWarning, check_text
+from ..models.backbones.tokenizer import TruncationWarning
 from .image_io import ImageInput, load_image
 
 __all__ = [

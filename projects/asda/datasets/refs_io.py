@@ -18,7 +18,7 @@ import pickle
 from collections import Counter
 from typing import Any, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
-from ..models.backbones.tokenizer import check_text
+from .text import check_text
 
 __all__ = ['RestrictedUnpickler', 'Instances', 'check_refs', 'describe_problems',
            'index_instances', 'load_refs', 'read_refs', 'ref_problems', 'refs_problems',

@@ -7,25 +7,9 @@ from typing import Sequence, Union
 
 import torch
 
-__all__ = ['CLIPTokenizer', 'TruncationWarning', 'check_text']
+from ...datasets.text import check_text
 
-
-def check_text(text, what: str = 'expression') -> str:
-    """Return ``text`` if it can be an expression: a str with a non-blank
-    character. The one owner of that rule: the tokenizer, the inferencer
-    (:func:`asda.apis.check_expressions`) and the datasets' refs check
-    (:func:`asda.datasets.refs_io.check_refs`) ask it.
-
-    Raises:
-        TypeError: ``text`` is not a str (``what`` names it).
-        ValueError: ``text`` is empty or blank.
-    """
-    if not isinstance(text, str):
-        raise TypeError(f'{what} must be a str, got {type(text).__name__}: '
-                        f'{text!r}')
-    if not text.strip():
-        raise ValueError(f'{what} is empty: {text!r}')
-    return text
+__all__ = ['CLIPTokenizer', 'TruncationWarning']
 
 
 class TruncationWarning(UserWarning):
