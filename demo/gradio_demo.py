@@ -28,6 +28,7 @@ import os.path as osp
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from typing import List, Optional, Sequence
@@ -106,6 +107,9 @@ class DemoModel:
         from asda.visualization import RISLocalVisualizer
         self.inferencer = RISInferencer(config, checkpoint, device=device)
         self.visualizer = RISLocalVisualizer(name=f'gradio_demo_{id(self)}')
+        # the visualizer keeps its canvas (a matplotlib figure): one request
+        # draws at a time when Gradio runs several at once
+        self._draw_lock = threading.Lock()
         self.max_expressions = max_expressions
         self.keep_files_s = keep_files_s
         self.out_dir = tempfile.mkdtemp(prefix='asda_gradio_')
@@ -138,8 +142,9 @@ class DemoModel:
         for k, (expr, res) in enumerate(zip(expressions, results)):
             mask = np.asarray(res['mask'], dtype=bool)
             prob = np.asarray(res['prob'], dtype=np.float32)
-            overlay = self.visualizer.draw_referring(
-                rgb, expr, pred_mask=mask.astype(np.uint8), pred_caption=None)
+            with self._draw_lock:
+                overlay = self.visualizer.draw_referring(
+                    rgb, expr, pred_mask=mask.astype(np.uint8), pred_caption=None)
             heat = cv2.applyColorMap((prob * 255).astype(np.uint8),
                                      cv2.COLORMAP_VIRIDIS)[..., ::-1]
             path = osp.join(folder, f'mask_{k + 1}.png')
@@ -243,7 +248,11 @@ def main(argv=None):
                  '`pip install -e .[demo]`')
     examples = sorted(os.path.join(EXAMPLE_DIR, f) for f in os.listdir(EXAMPLE_DIR)
                       )[:3] if osp.isdir(EXAMPLE_DIR) else []
-    app = build_app(DemoModel(config, checkpoint, args.device), examples)
+    model = DemoModel(config, checkpoint, args.device)
+    app = build_app(model, examples)
+    frequency, age = app.delete_cache
+    print(f'at most {model.max_expressions} expressions per request; result files are '
+          f'deleted {age} s after they are made (checked every {frequency} s)', flush=True)
     print(f'serving on http://{args.host}:{args.port}', flush=True)
     app.launch(server_name=args.host, server_port=args.port, share=False,
                prevent_thread_lock=False)

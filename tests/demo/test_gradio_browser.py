@@ -2,7 +2,11 @@
 test writes, headless Chromium (Debian's chromium + chromium-driver, driven
 by Selenium from the demo environment) uploads an image, types two
 expressions and downloads the masks, which must match ``RISInferencer`` on
-the same input; an empty expression must show the error in the page.
+the same input; an empty expression must show the error in the page. The
+image is a phone-style JPEG whose pixels are stored turned with an EXIF
+orientation tag: the page and the masks follow the orientation a viewer
+shows. The app says at startup how long it keeps result files (Gradio's
+``delete_cache``).
 
 Needs ``make demo-env`` (.venv-demo: gradio, selenium) and the two Debian
 packages. Skipped with the reason when they are missing, except under
@@ -25,6 +29,7 @@ import cv2
 import numpy as np
 import pytest
 from asda_test_utils import ROOT, save_random_checkpoint, write_config
+from PIL import Image
 
 DEMO_PYTHON = os.environ.get('ASDA_DEMO_PYTHON',
                              osp.join(ROOT, '.venv-demo', 'bin', 'python'))
@@ -74,6 +79,14 @@ def _image_with_two_refs(data_root: str):
     return path, [first['sentences'][0]['sent'], second['sentences'][0]['sent']]
 
 
+def _exif_jpeg(path, rgb: np.ndarray, orientation: int) -> str:
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # Orientation
+    Image.fromarray(np.ascontiguousarray(rgb)).save(path, 'JPEG', quality=95,
+                                                    exif=exif.tobytes())
+    return str(path)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -104,7 +117,9 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 def test_web_demo_in_chromium(browser_ready, small_dataset, tmp_path):
     from asda.apis import RISInferencer
 
-    image, expressions = _image_with_two_refs(small_dataset)
+    original, expressions = _image_with_two_refs(small_dataset)
+    # stored turned a quarter left, tagged "turn right to view" (EXIF 6)
+    image = _exif_jpeg(tmp_path / 'phone.jpg', np.rot90(cv2.imread(original)[..., ::-1]), 6)
     # A random-init model: put the threshold at the median probability of the
     # two maps, so that each mask covers part of the image (asserted below).
     config = write_config(tmp_path / 'cfg0.py', small_dataset)
@@ -116,6 +131,7 @@ def test_web_demo_in_chromium(browser_ready, small_dataset, tmp_path):
                           f'model = dict(decode_head=dict(threshold={threshold!r}))\n')
     expected = [r['mask'] for r in RISInferencer(config, checkpoint)(image, expressions)]
     height, width = expected[0].shape
+    assert (height, width) == cv2.imread(original).shape[:2]  # as viewed, not as stored
 
     port = _free_port()
     url = f'http://127.0.0.1:{port}/'
@@ -175,7 +191,10 @@ def test_web_demo_in_chromium(browser_ready, small_dataset, tmp_path):
     assert page['empty_message'] == 'Error: Type at least one expression (one per line).'
     assert not any(row[part]['displayed'] for row in page['empty_results']
                    for part in ('overlay', 'mask', 'prob'))
-    assert 'Traceback' not in open(log_path).read()
+    app_log = open(log_path).read()
+    assert 'Traceback' not in app_log
+    assert ('at most 4 expressions per request; result files are deleted 600 s after '
+            'they are made (checked every 600 s)') in app_log
 
     # nothing but the local server (and in-page data) was requested
     remote = [r for r in page['resources'] if not r.startswith((url, 'data:', 'blob:'))]
