@@ -13,6 +13,7 @@ import pytest
 import torch
 from asda_test_utils import (
     ROOT,
+    TESTS,
     assert_close_to_rounding,
     child_env,
     load_tool,
@@ -46,15 +47,11 @@ def _infer_samples(inferencer, samples):
                       expressions=[s[1] for s in samples])
 
 
-def _compare_with_test_tool(dataset, config, checkpoint, tmp_path, device,
-                            dtype='fp32'):
-    """The inferencer and tools/test.py on ``device``: the same masks.
-
-    On the CPU, tools/test.py runs in a child process with the GPUs hidden
-    (mmengine's Runner takes CUDA whenever it is available); on CUDA it runs
-    in this process, where mmengine picks CUDA. A half ``dtype``: the
-    inferencer's, and ``--amp`` for the tool (bf16 on a CPU, fp16 on CUDA).
-    """
+def _prepare_comparison(dataset, config, checkpoint, work, device, dtype='fp32') -> dict:
+    """The inferencer's masks on ``device`` for every expression of the test
+    split, and the tools/test.py arguments that must give the same masks
+    (:func:`_check_comparison`). A half ``dtype``: the inferencer's, and
+    ``--amp`` for the tool (bf16 on a CPU, fp16 on CUDA)."""
     samples = _val_samples(config)
     assert len(samples) >= 3
     inferencer = RISInferencer(config, checkpoint, device=device, dtype=dtype)
@@ -69,31 +66,48 @@ def _compare_with_test_tool(dataset, config, checkpoint, tmp_path, device,
     inferencer.model.decode_head.threshold = threshold
     results = _infer_samples(inferencer, samples)
 
-    captured = tmp_path / 'captured.pkl'
+    captured = work / 'captured.pkl'
     cfg = write_config(
-        tmp_path / 'cfg.py', dataset,
+        work / 'cfg.py', dataset,
         f'model = dict(decode_head=dict(threshold={threshold!r}))\n'
         'custom_imports = dict(imports=["asda", "capture_predictions"], '
         'allow_failed_imports=False)\n'
         'test_evaluator = [dict(type="RISMetric"), dict('
         f'type="CaptureRISPredictions", out_file={str(captured)!r})]\n')
-    show_dir = tmp_path / 'show'
-    out = tmp_path / 'per_expression.json'
-    args = [cfg, checkpoint, '--work-dir', str(tmp_path / 'work'),
+    show_dir = work / 'show'
+    out = work / 'per_expression.json'
+    args = [cfg, checkpoint, '--work-dir', str(work / 'work'),
             '--out', str(out), '--show-dir', str(show_dir),
             # a fresh visualizer (mmengine keeps them by name)
             '--cfg-options', f'visualizer.name=ris_show_{id(out)}']
     if dtype != 'fp32':
         args.append('--amp')
-    if device == 'cpu':
+    return dict(samples=samples, results=results, threshold=threshold, args=args,
+                captured=captured, show_dir=show_dir, out=out, device=device)
+
+
+def _run_test_tool(*comparisons) -> None:
+    """tools/test.py for each prepared comparison. On the CPU in one child
+    process with the GPUs hidden (mmengine's Runner takes CUDA whenever it
+    is available), the runs one after the other (tests/run_tools.py); on
+    CUDA in this process, where mmengine picks CUDA."""
+    if comparisons[0]['device'] == 'cpu':
+        runs = [[osp.join(ROOT, 'tools', 'test.py'), *c['args']] for c in comparisons]
         proc = subprocess.run(
-            [sys.executable, osp.join(ROOT, 'tools', 'test.py'), *args],
+            [sys.executable, osp.join(TESTS, 'run_tools.py'), json.dumps(runs)],
             env=child_env(cpu_only=True, paths=[HERE]), cwd=ROOT,
             capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    else:
-        assert torch.device(device).type == 'cuda'
-        load_tool('tools/test.py', 'asda_test_tool_apis').main(args)
+        return
+    for comparison in comparisons:
+        assert torch.device(comparison['device']).type == 'cuda'
+        load_tool('tools/test.py', 'asda_test_tool_apis').main(comparison['args'])
+
+
+def _check_comparison(samples, results, threshold, args, captured, show_dir, out,
+                      device) -> None:
+    """The inferencer and tools/test.py: the same masks (bit for bit on the
+    CPU), and the tool's overlays and records."""
     with open(captured, 'rb') as f:
         store = pickle.load(f)
     assert sorted(store) == sorted(s[2] for s in samples)
@@ -131,26 +145,34 @@ def _compare_with_test_tool(dataset, config, checkpoint, tmp_path, device,
     assert len(json.loads(out.read_text())['records']) == len(samples)
 
 
-def test_masks_equal_test_tool(ris_dataset, ris_config, ris_checkpoint,
-                               tmp_path):
-    _compare_with_test_tool(ris_dataset, ris_config, ris_checkpoint, tmp_path,
-                            'cpu')
+@pytest.fixture(scope='module')
+def cpu_comparisons(ris_dataset, ris_config, ris_checkpoint, tmp_path_factory):
+    """fp32 and bf16 comparisons on the CPU, their tool runs in one child."""
+    comparisons = {dtype: _prepare_comparison(
+        ris_dataset, ris_config, ris_checkpoint, tmp_path_factory.mktemp(f'tool_{dtype}'),
+        'cpu', dtype) for dtype in ('fp32', 'bf16')}
+    _run_test_tool(*comparisons.values())
+    return comparisons
 
 
-def test_bf16_masks_equal_test_tool_amp(ris_dataset, ris_config,
-                                       ris_checkpoint, tmp_path):
+def test_masks_equal_test_tool(cpu_comparisons):
+    _check_comparison(**cpu_comparisons['fp32'])
+
+
+def test_bf16_masks_equal_test_tool_amp(cpu_comparisons):
     """``tools/test.py --amp`` on a CPU: bf16 autocast, as the inferencer's
     ``dtype='bf16'``."""
-    _compare_with_test_tool(ris_dataset, ris_config, ris_checkpoint, tmp_path,
-                            'cpu', 'bf16')
+    _check_comparison(**cpu_comparisons['bf16'])
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize('dtype', ['fp32', 'fp16'])
 def test_masks_equal_test_tool_on_cuda(ris_dataset, ris_config,
                                        ris_checkpoint, tmp_path, dtype):
-    _compare_with_test_tool(ris_dataset, ris_config, ris_checkpoint, tmp_path,
-                            'cuda', dtype)
+    comparison = _prepare_comparison(ris_dataset, ris_config, ris_checkpoint, tmp_path,
+                                     'cuda', dtype)
+    _run_test_tool(comparison)
+    _check_comparison(**comparison)
 
 
 def test_test_tool_amp_sets_the_test_loop_fp16(ris_config, tmp_path):

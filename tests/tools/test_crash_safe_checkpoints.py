@@ -1,9 +1,11 @@
 """A SIGKILL in the middle of any checkpoint write loses nothing: the run
 resumes from the last complete checkpoint and ends with the same weights as
-an uninterrupted run. Every run is a child process on the CPU (GPUs hidden),
-where training is deterministic. Two runs in one work dir: the second is
+an uninterrupted run. Every run is in a child process on the CPU (GPUs
+hidden), where training is deterministic: each killed run in its own, the
+uninterrupted run and the resumed ones in one. Two runs in one work dir: the second is
 refused."""
 import glob
+import json
 import os.path as osp
 import subprocess
 import sys
@@ -11,7 +13,7 @@ import time
 
 import pytest
 import torch
-from asda_test_utils import ROOT, child_env, write_config
+from asda_test_utils import ROOT, TESTS, child_env, write_config
 
 from asda.engine import LOCK_FILE, WorkDirInUseError, checkpoint_problem
 
@@ -45,17 +47,13 @@ SCENARIOS = {
 }
 
 
-def _train(*args, pattern=None, nth=None):
-    """tools/train.py in a CPU child; killed in the nth write matching
-    ``pattern`` when given (tests/tools/kill_during_write.py)."""
-    if pattern is None:
-        cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py')]
-    else:
-        cmd = [sys.executable, osp.join(HERE, 'kill_during_write.py'), pattern,
-               str(nth), '--']
-    return subprocess.run(
-        cmd + [str(a) for a in args], env=child_env(cpu_only=True, paths=[HERE]),
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+def _killed_run(work, config, pattern, nth) -> subprocess.Popen:
+    """tools/train.py started in a CPU child that kills itself in the nth
+    write matching ``pattern`` (tests/tools/kill_during_write.py)."""
+    cmd = [sys.executable, osp.join(HERE, 'kill_during_write.py'), pattern, str(nth),
+           '--', config, '--work-dir', str(work)]
+    return subprocess.Popen(cmd, env=child_env(cpu_only=True, paths=[HERE]), cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture(scope='module')
@@ -64,38 +62,64 @@ def crash_config(tool_dataset, tmp_path_factory):
                         tool_dataset, EXTRA)
 
 
-@pytest.fixture(scope='module')
-def uninterrupted(crash_config, tmp_path_factory):
-    work = tmp_path_factory.mktemp('uninterrupted')
-    proc = _train(crash_config, '--work-dir', work)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return _weights(work / 'epoch_3.pth')
-
-
 def _weights(path):
     return torch.load(path, map_location='cpu', weights_only=True)['state_dict']
 
 
+@pytest.fixture(scope='module')
+def crash_runs(crash_config, tmp_path_factory):
+    """Each scenario's killed run (a process of its own, killed in the
+    write), what the kill left in its work dir; then, in one child process
+    (tests/tools/run_tools.py), an uninterrupted run and the resumed run of
+    each scenario. Returns (per scenario: the killed run's return code and
+    stderr, the work dir, last_checkpoint's record and whether it and the
+    best checkpoints read whole, and the resumed run's output; the
+    uninterrupted run's final weights)."""
+    base = tmp_path_factory.mktemp('crash_runs')
+    works = {s: base / f'scenario{i}' for i, s in enumerate(SCENARIOS)}
+    # the killed runs at the same time: they share nothing but the config
+    killed = {s: _killed_run(works[s], crash_config, *SCENARIOS[s]) for s in SCENARIOS}
+    found = {}
+    for scenario, proc in killed.items():
+        _, stderr = proc.communicate(timeout=600)
+        work = works[scenario]
+        recorded = (work / 'last_checkpoint').read_text().strip() \
+            if (work / 'last_checkpoint').exists() else None
+        bests = glob.glob(str(work / 'best_*.pth'))
+        found[scenario] = dict(
+            returncode=proc.returncode, stderr=stderr[-3000:], work=work,
+            recorded=recorded,
+            recorded_whole=recorded is not None and checkpoint_problem(recorded) is None,
+            bests=bests, a_best_whole=any(checkpoint_problem(p) is None for p in bests))
+    train = osp.join(ROOT, 'tools', 'train.py')
+    runs = [[train, crash_config, '--work-dir', str(base / 'uninterrupted')]]
+    runs += [[train, crash_config, '--work-dir', str(found[s]['work']), '--resume']
+             for s in SCENARIOS]
+    proc = subprocess.run(
+        [sys.executable, osp.join(TESTS, 'run_tools.py'), json.dumps(runs)],
+        env=child_env(cpu_only=True, paths=[HERE]), cwd=ROOT, capture_output=True,
+        text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    outputs = (proc.stdout + proc.stderr).split('=== run ')[2:]
+    for scenario, output in zip(SCENARIOS, outputs):
+        found[scenario]['resumed'] = output
+    return found, _weights(base / 'uninterrupted' / 'epoch_3.pth')
+
+
 @pytest.mark.parametrize('scenario', list(SCENARIOS))
-def test_kill_during_write_then_resume_matches(scenario, crash_config, tmp_path,
-                                               uninterrupted):
-    pattern, nth = SCENARIOS[scenario]
-    work = tmp_path / 'work'
-    proc = _train(crash_config, '--work-dir', work, pattern=pattern, nth=nth)
-    assert proc.returncode == -9, (
-        f'the run was not killed in the write ({scenario}):\n{proc.stderr[-3000:]}')
+def test_kill_during_write_then_resume_matches(scenario, crash_runs):
+    runs, uninterrupted = crash_runs
+    run = runs[scenario]
+    assert run['returncode'] == -9, (
+        f'the run was not killed in the write ({scenario}):\n{run["stderr"]}')
 
     # what the kill left: last_checkpoint names a complete checkpoint, and a
     # complete best checkpoint exists
-    with open(work / 'last_checkpoint') as f:
-        recorded = f.read().strip()
-    assert checkpoint_problem(recorded) is None, recorded
-    bests = glob.glob(str(work / 'best_*.pth'))
-    assert any(checkpoint_problem(p) is None for p in bests), bests
+    assert run['recorded_whole'], run['recorded']
+    assert run['a_best_whole'], run['bests']
 
-    proc = _train(crash_config, '--work-dir', work, '--resume')
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert f'resume: continuing from {recorded}' in proc.stdout + proc.stderr
+    work = run['work']
+    assert f'resume: continuing from {run["recorded"]}' in run['resumed']
     final = _weights(work / 'epoch_3.pth')
     assert final.keys() == uninterrupted.keys()
     diff = max((final[k].float() - uninterrupted[k].float()).abs().max().item()

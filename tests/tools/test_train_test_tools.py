@@ -12,7 +12,7 @@ import sys
 
 import pytest
 import torch
-from asda_test_utils import ROOT, child_env, write_config
+from asda_test_utils import ROOT, TESTS, child_env, write_config
 
 import asda  # noqa: F401  (allow-lists mmengine checkpoint types)
 
@@ -29,15 +29,27 @@ def _max_diff(a, b):
     return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
 
 
-def _run(args, cpu_only=True, **env):
-    """Run ``args`` in a child process from the repository root (GPUs
-    hidden when ``cpu_only``); its output if it fails."""
-    proc = subprocess.run(
+def _start(args, cpu_only=True, **env) -> subprocess.Popen:
+    """Start ``args`` in a child process from the repository root (GPUs
+    hidden when ``cpu_only``)."""
+    proc = subprocess.Popen(
         [str(a) for a in args], env=child_env(cpu_only, paths=[HERE], **env),
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, (f'{" ".join(map(str, args))} failed:\n'
-                                  f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.args_text = ' '.join(map(str, args))
     return proc
+
+
+def _wait(proc: subprocess.Popen) -> subprocess.CompletedProcess:
+    """Wait for a child of :func:`_start`; its output if it fails."""
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, (f'{proc.args_text} failed:\n'
+                                  f'{stdout[-3000:]}\n{stderr[-5000:]}')
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def _run(args, cpu_only=True, **env) -> subprocess.CompletedProcess:
+    """Run ``args`` in a child process (:func:`_start`) and wait for it."""
+    return _wait(_start(args, cpu_only, **env))
 
 
 def _train(*args, cpu_only=True):
@@ -103,17 +115,26 @@ def test_resume_matches_uninterrupted_run(tool_dataset, tmp_path):
              'max_keep_ckpts=3))\n')
     cfg = write_config(tmp_path / 'cfg.py', tool_dataset, extra)
     full, part = tmp_path / 'full', tmp_path / 'part'
-    # exact equality needs the CPU's determinism: GPUs hidden
-    _train(cfg, '--work-dir', full, '--cfg-options', 'experiment_name=full')
-    _train(cfg, '--work-dir', part, '--cfg-options', 'train_cfg.max_epochs=1',
-           'experiment_name=part1')
-    assert not (part / 'epoch_2.pth').exists()
-    resumed = _train(cfg, '--work-dir', part, '--resume', '--cfg-options',
-                     'experiment_name=part2')
-    assert 'resumed epoch: 1' in resumed.stdout + resumed.stderr
+    # exact equality needs the CPU's determinism: GPUs hidden. The three runs
+    # share one child process (tests/tools/run_tools.py): the resumed run
+    # gets its state from the checkpoint file, as a new process would.
+    train = 'tools/train.py'
+    proc = _run([sys.executable, osp.join(TESTS, 'run_tools.py'), json.dumps([
+        [train, cfg, '--work-dir', str(full), '--cfg-options', 'experiment_name=full'],
+        [train, cfg, '--work-dir', str(part), '--cfg-options',
+         'train_cfg.max_epochs=1', 'experiment_name=part1'],
+        [train, cfg, '--work-dir', str(part), '--resume', '--cfg-options',
+         'experiment_name=part2'],
+    ])])
+    resumed = (proc.stdout + proc.stderr).split('=== run 2:')[1]
+    assert 'resumed epoch: 1' in resumed
     meta = torch.load(part / 'epoch_2.pth', map_location='cpu',
                       weights_only=True)['meta']
     assert meta['epoch'] == 2
+    # the interrupted run stopped after epoch 1: its epoch 2 is the resumed one's
+    part1_log = (proc.stdout + proc.stderr).split('=== run 1:')[1].split('=== run 2:')[0]
+    assert 'Saving checkpoint at 1 epochs' in part1_log
+    assert 'Saving checkpoint at 2 epochs' not in part1_log
     a, b = _state(full / 'epoch_2.pth'), _state(part / 'epoch_2.pth')
     assert _max_diff(a, b) < 1e-6
     # and training moved the weights between the two epochs
@@ -208,12 +229,14 @@ def test_dist_train_two_cpu_processes_match_one(tool_dataset, tmp_path):
     env = dict(PYTHON=sys.executable, OMP_NUM_THREADS='1',
                PORT=str(29500 + os.getpid() % 1000))
     dist_dir, single_dir = tmp_path / 'dist', tmp_path / 'single'
+    # the single-process run at the same time as the two ranks
+    single = _start([sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg,
+                     '--work-dir', single_dir,
+                     '--cfg-options', 'train_dataloader.batch_size=4'], **env)
     _run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), cfg, '2',
           '--work-dir', dist_dir,
           '--cfg-options', 'train_dataloader.batch_size=2'], **env)
-    _run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg,
-          '--work-dir', single_dir,
-          '--cfg-options', 'train_dataloader.batch_size=4'], **env)
+    _wait(single)
     for rank in (0, 1):
         record = _record(dist_dir, rank)
         assert record['backend'] == 'gloo' and record['world_size'] == 2
