@@ -185,3 +185,27 @@ def child_env(cpu_only: bool = False, paths: Sequence[str] = (),
         env['CUDA_VISIBLE_DEVICES'] = ''
     env.update(extra)
     return env
+
+
+def linear_toy_training(shuffle: bool = False) -> dict:
+    """A runner's model and training data for runner-level tests: y = w x + b
+    fitted to 8 points, batch 4 (2 iterations an epoch)."""
+    from mmengine.model import BaseModel
+
+    class LinearToy(BaseModel):
+
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(2, 1)
+
+        def forward(self, inputs, targets=None, mode='tensor'):
+            out = self.fc(inputs).squeeze(1)
+            if mode == 'loss':
+                return dict(loss=((out - targets)**2).mean())
+            return out
+
+    data = [dict(inputs=torch.tensor([float(i), 1.0]), targets=torch.tensor(float(i)))
+            for i in range(8)]
+    return dict(model=LinearToy(), train_dataloader=dict(
+        dataset=data, batch_size=4, sampler=dict(type='DefaultSampler', shuffle=shuffle),
+        collate_fn=dict(type='default_collate')))

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
-from asda_test_utils import child_env
+from asda_test_utils import child_env, linear_toy_training
 
 import asda  # (applies the compat layer)
 from asda import compat
@@ -114,41 +114,12 @@ def test_missing_mmcv_gives_clear_error(monkeypatch):
 
 
 # ---------------------------------------------------------------- checkpoints
-class _Toy(nn.Module):
-
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(2, 1)
-
-    def forward(self, inputs, targets, mode='loss'):
-        out = self.fc(inputs).squeeze(1)
-        if mode == 'loss':
-            return dict(loss=((out - targets)**2).mean())
-        return out
-
-
 def _toy_runner(work_dir, max_epochs, resume=False):
-    from mmengine.model import BaseModel
     from mmengine.runner import Runner
 
-    class Model(BaseModel):
-
-        def __init__(self):
-            super().__init__()
-            self.toy = _Toy()
-
-        def forward(self, inputs, targets, mode='loss'):
-            return self.toy(inputs, targets, mode)
-
-    data = [dict(inputs=torch.tensor([float(i), 1.0]),
-                 targets=torch.tensor(float(i))) for i in range(8)]
     return Runner(
-        model=Model(),
+        **linear_toy_training(shuffle=True),
         work_dir=str(work_dir),
-        train_dataloader=dict(
-            dataset=data, batch_size=4,
-            sampler=dict(type='DefaultSampler', shuffle=True),
-            collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(optimizer=dict(type='Adam', lr=0.01)),
         param_scheduler=dict(type='MultiStepLR', milestones=[1]),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),

@@ -6,9 +6,8 @@ import os
 
 import pytest
 import torch
+from asda_test_utils import linear_toy_training
 from mmengine.config import Config
-from mmengine.model import BaseModel
-from torch import nn
 
 from asda.engine import (
     ASDARunner,
@@ -83,19 +82,6 @@ def test_no_checkpoint_gives_none(tmp_path):
 
 
 # ------------------------------------------------ what resuming would change
-class _Toy(BaseModel):
-
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(2, 1)
-
-    def forward(self, inputs, targets, mode='loss'):
-        out = self.fc(inputs).squeeze(1)
-        if mode == 'loss':
-            return dict(loss=((out - targets)**2).mean())
-        return out
-
-
 _NAMES = itertools.count()
 
 
@@ -103,20 +89,14 @@ def _toy_runner(work_dir, optimizer, by_epoch=True, length=1, resume=False):
     """An ASDARunner training a linear model on 8 points, 2 iterations an
     epoch, for ``length`` epochs (iterations when not ``by_epoch``); its
     config (saved in the checkpoints' meta) holds ``optimizer``."""
-    data = [dict(inputs=torch.tensor([float(i), 1.0]),
-                 targets=torch.tensor(float(i))) for i in range(8)]
     optim_wrapper = dict(optimizer=optimizer)
     if by_epoch:
         train_cfg = dict(by_epoch=True, max_epochs=length)
     else:
         train_cfg = dict(by_epoch=False, max_iters=length)
     return ASDARunner(
-        model=_Toy(),
+        **linear_toy_training(),
         work_dir=str(work_dir),
-        train_dataloader=dict(
-            dataset=data, batch_size=4,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            collate_fn=dict(type='default_collate')),
         optim_wrapper=optim_wrapper,
         param_scheduler=dict(type='MultiStepLR', milestones=[1],
                              by_epoch=by_epoch),

@@ -53,15 +53,21 @@ def test_test_tool_with_data_root_elsewhere(tool_dataset, tmp_path, test_tool,
     assert 0 <= metrics['oIoU'] <= 100
 
 
-@pytest.fixture
-def broken(tool_dataset, tmp_path):
-    """Copy with the first two images of split testA gone / cut in half."""
+def _copy_split(tool_dataset, tmp_path, split):
+    """A copy of the dataset, and the refs of ``split`` with their images'
+    file names by image id."""
     root = tmp_path / 'data'
     shutil.copytree(tool_dataset, root)
     refs = pickle.load(open(root / 'refcoco' / 'refs(unc).p', 'rb'))
     coco = json.load(open(root / 'refcoco' / 'instances.json'))
     names = {img['id']: img['file_name'] for img in coco['images']}
-    test_refs = [r for r in refs if r['split'] == 'train']
+    return root, [r for r in refs if r['split'] == split], names
+
+
+@pytest.fixture
+def broken(tool_dataset, tmp_path):
+    """Copy with the first two images of split train gone / cut in half."""
+    root, test_refs, names = _copy_split(tool_dataset, tmp_path, 'train')
     images = sorted({names[r['image_id']] for r in test_refs})
     (root / 'images' / images[0]).unlink()
     _cut(root / 'images' / images[1])
@@ -114,12 +120,7 @@ def test_train_tool_stops_before_training_on_bad_data(broken, tmp_path,
 
 def test_skip_bad_samples_with_every_sample_bad_fails(tool_dataset, tmp_path,
                                                       test_tool, checkpoint):
-    root = tmp_path / 'data'
-    shutil.copytree(tool_dataset, root)
-    refs = pickle.load(open(root / 'refcoco' / 'refs(unc).p', 'rb'))
-    coco = json.load(open(root / 'refcoco' / 'instances.json'))
-    names = {img['id']: img['file_name'] for img in coco['images']}
-    split = [r for r in refs if r['split'] == 'testA']
+    root, split, names = _copy_split(tool_dataset, tmp_path, 'testA')
     for name in {names[r['image_id']] for r in split}:
         (root / 'images' / name).unlink()
     total = sum(len(r['sentences']) for r in split)

@@ -179,29 +179,27 @@ IMAGE_EXTENSIONS = tuple(
     if cv2.haveImageWriter('x' + ext))
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1."""
+def _integer(text: str, low: int, high: Optional[int] = None) -> int:
+    """``text`` as an integer in [low, high] (no upper bound when None)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f'{text!r} is not an integer') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
+    if value < low or (high is not None and value > high):
+        bound = f'>= {low}' if high is None else f'in [{low}, {high}]'
+        raise argparse.ArgumentTypeError(f'must be {bound}, got {value}')
     return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    return _integer(text, 1)
 
 
 def seed(text: str) -> int:
     """A random seed numpy takes: an integer in [0, 2**32 - 1]."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'{text!r} is not an integer') from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(
-            f'must be in [0, {2**32 - 1}], got {value}')
-    return value
+    return _integer(text, 0, 2**32 - 1)
 
 
 def output_file(text: str) -> str:
