@@ -6,6 +6,8 @@ import os.path as osp
 import pytest
 from asda_test_utils import load_tool
 
+from asda.synthetic.clip_pretrain import compare_runs
+
 pytestmark = pytest.mark.filterwarnings(
     'ignore:__array__ implementation:DeprecationWarning')
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -70,16 +72,15 @@ def test_shape_probe_tool(small_config, pretrained, tmp_path, capsys):
 def test_compare_with_a_reference_run(pretrained, tmp_path):
     """The reproduction check: a run matches its own figures, and a figure
     more than the tolerance away is reported."""
-    tool = load_tool('tools/pretrain_tiny_clip.py', 'asda_pretrain_tiny_clip')
     _, provenance = pretrained
-    rows = tool.compare_runs(provenance, provenance, 2.0)
+    rows = compare_runs(provenance, provenance, 2.0)
     assert rows and all(ok for *_, ok in rows)
     assert {name for name, *_ in rows} >= {'retrieval_top1', 'shape_probe_layer_6'}
     shifted = json.loads(json.dumps(provenance))
     shifted['zero_shot']['shape_probe']['4']['accuracy'] += 2.5
-    bad = [name for name, *_, ok in tool.compare_runs(provenance, shifted, 2.0) if not ok]
+    bad = [name for name, *_, ok in compare_runs(provenance, shifted, 2.0) if not ok]
     assert bad == ['shape_probe_layer_4']
     fewer = json.loads(json.dumps(provenance))
     del fewer['zero_shot']['shape_probe']['4']
     with pytest.raises(ValueError, match='shape_probe_layer_4'):
-        tool.compare_runs(fewer, provenance, 2.0)
+        compare_runs(fewer, provenance, 2.0)
