@@ -19,6 +19,11 @@ whose captions differ only in shape or only in position;
   accuracies, held-out loss against shuffled captions, and the linear shape
   probe at every layer AFS can choose and at the top layer — of the
   untrained model and of the result.
+
+``--compare REFERENCE.json`` checks the figures against a reference run's:
+the reference is read and checked first (it must hold every figure as a
+number, and only figures this run measures), and an ``--out`` whose
+provenance file is the reference is refused, before any training.
 """
 import argparse
 import json
@@ -27,6 +32,7 @@ import os.path as osp
 import shlex
 import sys
 import time
+from typing import Optional
 
 import torch
 
@@ -37,6 +43,7 @@ from asda.synthetic.clip_pretrain import (
     compare_runs,
     heldout_set,
     machine_info,
+    read_reference,
     save_open_clip,
     train_steps,
     zero_shot_figures,
@@ -76,8 +83,9 @@ def parse_args(argv=None):
     parser.add_argument('--compare', metavar='PROVENANCE_JSON', default=None,
                         help='after training, compare the zero-shot figures with '
                         "another run's provenance (the committed checkpoint's: "
-                        'checkpoints/tiny_clip_synthetic.json); exit 1 if any differs '
-                        'by more than --tolerance points')
+                        'checkpoints/tiny_clip_synthetic.json), checked before '
+                        'training; exit 1 if any differs by more than --tolerance '
+                        'points')
     parser.add_argument('--tolerance', type=float, default=2.0)
     return parser.parse_args(argv)
 
@@ -93,11 +101,41 @@ def report(name: str, f: dict) -> str:
             f'shape probe by layer (chance 20%): {probe}')
 
 
-def compare(provenance: dict, reference_file: str, tolerance: float) -> bool:
+def provenance_path(out: str) -> str:
+    """The provenance file written beside the checkpoint ``out``."""
+    return osp.splitext(out)[0] + '.json'
+
+
+def _same_file(a: str, b: str) -> bool:
+    return osp.realpath(a) == osp.realpath(b) or (
+        osp.exists(a) and osp.exists(b) and osp.samefile(a, b))
+
+
+def checked_reference(args, cfg) -> Optional[dict]:
+    """The ``--compare`` reference, read and checked before any work
+    (:func:`asda.synthetic.clip_pretrain.read_reference`); None without
+    ``--compare``.
+
+    Raises:
+        ValueError: ``--out``'s provenance file is the reference (the run
+            would overwrite it, then compare with itself), or the reference
+            is malformed.
+        FileNotFoundError: no reference file.
+    """
+    if args.compare is None:
+        return None
+    written = provenance_path(args.out)
+    if _same_file(written, args.compare):
+        raise ValueError(f'--out {args.out} writes its provenance to {written}, '
+                         f'which is the --compare reference {args.compare}: the '
+                         f'run would compare with itself; choose another --out')
+    return read_reference(args.compare, cfg)
+
+
+def compare(provenance: dict, reference: dict, reference_file: str,
+            tolerance: float) -> bool:
     """Print the zero-shot figures beside the reference's; whether all are
     within ``tolerance``."""
-    with open(reference_file) as f:
-        reference = json.load(f)
     rows = compare_runs(provenance, reference, tolerance)
     print(f'[pretrain] zero-shot figures against {reference_file} '
           f'(tolerance {tolerance:g} points):')
@@ -111,6 +149,7 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     start = time.time()
     cfg = read_config(args.config)
+    reference = checked_reference(args, cfg)
     torch.manual_seed(args.seed)
     model, tokenizer = build_pretrain_clip(cfg.model.backbone)
     print(f'[pretrain] {sum(p.numel() for p in model.parameters()):,} '
@@ -152,13 +191,12 @@ def main(argv=None) -> dict:
         seconds_total=round(time.time() - start, 1), loss_history=history,
         zero_shot=result['after'], zero_shot_untrained=result['before'],
         checkpoint_bytes=osp.getsize(args.out))
-    atomic_write(osp.splitext(args.out)[0] + '.json',
-                 json.dumps(provenance, indent=1))
+    atomic_write(provenance_path(args.out), json.dumps(provenance, indent=1))
     print(f'[pretrain] wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} '
-          f'MiB) and its provenance {osp.splitext(args.out)[0]}.json; '
+          f'MiB) and its provenance {provenance_path(args.out)}; '
           f'{provenance["seconds_total"]:.0f} s', flush=True)
-    if args.compare is not None:
-        provenance['comparison_ok'] = compare(provenance, args.compare,
+    if reference is not None:
+        provenance['comparison_ok'] = compare(provenance, reference, args.compare,
                                               args.tolerance)
     return provenance
 

@@ -12,12 +12,13 @@ OpenAI's weights. The loss of a batch is the sum of the terms of
 A run is judged by its zero-shot figures (:func:`zero_shot_figures`:
 retrieval, hard negatives, the shape probe of :mod:`asda.synthetic.probes`)
 and reproduced by comparing them with a reference run's provenance file
-(:func:`compare_runs`).
+(:func:`read_reference`, :func:`compare_runs`).
 
 Shape letters: B batch, D embedding width.
 """
 import copy
 import io
+import json
 import math
 import os
 import platform
@@ -34,13 +35,13 @@ from asda.models.backbones.tokenizer import CLIPTokenizer
 from asda.utils.atomic import atomic_write
 
 from .captions import CaptionStream, draw_twin_group, scene_captions
-from .probes import run_probe
+from .probes import probe_layers, run_probe
 from .scenes import draw_scene, render_scene
 
 __all__ = ['build_pretrain_clip', 'contrastive_loss', 'loss_terms',
            'heldout_set', 'evaluate_zero_shot', 'zero_shot_figures',
            'save_open_clip', 'lr_at', 'train_steps', 'comparable_figures',
-           'compare_runs', 'machine_info']
+           'read_reference', 'compare_runs', 'machine_info']
 
 #: Text context of the pretraining model (open_clip's, as OpenAI's weights).
 PRETRAIN_CONTEXT = 77
@@ -241,6 +242,43 @@ def comparable_figures(zero_shot: dict) -> dict:
     figures.update({f'shape_probe_layer_{k}': v['accuracy']
                     for k, v in zero_shot['shape_probe'].items()})
     return figures
+
+
+def read_reference(path: str, cfg: Config) -> dict:
+    """A reference run's provenance file, read and checked before a run
+    that will be compared with it: its :func:`comparable_figures` must be
+    numbers, and the run (of ``cfg``) must measure each of them (the shape
+    probe at the config's :func:`asda.synthetic.probes.probe_layers`).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not JSON, or a figure missing, not a number, or one
+            the run will not measure; the message names the file and the
+            figure.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'--compare: no such file {path}')
+    try:
+        with open(path, encoding='utf-8') as f:
+            reference = json.load(f)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f'--compare {path}: not a JSON file ({err})') from None
+    try:
+        figures = comparable_figures(reference['zero_shot'])
+    except (KeyError, TypeError) as err:
+        raise ValueError(f'--compare {path}: not a pretraining provenance file '
+                         f'(zero_shot: no {err})') from None
+    bad = {k: v for k, v in figures.items() if isinstance(v, bool) or
+           not isinstance(v, (int, float)) or not math.isfinite(v)}
+    if bad:
+        raise ValueError(f'--compare {path}: figures that are not numbers: {bad}')
+    measured = set(ZERO_SHOT_KEYS) | {f'shape_probe_layer_{k}'
+                                      for k in probe_layers(cfg)}
+    unmeasured = sorted(set(figures) - measured)
+    if unmeasured:
+        raise ValueError(f'--compare {path}: the reference has figures this run '
+                         f'will not measure: {unmeasured}')
+    return reference
 
 
 def compare_runs(new: dict, reference: dict, tolerance: float) -> list:
