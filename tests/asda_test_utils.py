@@ -1,8 +1,8 @@
 """Helpers shared by the tests (importable as ``asda_test_utils``: the root
 conftest puts tests/ on sys.path): import a tools/ script, write a config,
-save a random-init checkpoint, damage a checkpoint file, the environment of
-a child process, and the float32 rounding tolerance of values computed in
-different orders."""
+the grefs of the text-only control, save a random-init checkpoint, damage a
+checkpoint file, the environment of a child process, and the float32
+rounding tolerance of values computed in different orders."""
 import importlib
 import importlib.util
 import os
@@ -102,6 +102,31 @@ default_hooks = dict(logger=dict(interval=1))
     with open(path, 'w') as f:
         f.write(text)
     return str(path)
+
+
+# Expressions for the text-only control's grefs (asda.synthetic.probes).
+CONTROL_TEXTS = ['the red circle', 'both blue squares', 'the leftmost green object',
+                 'all the yellow triangles on the left', 'the small diamond',
+                 'the two hexagons', 'upper red shape', 'the bigger blue thing']
+_GREF_IDS = iter(range(1, 10 ** 6))
+
+
+def control_gref(split: str, texts: Sequence[str], no_target: bool) -> dict:
+    """A gref of ``texts`` in ``split``, with or without a target (fresh
+    ref and sentence ids)."""
+    ids = [next(_GREF_IDS) for _ in texts]
+    return dict(ref_id=ids[0], image_id=1, ann_id=[-1] if no_target else [1],
+                split=split, sent_ids=ids,
+                sentences=[dict(sent=t, sent_id=i) for t, i in zip(texts, ids)])
+
+
+def giveaway_grefs(split: str) -> list:
+    """Grefs of :data:`CONTROL_TEXTS` with a target, and of five of them
+    without one: the no-target expressions, and only they, say 'purple'."""
+    return ([control_gref(split, [t], False) for t in CONTROL_TEXTS] +
+            [control_gref(split, [t.replace(t.split()[-1], 'purple ' +
+                                            t.split()[-1])], True)
+             for t in CONTROL_TEXTS[:5]])
 
 
 def save_random_checkpoint(path, config: str, seed: int):

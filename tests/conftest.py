@@ -4,7 +4,7 @@ import os
 import pytest
 import torch
 
-from asda.datasets.synthetic import make_synthetic_refcoco
+from asda.synthetic.refer import make_synthetic_refcoco
 
 
 @pytest.fixture(scope='session')

@@ -6,9 +6,10 @@
 Trains the open_clip CLIP that the config's ``model.backbone`` (a
 ``CLIPBackbone``) is built from, with open_clip's ``ClipLoss``, on captioned
 synthetic scenes drawn fresh from ``--seed``
-(:mod:`asda.datasets.synthetic_captions`: images and captions only, never
-masks, boxes or the referring splits' images; half of each batch are twin
-groups whose captions differ only in shape or only in position). Writes
+(:mod:`asda.synthetic.captions`: images and captions only, never masks,
+boxes or the referring splits' images; half of each batch are twin groups
+whose captions differ only in shape or only in position;
+:mod:`asda.synthetic.clip_pretrain` holds the steps). Writes
 
 * ``PATH``: an open_clip state dict (fp16), loadable as
   ``CLIPBackbone(pretrained=PATH)``;
@@ -18,35 +19,39 @@ groups whose captions differ only in shape or only in position). Writes
   accuracies, held-out loss against shuffled captions, and the linear shape
   probe at every layer AFS can choose and at the top layer — of the
   untrained model and of the result.
+
+``--compare REFERENCE.json`` checks the figures against a reference run's:
+the reference is read and checked first (it must hold every figure as a
+number, and only figures this run measures), and an ``--out`` whose
+provenance file is the reference is refused, before any training.
 """
 import argparse
 import json
 import os
 import os.path as osp
-import platform
 import shlex
 import sys
 import time
+from typing import Optional
 
 import torch
-from mmengine.config import Config
 
-import asda  # noqa: F401  (registers the components)
-from asda.datasets.synthetic import GENERATOR_VERSION
-from asda.datasets.synthetic_captions import CaptionStream
-from asda.engine.cli import positive_int
-from asda.engine.clip_pretrain import (
+from asda.engine.cli import positive_int, read_config
+from asda.synthetic.captions import CaptionStream
+from asda.synthetic.clip_pretrain import (
     build_pretrain_clip,
-    evaluate_zero_shot,
+    compare_runs,
     heldout_set,
+    machine_info,
+    read_reference,
     save_open_clip,
     train_steps,
+    zero_shot_figures,
 )
+from asda.synthetic.refer import GENERATOR_VERSION
 from asda.utils.atomic import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
-import shape_probe  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -78,55 +83,11 @@ def parse_args(argv=None):
     parser.add_argument('--compare', metavar='PROVENANCE_JSON', default=None,
                         help='after training, compare the zero-shot figures with '
                         "another run's provenance (the committed checkpoint's: "
-                        'checkpoints/tiny_clip_synthetic.json); exit 1 if any differs '
-                        'by more than --tolerance points')
+                        'checkpoints/tiny_clip_synthetic.json), checked before '
+                        'training; exit 1 if any differs by more than --tolerance '
+                        'points')
     parser.add_argument('--tolerance', type=float, default=2.0)
     return parser.parse_args(argv)
-
-
-def comparable_figures(zero_shot: dict) -> dict:
-    """The zero-shot figures a rerun must reproduce (percent): retrieval
-    top-1, the hard-negative accuracies, the shape probe at every layer."""
-    figures = {k: zero_shot[k] for k in ('retrieval_top1', 'shape_negative_acc',
-                                        'position_negative_acc')}
-    figures.update({f'shape_probe_layer_{k}': v['accuracy']
-                    for k, v in zero_shot['shape_probe'].items()})
-    return figures
-
-
-def compare_runs(new: dict, reference: dict, tolerance: float) -> list:
-    """(name, new, reference, within tolerance) for each figure of
-    :func:`comparable_figures` of two provenance dicts."""
-    ours = comparable_figures(new['zero_shot'])
-    theirs = comparable_figures(reference['zero_shot'])
-    missing = sorted(set(theirs) - set(ours))
-    if missing:
-        raise ValueError(f'the reference has figures this run lacks: {missing}')
-    return [(name, ours[name], value, abs(ours[name] - value) <= tolerance)
-            for name, value in theirs.items()]
-
-
-def machine(device: str) -> dict:
-    info = dict(host=platform.node(), platform=platform.platform(),
-                cpu=platform.processor() or platform.machine(),
-                cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
-                device=device, torch=torch.__version__)
-    if device.startswith('cuda'):
-        info['gpu'] = torch.cuda.get_device_name(device)
-    return info
-
-
-def figures(model, tokenizer, heldout, cfg, args, tmp_path) -> dict:
-    """Zero-shot retrieval / loss figures and the shape probe of ``model``
-    (saved to ``tmp_path`` and loaded through CLIPBackbone(pretrained=))."""
-    model.cpu()
-    out = evaluate_zero_shot(model, tokenizer, heldout)
-    save_open_clip(model, tmp_path)
-    probe = shape_probe.run_probe(cfg, tmp_path, args.probe_seed,
-                                  *args.probe_scenes)
-    out['shape_probe'] = {str(k): v for k, v in probe.items()}
-    model.to(args.device)
-    return out
 
 
 def report(name: str, f: dict) -> str:
@@ -140,25 +101,74 @@ def report(name: str, f: dict) -> str:
             f'shape probe by layer (chance 20%): {probe}')
 
 
+def provenance_path(out: str) -> str:
+    """The provenance file written beside the checkpoint ``out``."""
+    return osp.splitext(out)[0] + '.json'
+
+
+def _same_file(a: str, b: str) -> bool:
+    return osp.realpath(a) == osp.realpath(b) or (
+        osp.exists(a) and osp.exists(b) and osp.samefile(a, b))
+
+
+def checked_reference(args, cfg) -> Optional[dict]:
+    """The ``--compare`` reference, read and checked before any work
+    (:func:`asda.synthetic.clip_pretrain.read_reference`); None without
+    ``--compare``.
+
+    Raises:
+        ValueError: ``--out``'s provenance file is the reference (the run
+            would overwrite it, then compare with itself), or the reference
+            is malformed.
+        FileNotFoundError: no reference file.
+    """
+    if args.compare is None:
+        return None
+    written = provenance_path(args.out)
+    if _same_file(written, args.compare):
+        raise ValueError(f'--out {args.out} writes its provenance to {written}, '
+                         f'which is the --compare reference {args.compare}: the '
+                         f'run would compare with itself; choose another --out')
+    return read_reference(args.compare, cfg)
+
+
+def compare(provenance: dict, reference: dict, reference_file: str,
+            tolerance: float) -> bool:
+    """Print the zero-shot figures beside the reference's; whether all are
+    within ``tolerance``."""
+    rows = compare_runs(provenance, reference, tolerance)
+    print(f'[pretrain] zero-shot figures against {reference_file} '
+          f'(tolerance {tolerance:g} points):')
+    for name, ours, theirs, ok in rows:
+        print(f'  {name:26s} {ours:6.1f}  reference {theirs:6.1f}  '
+              f'{"ok" if ok else "DIFFERS"}')
+    return all(ok for *_, ok in rows)
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     start = time.time()
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
+    reference = checked_reference(args, cfg)
     torch.manual_seed(args.seed)
     model, tokenizer = build_pretrain_clip(cfg.model.backbone)
     print(f'[pretrain] {sum(p.numel() for p in model.parameters()):,} '
           f'parameters; {args.steps} steps of {args.batch_size} on '
           f'{args.device}', flush=True)
-    heldout = heldout_set(args.heldout_seed, args.heldout,
-                          cfg.model.backbone.get('img_size', 224))
+    img_size = cfg.model.backbone.get('img_size', 224)
+    heldout = heldout_set(args.heldout_seed, args.heldout, img_size)
     tmp = args.out + '.tmp-probe.pt'
+
+    def figures():
+        return zero_shot_figures(model, tokenizer, heldout, cfg, tmp,
+                                 args.probe_seed, args.probe_scenes)
+
     result = dict(before=None)
     if not args.skip_baseline:
-        result['before'] = figures(model, tokenizer, heldout, cfg, args, tmp)
+        result['before'] = figures()
         print(report('untrained', result['before']), flush=True)
     model.to(args.device)
-    stream = CaptionStream(args.seed, args.batch_size, args.twin_share,
-                           cfg.model.backbone.get('img_size', 224))
+    stream = CaptionStream(args.seed, args.batch_size, args.twin_share, img_size)
     train_start = time.time()
     history = train_steps(
         model, tokenizer, stream, args.steps, lr=args.lr,
@@ -167,7 +177,7 @@ def main(argv=None) -> dict:
         log=lambda msg: print(f'[pretrain] {msg}  ({time.time() - train_start:.0f} s)',
                               flush=True))
     train_seconds = time.time() - train_start
-    result['after'] = figures(model, tokenizer, heldout, cfg, args, tmp)
+    result['after'] = figures()
     os.remove(tmp)
     save_open_clip(model, args.out)
     print(report('pretrained', result['after']), flush=True)
@@ -177,25 +187,17 @@ def main(argv=None) -> dict:
             sys.argv[1:] if argv is None else [str(a) for a in argv])),
         args=vars(args), config=args.config, seed=args.seed, steps=args.steps,
         batch_size=args.batch_size, generator_version=GENERATOR_VERSION,
-        machine=machine(args.device), seconds_train=round(train_seconds, 1),
+        machine=machine_info(args.device), seconds_train=round(train_seconds, 1),
         seconds_total=round(time.time() - start, 1), loss_history=history,
         zero_shot=result['after'], zero_shot_untrained=result['before'],
         checkpoint_bytes=osp.getsize(args.out))
-    atomic_write(osp.splitext(args.out)[0] + '.json',
-                 json.dumps(provenance, indent=1))
+    atomic_write(provenance_path(args.out), json.dumps(provenance, indent=1))
     print(f'[pretrain] wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} '
-          f'MiB) and its provenance {osp.splitext(args.out)[0]}.json; '
+          f'MiB) and its provenance {provenance_path(args.out)}; '
           f'{provenance["seconds_total"]:.0f} s', flush=True)
-    if args.compare is not None:
-        with open(args.compare) as f:
-            reference = json.load(f)
-        rows = compare_runs(provenance, reference, args.tolerance)
-        print(f'[pretrain] zero-shot figures against {args.compare} '
-              f'(tolerance {args.tolerance:g} points):')
-        for name, ours, theirs, ok in rows:
-            print(f'  {name:26s} {ours:6.1f}  reference {theirs:6.1f}  '
-                  f'{"ok" if ok else "DIFFERS"}')
-        provenance['comparison_ok'] = all(ok for *_, ok in rows)
+    if reference is not None:
+        provenance['comparison_ok'] = compare(provenance, reference, args.compare,
+                                              args.tolerance)
     return provenance
 
 

@@ -1,6 +1,6 @@
 # The gRefCOCO demo (`make demo-gres`): the `make demo` model and schedule
 # (asda_tiny_synthetic.py) on the synthetic gRefCOCO set, whose expressions
-# refer to one object, several, or none (asda.datasets.synthetic_gres), with
+# refer to one object, several, or none (asda.synthetic.gres), with
 # the no-target output and the GRES metrics.
 #   python tools/train.py configs/asda/asda_tiny_synthetic_gres.py
 _base_ = ['./asda_tiny_synthetic.py']

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from asda.datasets.synthetic import make_synthetic_refcoco
+from asda.synthetic.refer import make_synthetic_refcoco
 
 NUM_IMAGES = 12  # train 9, val / testA / testB 1 each
 

@@ -147,7 +147,7 @@ def test_published_counts_are_sourced(tool):
 def test_grefcoco_lists_and_no_target(tool, tmp_path, capsys):
     """gRefCOCO's grefs (lists of annotation ids, [-1] for no target) pass;
     a missing annotation inside a multi-target gref is named."""
-    from asda.datasets.synthetic_gres import make_synthetic_grefcoco
+    from asda.synthetic.gres import make_synthetic_grefcoco
     make_synthetic_grefcoco(str(tmp_path), seed=2,
                             split_sizes=dict(train=3, val=1, testA=1, testB=1))
     args = ['--data-root', str(tmp_path), '--img-dir', 'images', '--dataset', 'grefcoco']
@@ -172,7 +172,7 @@ GREF_SPLIT_SIZES = dict(train=3, val=1, testA=1, testB=1)
 
 @pytest.fixture(scope='module')
 def gref_data(tmp_path_factory):
-    from asda.datasets.synthetic_gres import make_synthetic_grefcoco
+    from asda.synthetic.gres import make_synthetic_grefcoco
     root = tmp_path_factory.mktemp('gref_data')
     make_synthetic_grefcoco(str(root), seed=2, split_sizes=GREF_SPLIT_SIZES)
     return root

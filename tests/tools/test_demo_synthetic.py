@@ -1,96 +1,21 @@
-"""tools/demo_synthetic.py (`make demo`): the control swap, the per-kind
-breakdown, and a short end-to-end run on the small synthetic dataset."""
+"""tools/demo_synthetic.py (`make demo`): a short end-to-end run on the
+small synthetic dataset (its steps, asda.synthetic.demo, are tested in
+tests/synthetic/test_demo.py)."""
 import json
 import os
 import os.path as osp
-import pickle
 
 import pytest
 from asda_test_utils import load_tool, write_config
+
+from asda.datasets import load_refs
+from asda.synthetic import demo as steps
+from asda.synthetic.refer import EXPRESSION_KINDS
 
 
 @pytest.fixture(scope='module')
 def demo():
     return load_tool('tools/demo_synthetic.py', 'asda_demo_synthetic')
-
-
-def _ref(image_id, ref_id, texts, split='val'):
-    sent_ids = [ref_id * 10 + i for i in range(len(texts))]
-    return dict(image_id=image_id, ref_id=ref_id, ann_id=ref_id, split=split,
-                sent_ids=sent_ids,
-                sentences=[dict(sent_id=i, sent=t) for i, t in zip(sent_ids, texts)])
-
-
-def test_swap_gives_each_ref_another_refs_expressions(demo):
-    refs = [
-        _ref(1, 10, ['red circle', 'the red one']),
-        _ref(1, 11, ['blue square']),
-        _ref(1, 12, ['left triangle']),
-        _ref(2, 20, ['only ref of its image']),
-        _ref(3, 30, ['train ref'], split='train'),
-        _ref(3, 31, ['other train ref'], split='train'),
-    ]
-    before = {r['ref_id']: [s['sent'] for s in r['sentences']] for r in refs}
-    assert demo.swap_expressions(refs, 'val') == 4
-    after = {r['ref_id']: [s['sent'] for s in r['sentences']] for r in refs}
-    assert after[10] == before[11] and after[11] == before[12]
-    assert after[12] == before[10]
-    for ref in refs:  # ids travel with their sentences
-        assert ref['sent_ids'] == [s['sent_id'] for s in ref['sentences']]
-    for ref_id in (20, 30, 31):  # single-ref image, other split: untouched
-        assert after[ref_id] == before[ref_id]
-
-
-def test_expression_kinds_read_the_refs(demo, tmp_path):
-    refs = [_ref(1, 10, ['red circle', 'the red one']),
-            _ref(1, 11, ['left triangle'])]
-    for ref, kinds in zip(refs, [['colour+shape', 'colour'], ['left/right']]):
-        for sent, kind in zip(ref['sentences'], kinds):
-            sent['kind'] = kind
-    path = tmp_path / 'refs.p'
-    path.write_bytes(pickle.dumps(refs))
-    assert demo.expression_kinds(str(path)) == {
-        100: 'colour+shape', 101: 'colour', 110: 'left/right'}
-    del refs[1]['sentences'][0]['kind']
-    path.write_bytes(pickle.dumps(refs))
-    with pytest.raises(ValueError, match=r'refs\.p: sentence 110 of ref 11 has no "kind"'):
-        demo.expression_kinds(str(path))
-
-
-def test_breakdown_is_per_kind_oiou_and_miou(demo, tmp_path):
-    records = [
-        dict(sent_id=1, text='red object', I=90, U=100, IoU=0.9),
-        dict(sent_id=2, text='blue thing', I=10, U=300, IoU=10 / 300),
-        dict(sent_id=3, text='left circle', I=0, U=50, IoU=0.0),
-    ]
-    path = tmp_path / 'records.json'
-    path.write_text(json.dumps(dict(records=records)))  # RISMetric's out_file
-    kinds = demo.breakdown_by_kind(
-        str(path), {1: 'colour', 2: 'colour', 3: 'left/right', 4: 'shape'})
-    assert list(kinds) == ['colour', 'left/right']  # the generator's order
-    colour = kinds['colour']
-    assert colour['expressions'] == 2
-    assert colour['oIoU'] == pytest.approx(100 * 100 / 400)
-    assert colour['mIoU'] == pytest.approx(100 * (0.9 + 10 / 300) / 2)
-    assert kinds['left/right'] == dict(expressions=1, mIoU=0.0, oIoU=0.0)
-    with pytest.raises(KeyError, match='sent_id 3 has no expression kind'):
-        demo.breakdown_by_kind(str(path), {1: 'colour', 2: 'colour'})
-
-
-def test_ensure_dataset_regenerates_refs_without_kinds(demo, tmp_path,
-                                                       monkeypatch):
-    refs_dir = tmp_path / 'refcoco'
-    refs_dir.mkdir()
-    refs = [_ref(1, 10, ['red circle'])]
-    (refs_dir / 'refs(unc).p').write_bytes(pickle.dumps(refs))
-    calls = []
-    monkeypatch.setattr(demo, 'make_synthetic_refcoco', calls.append)
-    demo.ensure_dataset(str(tmp_path))
-    assert calls == [str(tmp_path)]
-    refs[0]['sentences'][0]['kind'] = 'colour+shape'
-    (refs_dir / 'refs(unc).p').write_bytes(pickle.dumps(refs))
-    demo.ensure_dataset(str(tmp_path))
-    assert calls == [str(tmp_path)]  # kinds present: kept
 
 
 @pytest.mark.slow
@@ -113,12 +38,12 @@ def test_demo_end_to_end(demo, small_dataset, tmp_path):
     assert saved['checkpoint'] == str(work / 'iter_2.pth')
     assert set(saved['metrics']) == {'val', 'testA', 'val (swapped expressions)'}
     for metrics in saved['metrics'].values():
-        assert set(demo.METRIC_KEYS) <= set(metrics)
+        assert set(steps.RIS_METRIC_KEYS) <= set(metrics)
         assert all(0 <= v <= 100 for v in metrics.values())
     # the control ran on the same images with every val expression moved
     with open(work / 'per_expression_val.json') as f:
         records = json.load(f)['records']
-    control = demo.load_refs(str(work / 'refs_control_val.p'))
+    control = load_refs(str(work / 'refs_control_val.p'))
     texts = {s['sent_id']: (r['ref_id'], r['image_id'])
              for r in control for s in r['sentences']}
     for rec in records:
@@ -129,31 +54,15 @@ def test_demo_end_to_end(demo, small_dataset, tmp_path):
         - saved['metrics']['val (swapped expressions)']['oIoU'])
     kinds = saved['val_by_expression_kind']
     assert sum(k['expressions'] for k in kinds.values()) == len(records)
-    assert set(kinds) <= set(demo.EXPRESSION_KINDS)
+    assert set(kinds) <= set(EXPRESSION_KINDS)
     assert osp.getsize(work / 'examples.png') > 0
     assert saved['seconds_total'] >= saved['seconds_train'] > 0
     # a rerun keeps the finished training (resuming it has nothing to do)
     mtime = os.stat(work / 'iter_2.pth').st_mtime_ns
     args = demo.parse_args(['--config', cfg, '--work-dir', str(work),
                             '--data-root', small_dataset])
-    assert demo.train(demo.load_cfg(args), str(work)) == str(work / 'iter_2.pth')
+    assert steps.train(steps.load_cfg(args.config, args.work_dir, args.data_root),
+                       str(work)) == str(work / 'iter_2.pth')
     assert os.stat(work / 'iter_2.pth').st_mtime_ns == mtime
 
 
-@pytest.mark.parametrize('rgb,expected', [
-    ((235, 205, 25), (0.0, 1.0, 1.0)),    # yellow object: cyan, not white
-    ((35, 165, 55), (1.0, 0.0, 1.0)),     # green object: magenta
-    ((40, 70, 215), (1.0, 1.0, 1.0)),     # blue object: white
-])
-def test_examples_masks_contrast_with_the_object(demo, rgb, expected):
-    import numpy as np
-    image = np.full((20, 20, 3), 128, np.uint8)
-    image[5:15, 5:15] = rgb
-    mask = np.zeros((20, 20), bool)
-    mask[5:15, 5:15] = True
-    colour = demo.contrasting_colour(image, mask)
-    assert colour == expected
-    # farther from the object than any other candidate colour
-    mean = np.array(rgb) / 255.0
-    dist = [np.sum((np.array(c) - mean) ** 2) for c in demo.MASK_COLOURS]
-    assert np.sum((np.array(colour) - mean) ** 2) == max(dist)

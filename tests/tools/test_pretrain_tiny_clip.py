@@ -6,6 +6,8 @@ import os.path as osp
 import pytest
 from asda_test_utils import load_tool
 
+from asda.synthetic.clip_pretrain import compare_runs
+
 pytestmark = pytest.mark.filterwarnings(
     'ignore:__array__ implementation:DeprecationWarning')
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -70,16 +72,93 @@ def test_shape_probe_tool(small_config, pretrained, tmp_path, capsys):
 def test_compare_with_a_reference_run(pretrained, tmp_path):
     """The reproduction check: a run matches its own figures, and a figure
     more than the tolerance away is reported."""
-    tool = load_tool('tools/pretrain_tiny_clip.py', 'asda_pretrain_tiny_clip')
     _, provenance = pretrained
-    rows = tool.compare_runs(provenance, provenance, 2.0)
+    rows = compare_runs(provenance, provenance, 2.0)
     assert rows and all(ok for *_, ok in rows)
     assert {name for name, *_ in rows} >= {'retrieval_top1', 'shape_probe_layer_6'}
     shifted = json.loads(json.dumps(provenance))
     shifted['zero_shot']['shape_probe']['4']['accuracy'] += 2.5
-    bad = [name for name, *_, ok in tool.compare_runs(provenance, shifted, 2.0) if not ok]
+    bad = [name for name, *_, ok in compare_runs(provenance, shifted, 2.0) if not ok]
     assert bad == ['shape_probe_layer_4']
     fewer = json.loads(json.dumps(provenance))
     del fewer['zero_shot']['shape_probe']['4']
     with pytest.raises(ValueError, match='shape_probe_layer_4'):
-        tool.compare_runs(fewer, provenance, 2.0)
+        compare_runs(fewer, provenance, 2.0)
+
+
+def _shifted_reference(provenance: dict, path, points: float) -> bytes:
+    """Write ``provenance`` with every comparable figure moved by
+    ``points`` to ``path`` (a reference no rerun matches); its bytes."""
+    reference = json.loads(json.dumps(provenance))
+    zero_shot = reference['zero_shot']
+    for key in ('retrieval_top1', 'shape_negative_acc', 'position_negative_acc'):
+        zero_shot[key] += points
+    for layer in zero_shot['shape_probe'].values():
+        layer['accuracy'] += points
+    path.write_text(json.dumps(reference))
+    return path.read_bytes()
+
+
+SMALL_RUN = ['--steps', '2', '--batch-size', '6', '--heldout', '6',
+             '--probe-scenes', '12', '8', '--device', 'cpu']
+
+
+@pytest.mark.parametrize('spelling', ['same', 'dotted'])
+def test_compare_refuses_an_out_that_overwrites_the_reference(
+        small_config, pretrained, tmp_path, spelling):
+    """``--out X/clip.pt`` writes its provenance to X/clip.json: compared
+    with ``--compare X/clip.json`` the run would check itself. Refused
+    before any training, the reference kept."""
+    tool = load_tool('tools/pretrain_tiny_clip.py', 'asda_pretrain_tiny_clip')
+    reference = tmp_path / 'clip.json'
+    kept = _shifted_reference(pretrained[1], reference, 50.0)
+    compare = str(reference) if spelling == 'same' else \
+        osp.join(str(tmp_path), '.', 'clip.json')
+    with pytest.raises(ValueError, match='is the --compare reference'):
+        tool.main(['--config', small_config, '--out', str(tmp_path / 'clip.pt'),
+                   '--compare', compare] + SMALL_RUN)
+    assert reference.read_bytes() == kept
+    assert not (tmp_path / 'clip.pt').exists()
+
+
+def _no_zero_shot(reference):
+    del reference['zero_shot']
+
+
+def _text_figure(reference):
+    reference['zero_shot']['retrieval_top1'] = '12.5'
+
+
+def _unprobed_layer(reference):
+    reference['zero_shot']['shape_probe']['9'] = dict(group='mid', accuracy=30.0)
+
+
+@pytest.mark.parametrize('edit, error, match', [
+    (None, FileNotFoundError, '--compare: no such file'),
+    ('not json', ValueError, 'not a JSON file'),
+    (_no_zero_shot, ValueError, "not a pretraining provenance file .*'zero_shot'"),
+    (_text_figure, ValueError, "not numbers: {'retrieval_top1': '12.5'}"),
+    (_unprobed_layer, ValueError, "will not measure: \\['shape_probe_layer_9'\\]"),
+])
+def test_compare_reference_is_checked_before_training(
+        small_config, pretrained, tmp_path, monkeypatch, edit, error, match):
+    """A missing or malformed reference is named before the model is even
+    built (it was read only after training, minutes later)."""
+    tool = load_tool('tools/pretrain_tiny_clip.py', 'asda_pretrain_tiny_clip')
+
+    def build(*args, **kwargs):
+        raise AssertionError('the model was built before the reference was checked')
+
+    monkeypatch.setattr(tool, 'build_pretrain_clip', build)
+    reference = tmp_path / 'reference.json'
+    if edit == 'not json':
+        reference.write_text('{"zero_shot": ')
+    elif edit is not None:
+        provenance = json.loads(json.dumps(pretrained[1]))
+        edit(provenance)
+        reference.write_text(json.dumps(provenance))
+    with pytest.raises(error, match=match) as err:
+        tool.main(['--config', small_config, '--out', str(tmp_path / 'run' / 'clip.pt'),
+                   '--compare', str(reference)] + SMALL_RUN)
+    assert str(reference) in str(err.value)
+    assert not (tmp_path / 'run').exists()

@@ -83,7 +83,7 @@ def main(argv=None) -> float:
     data_root = args.data_root
     if data_root is None or not osp.exists(
             osp.join(data_root, 'refcoco', 'refs(unc).p')):
-        from asda.datasets.synthetic import make_synthetic_refcoco
+        from asda.synthetic.refer import make_synthetic_refcoco
         if data_root is None:
             tmp = tempfile.TemporaryDirectory()
             data_root = tmp.name

@@ -2,7 +2,7 @@
 
 Logistic regression on the expressions' bag of words, trained on one split
 (no-target vs target), scored on another by its balanced accuracy (see
-:mod:`asda.evaluation.text_only_control`).
+:func:`asda.synthetic.probes.text_only_control`).
 
 Usage::
 
@@ -16,7 +16,7 @@ import os.path as osp
 from typing import Optional, Sequence
 
 from asda.datasets import load_refs
-from asda.evaluation.text_only_control import text_only_control_on_grefs
+from asda.synthetic.probes import text_only_control_on_grefs
 
 __all__ = ['main', 'parse_args']
 

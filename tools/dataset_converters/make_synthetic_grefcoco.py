@@ -1,7 +1,7 @@
 """Write a small synthetic gRefCOCO (generalized referring) dataset.
 
 The command-line front of
-:func:`asda.datasets.synthetic_gres.make_synthetic_grefcoco` (see that module
+:func:`asda.synthetic.gres.make_synthetic_grefcoco` (see that module
 for the layout, the expression forms and the splits). A sibling of
 ``make_synthetic_refcoco.py`` rather than a flag of it: its output folder,
 files and options (the shares of the forms) are its own.
@@ -15,8 +15,8 @@ import argparse
 import json
 from typing import Optional, Sequence
 
-from asda.datasets.synthetic import add_generator_arguments, generator_kwargs
-from asda.datasets.synthetic_gres import make_synthetic_grefcoco
+from asda.synthetic.gres import make_synthetic_grefcoco
+from asda.synthetic.writing import add_generator_arguments, generator_kwargs
 
 __all__ = ['main', 'parse_args']
 

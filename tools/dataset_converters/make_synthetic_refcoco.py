@@ -1,6 +1,6 @@
 """Write a small synthetic referring-segmentation dataset in the refer format.
 
-The command-line front of :func:`asda.datasets.synthetic.make_synthetic_refcoco`
+The command-line front of :func:`asda.synthetic.refer.make_synthetic_refcoco`
 (see that module for the layout, the scenes and the splits).
 
 Usage::
@@ -11,11 +11,8 @@ Usage::
 import argparse
 from typing import Optional, Sequence
 
-from asda.datasets.synthetic import (
-    add_generator_arguments,
-    generator_kwargs,
-    make_synthetic_refcoco,
-)
+from asda.synthetic.refer import make_synthetic_refcoco
+from asda.synthetic.writing import add_generator_arguments, generator_kwargs
 
 __all__ = ['main', 'parse_args']
 

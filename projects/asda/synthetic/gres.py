@@ -8,10 +8,10 @@
     out_dir/grefcoco/counts.json         grefs / expressions / images per split,
                                          expressions per form and their shares
 
-The scenes, images and annotations are those of
-:mod:`asda.datasets.synthetic` (the same drawing steps: 2-4 coloured shapes,
-image sides 160-256, polygons and RLE). Each image gets three forms of
-expression (the sentence's ``kind``; its finer ``detail`` beside it):
+The scenes, images and annotations are drawn as :mod:`asda.synthetic.refer`
+draws them (the same steps: 2-4 coloured shapes, image sides 160-256,
+polygons and RLE). Each image gets three forms of expression (the sentence's
+``kind``; its finer ``detail`` beside it):
 
 * ``single``: the referring generator's expressions of one object (detail:
   its kind, e.g. 'colour', 'left/right');
@@ -29,18 +29,18 @@ Every expression names a colour or a shape: the referring generator's
 expressions that name neither ("the leftmost object") are left out, as a
 no-target expression must name something absent and such wording alone
 would give the answer away (see
-:mod:`asda.evaluation.text_only_control`).
+:func:`asda.synthetic.probes.text_only_control`).
 
 A gref: ``{ref_id, ann_id: [int, ...] ([-1]: no target), image_id,
 category_id: [int, ...] ([] for no target), split, sent_ids, sentences:
 [{sent_id, sent, raw, tokens, kind, detail}], no_target: bool}``. Every
-expression is checked with :func:`asda.datasets.gres_expressions.
+expression is checked with :func:`asda.synthetic.expressions.
 referred_objects`, which parses it on its own: it must yield exactly its
 gref's objects (none for no target).
 
 From Python::
 
-    from asda.datasets.synthetic_gres import make_synthetic_grefcoco
+    from asda.synthetic.gres import make_synthetic_grefcoco
     make_synthetic_grefcoco('data/synthetic_gres', seed=0)
 
 or from the shell (the same function)::
@@ -49,40 +49,33 @@ or from the shell (the same function)::
         --out-dir data/synthetic_gres --seed 0
 """
 import json
-import os
 import os.path as osp
 import random
 from collections import defaultdict
 from typing import Dict, List, Optional
 
-import numpy as np
-
-from .gres_expressions import (
-    GENERIC_NOUNS,
-    GENERIC_PLURALS,
-    PLURAL_SHAPES,
-    expression_combination,
-    parse_expression,
-    referred_objects,
-)
-from .synthetic import (
-    CATEGORIES,
+from .expressions import expression_combination, parse_expression, referred_objects
+from .refer import chosen_expressions, draw_describable_scene
+from .scenes import (
     COLOURS,
-    SHAPES,
-    UNC_SPLITS,
-    annotate_objects,
-    draw_describable_scene,
-    pick_sentences,
-    resolve_split_sizes,
-    sentence_record,
-    write_counts_manifest,
-    write_scene_image,
+    GENERIC_PLURALS,
+    PLURAL_NOUNS,
+    PLURAL_SHAPES,
+    REGIONS,
+    SINGULAR_NOUNS,
+    region_split,
+    scene_record,
 )
-from .synthetic_captions import REGION_MARGIN, REGIONS, relation_holds
+from .writing import (
+    UNC_SPLITS,
+    DatasetWriter,
+    sentence_record,
+    split_counts,
+    write_counts_manifest,
+)
 
 __all__ = ['make_synthetic_grefcoco', 'multi_target_expressions',
-           'with_combination', 'scene_record', 'FORMS',
-           'GRES_GENERATOR_VERSION', 'GREFS_FILE']
+           'with_combination', 'FORMS', 'GRES_GENERATOR_VERSION', 'GREFS_FILE']
 
 #: Version of this generator's output.
 GRES_GENERATOR_VERSION = 1
@@ -90,18 +83,9 @@ GRES_GENERATOR_VERSION = 1
 FORMS = ('single', 'multi', 'no-target')
 #: The grefs file, relative to the output folder.
 GREFS_FILE = osp.join('grefcoco', 'grefs(unc).json')
-_NOUNS_SINGULAR = set(GENERIC_NOUNS) | set(SHAPES)
-_NOUNS_PLURAL = set(GENERIC_PLURALS) | set(PLURAL_SHAPES.values())
 
 
-def scene_record(objs: List[dict], w: int, h: int) -> dict:
-    """The checker's view of a scene: ``w``, ``h`` and per object its colour,
-    shape, centre and area (no pixels)."""
-    return dict(w=w, h=h, objects=[
-        {k: o[k] for k in ('colour', 'shape', 'cx', 'cy', 'area')}
-        for o in objs])
-
-
+# ------------------------------------------------------------- expressions
 def multi_target_expressions(scene: dict) -> Dict[tuple, List[dict]]:
     """Expressions of two or more objects of ``scene``, by target.
 
@@ -109,7 +93,7 @@ def multi_target_expressions(scene: dict) -> Dict[tuple, List[dict]]:
     ('all', 'all the', 'both' / 'the two' for two, 'the three' for three),
     and regions of the image ('all the circles on the left'): a region's
     members must be clearly inside it and the others of the noun clearly
-    outside.
+    outside (:func:`asda.synthetic.scenes.region_split`).
 
     Returns:
         dict: sorted tuple of object indices -> list of ``dict(text,
@@ -117,18 +101,16 @@ def multi_target_expressions(scene: dict) -> Dict[tuple, List[dict]]:
     """
     w, h, objs = scene['w'], scene['h'], scene['objects']
     out = defaultdict(list)
-    colours = [None] + sorted({o['colour'] for o in objs})
-    shapes = [None] + sorted({o['shape'] for o in objs})
-    for colour in colours:
-        for shape in shapes:
+    for colour in [None] + sorted({o['colour'] for o in objs}):
+        for shape in [None] + sorted({o['shape'] for o in objs}):
+            if not (colour or shape):
+                continue  # every expression names a colour or a shape
             members = [i for i, o in enumerate(objs)
                        if colour in (None, o['colour'])
                        and shape in (None, o['shape'])]
             head = [colour] if colour else []
             nouns = ([' '.join(head + [PLURAL_SHAPES[shape]])] if shape else
                      [' '.join(head + [n]) for n in GENERIC_PLURALS])
-            if not (colour or shape):
-                continue  # every expression names a colour or a shape
             detail = ('colour+shape' if colour and shape else
                       'colour' if colour else 'shape')
             quants = ['all', 'all the'] + (
@@ -139,12 +121,8 @@ def multi_target_expressions(scene: dict) -> Dict[tuple, List[dict]]:
                     dict(text=f'{q} {n}', detail=detail)
                     for q in quants for n in nouns]
             for region in REGIONS:
-                inside = [i for i in members if relation_holds(
-                    region, objs[i], None, w, h, REGION_MARGIN)]
-                outside = [i for i in members if not relation_holds(
-                    region, objs[i], None, w, h, 0.0)]
-                if len(inside) >= 2 and len(inside) + len(outside) == len(
-                        members):
+                inside, border = region_split(region, members, objs, w, h)
+                if len(inside) >= 2 and not border:
                     out[tuple(inside)] += [
                         dict(text=f'{q} {n} {region}', detail='region')
                         for q in ('all the', 'the') for n in nouns]
@@ -160,7 +138,7 @@ def with_combination(text: str, colour: Optional[str],
     tokens = text.split()
     spec = parse_expression(text)
     k = next(i for i, t in enumerate(tokens)
-             if t in _NOUNS_SINGULAR or t in _NOUNS_PLURAL)
+             if t in SINGULAR_NOUNS or t in PLURAL_NOUNS)
     start = k - 1 if k and tokens[k - 1] in COLOURS else k
     noun = tokens[k]
     if shape:
@@ -248,106 +226,55 @@ def _sentence(text: str, form: str, detail: str, targets: list, scene: dict,
     return dict(sentence_record(0, text, form, rng), detail=detail)
 
 
-def make_synthetic_grefcoco(out_dir: str = 'data/synthetic_gres',
-                            seed: int = 0,
-                            split_sizes: Optional[Dict[str, int]] = None,
-                            num_images: Optional[int] = None,
-                            min_size: int = 160,
-                            max_size: int = 256,
-                            max_objects: int = 4,
-                            max_refs_per_image: int = 3,
-                            max_sents_per_ref: int = 3,
-                            lr_prob: float = 0.5,
-                            attr_prob: float = 0.7,
-                            multi_share: float = 0.25,
-                            no_target_share: float = 0.22,
-                            rle_prob: float = 0.4,
-                            jpeg_quality: int = 92) -> dict:
-    """Generate the dataset; deterministic for a given seed and arguments.
+# ------------------------------------------------------------------ grefs
+def _multi_target_grefs(scene: dict, rng: random.Random, counts: dict,
+                        multi_of_targets: float, max_sents: int) -> list:
+    """Multi-target grefs of a scene, while the split's multi-target share
+    of its target expressions (``counts``, updated) is below
+    ``multi_of_targets``."""
+    multi = multi_target_expressions(scene)
+    targets = sorted(multi)
+    rng.shuffle(targets)
+    grefs = []
+    while targets and counts['multi'] < multi_of_targets * (
+            counts['single'] + counts['multi']):
+        target = targets.pop()
+        chosen = rng.sample(multi[target], rng.randint(
+            1, min(max_sents, len(multi[target]))))
+        grefs.append((list(target), [
+            _sentence(e['text'], 'multi', e['detail'], target, scene, rng)
+            for e in chosen]))
+        counts['multi'] += len(chosen)
+    return grefs
 
-    Args:
-        out_dir (str): Output folder (created).
-        seed (int): Random seed.
-        split_sizes (dict, optional): Images per split; defaults to
-            :data:`asda.datasets.synthetic.DEFAULT_SPLIT_SIZES`.
-        num_images (int, optional): Total images, shared 8:1:1:1 (overrides
-            ``split_sizes``).
-        min_size, max_size, max_objects, max_sents_per_ref, lr_prob,
-        attr_prob, rle_prob, jpeg_quality: as for
-            :func:`asda.datasets.synthetic.make_synthetic_refcoco`.
-        max_refs_per_image (int): Single-target grefs per image (2..this).
-        multi_share (float): Share of multi-target expressions aimed at per
-            split (kept as each image is written; an image without a group
-            of objects to name adds none).
-        no_target_share (float): Share of no-target expressions aimed at
-            per split.
 
-    Returns:
-        dict: paths, numbers of images / annotations / grefs / sentences,
-        and per split the counts and the shares of the forms.
-    """
-    split_sizes = resolve_split_sizes(num_images, split_sizes)
-    if min_size > max_size or min_size < 48:
-        raise ValueError('need 48 <= min_size <= max_size')
-    if min(multi_share, no_target_share) < 0 or \
-            multi_share + no_target_share >= 1:
-        raise ValueError(f'need multi_share, no_target_share >= 0 with sum '
-                         f'< 1, got {multi_share}, {no_target_share}')
-    rng = random.Random(seed)
-    nprng = np.random.default_rng(seed)
-    img_dir = osp.join(out_dir, 'images')
-    ann_dir = osp.join(out_dir, 'grefcoco')
-    os.makedirs(img_dir, exist_ok=True)
-    os.makedirs(ann_dir, exist_ok=True)
-    cat_id = {c['name']: c['id'] for c in CATEGORIES}
-    # The multi-target share among target expressions that gives
-    # ``multi_share`` of all once the no-target ones are added.
-    multi_of_targets = multi_share / (1 - no_target_share)
+def _target_entry(writer: DatasetWriter, split: str, counts: dict,
+                  multi_of_targets: float, expression_kw: dict) -> dict:
+    """Draw and write one image; its scene, annotations and target grefs
+    ((object indices, sentences) pairs), single then multi."""
+    rng = writer.rng
+    w, h, objs, cands = draw_describable_scene(rng, **writer.scene_kw)
+    image_id, anns = writer.add_image(objs, w, h)
+    scene = scene_record(objs, w, h)
+    # Every expression names a colour or a shape (see the module
+    # docstring): the referring candidates that name neither go.
+    cands = [[e for e in c if _names_attribute(e['text'])] for c in cands]
+    grefs = []
+    for i, chosen in chosen_expressions(cands, rng, **expression_kw):
+        grefs.append(([i], [_sentence(e['text'], 'single', e['kind'], [i],
+                                      scene, rng) for e in chosen]))
+        counts['single'] += len(chosen)
+    grefs += _multi_target_grefs(scene, rng, counts, multi_of_targets,
+                                 expression_kw['max_sents'])
+    return dict(split=split, image_id=image_id, scene=scene, anns=anns,
+                grefs=grefs)
 
-    # Pass 1: scenes, images, annotations, target grefs.
-    images, annotations, entries = [], [], []
-    for split in UNC_SPLITS:
-        n_single = n_multi = 0
-        for _ in range(split_sizes.get(split, 0)):
-            w, h, objs, cands = draw_describable_scene(
-                rng, min_size, max_size, max_objects)
-            image_id = len(images) + 1
-            images.append(write_scene_image(objs, w, h, image_id, img_dir, rng,
-                                            nprng, jpeg_quality))
-            anns = annotate_objects(objs, image_id, len(annotations) + 1, rng,
-                                    rle_prob)
-            annotations += anns
-            scene = scene_record(objs, w, h)
-            grefs = []
-            # Every expression names a colour or a shape (see the module
-            # docstring): the referring candidates that name neither go.
-            cands = [[e for e in c if _names_attribute(e['text'])]
-                     for c in cands]
-            describable = [i for i, c in enumerate(cands) if c]
-            n_refs = rng.randint(min(2, len(describable)),
-                                 min(max_refs_per_image, len(describable)))
-            for i in sorted(rng.sample(describable, n_refs)):
-                chosen = pick_sentences(cands[i], rng, max_sents_per_ref,
-                                        lr_prob, attr_prob)
-                grefs.append(([i], [_sentence(e['text'], 'single', e['kind'],
-                                              [i], scene, rng)
-                                    for e in chosen]))
-                n_single += len(chosen)
-            multi = multi_target_expressions(scene)
-            targets = sorted(multi)
-            rng.shuffle(targets)
-            while targets and n_multi < multi_of_targets * (n_single + n_multi):
-                target = targets.pop()
-                chosen = rng.sample(multi[target], rng.randint(
-                    1, min(max_sents_per_ref, len(multi[target]))))
-                grefs.append((list(target), [
-                    _sentence(e['text'], 'multi', e['detail'], target, scene,
-                              rng) for e in chosen]))
-                n_multi += len(chosen)
-            entries.append(dict(split=split, image_id=image_id, scene=scene,
-                                anns=anns, grefs=grefs))
 
-    # Pass 2: no-target grefs, from combinations train targets name.
+def _add_no_target_grefs(entries: List[dict], rng: random.Random,
+                         no_target_share: float, max_sents: int) -> None:
+    """Add no-target grefs to the images of ``entries``, in place, up to
+    ``no_target_share`` of each split's expressions (at most 3 per image),
+    from the combinations that the train split's targets name."""
     def target_texts(split):
         return [s['sent'] for e in entries if e['split'] == split
                 for _, sents in e['grefs'] for s in sents]
@@ -363,14 +290,16 @@ def make_synthetic_grefcoco(out_dir: str = 'data/synthetic_gres',
             while pool and added < 3 and \
                     n_none < no_target_share * (n_target + n_none):
                 sents = _no_target_gref(e['scene'], pool, combos, used, rng,
-                                        max_sents_per_ref)
+                                        max_sents)
                 if sents is None:
                     break
                 e['grefs'].append(([], sents))
                 n_none += len(sents)
                 added += 1
 
-    # Number the grefs and sentences, image by image.
+
+def _numbered_grefs(entries: List[dict]) -> List[dict]:
+    """The grefs of ``entries``, their sentences numbered image by image."""
     grefs, sent_id = [], 0
     for e in entries:
         for targets, sents in e['grefs']:
@@ -381,31 +310,76 @@ def make_synthetic_grefcoco(out_dir: str = 'data/synthetic_gres',
                 ref_id=len(grefs) + 1,
                 ann_id=[e['anns'][i]['id'] for i in targets] or [-1],
                 image_id=e['image_id'],
-                category_id=[cat_id[e['scene']['objects'][i]['shape']]
-                             for i in targets],
+                category_id=[e['anns'][i]['category_id'] for i in targets],
                 split=e['split'], sent_ids=[s['sent_id'] for s in sents],
                 sentences=sents, no_target=not targets))
+    return grefs
 
-    with open(osp.join(ann_dir, 'instances.json'), 'w') as f:
-        json.dump(dict(images=images, annotations=annotations,
-                       categories=CATEGORIES,
-                       info=dict(description='asda synthetic grefcoco',
-                                 seed=seed, version=GRES_GENERATOR_VERSION)),
-                  f)
+
+def make_synthetic_grefcoco(
+        out_dir: str = 'data/synthetic_gres', seed: int = 0,
+        split_sizes: Optional[Dict[str, int]] = None,
+        num_images: Optional[int] = None, min_size: int = 160,
+        max_size: int = 256, max_objects: int = 4, max_refs_per_image: int = 3,
+        max_sents_per_ref: int = 3, lr_prob: float = 0.5, attr_prob: float = 0.7,
+        multi_share: float = 0.25, no_target_share: float = 0.22,
+        rle_prob: float = 0.4, jpeg_quality: int = 92) -> dict:
+    """Generate the dataset; deterministic for a given seed and arguments.
+
+    Args:
+        out_dir (str): Output folder (created).
+        seed (int): Random seed.
+        split_sizes (dict, optional): Images per split; defaults to
+            :data:`asda.synthetic.writing.DEFAULT_SPLIT_SIZES`.
+        num_images (int, optional): Total images, shared 8:1:1:1 (overrides
+            ``split_sizes``).
+        min_size, max_size, max_objects, max_sents_per_ref, lr_prob,
+        attr_prob, rle_prob, jpeg_quality: as for
+            :func:`asda.synthetic.refer.make_synthetic_refcoco`.
+        max_refs_per_image (int): Single-target grefs per image (2..this).
+        multi_share (float): Share of multi-target expressions aimed at per
+            split (kept as each image is written; an image without a group
+            of objects to name adds none).
+        no_target_share (float): Share of no-target expressions aimed at
+            per split.
+
+    Returns:
+        dict: paths, numbers of images / annotations / grefs / sentences,
+        and per split the counts and the shares of the forms.
+    """
+    if min(multi_share, no_target_share) < 0 or \
+            multi_share + no_target_share >= 1:
+        raise ValueError(f'need multi_share, no_target_share >= 0 with sum '
+                         f'< 1, got {multi_share}, {no_target_share}')
+    writer = DatasetWriter(out_dir, 'grefcoco', seed, num_images, split_sizes,
+                           min_size, max_size, max_objects, rle_prob, jpeg_quality)
+    expression_kw = dict(max_refs=max_refs_per_image, max_sents=max_sents_per_ref,
+                         lr_prob=lr_prob, attr_prob=attr_prob)
+    # The multi-target share among target expressions that gives
+    # ``multi_share`` of all once the no-target ones are added.
+    multi_of_targets = multi_share / (1 - no_target_share)
+    entries = []
+    for split in UNC_SPLITS:
+        counts = dict(single=0, multi=0)
+        for _ in range(writer.split_sizes.get(split, 0)):
+            entries.append(_target_entry(writer, split, counts, multi_of_targets,
+                                         expression_kw))
+    _add_no_target_grefs(entries, writer.rng, no_target_share, max_sents_per_ref)
+    grefs = _numbered_grefs(entries)
+    writer.write_instances('asda synthetic grefcoco', version=GRES_GENERATOR_VERSION)
     grefs_path = osp.join(out_dir, GREFS_FILE)
     with open(grefs_path, 'w') as f:
         json.dump(grefs, f)
-    return _summarize(out_dir, ann_dir, grefs_path, images, annotations, grefs)
+    return _summarize(writer, grefs_path, grefs)
 
 
-def _summarize(out_dir, ann_dir, grefs_path, images, annotations, grefs):
+def _summarize(writer: DatasetWriter, grefs_path: str, grefs: List[dict]) -> dict:
     """Counts per split and form, written to counts.json and returned."""
     stats, forms, shares = {}, {}, {}
     for split in UNC_SPLITS:
         gs = [g for g in grefs if g['split'] == split]
         sents = [s for g in gs for s in g['sentences']]
-        stats[split] = dict(images=len({g['image_id'] for g in gs}),
-                            refs=len(gs), sentences=len(sents))
+        stats[split] = split_counts(gs)
         forms[split] = {form: dict(
             grefs=sum(1 for g in gs if g['sentences'][0]['kind'] == form),
             expressions=sum(1 for s in sents if s['kind'] == form))
@@ -413,12 +387,12 @@ def _summarize(out_dir, ann_dir, grefs_path, images, annotations, grefs):
         shares[split] = {form: round(v['expressions'] / max(1, len(sents)), 4)
                          for form, v in forms[split].items()}
     counts_file = write_counts_manifest(
-        ann_dir, dict(unc=stats), source='asda.datasets.synthetic_gres',
+        writer.ann_dir, dict(unc=stats), __name__,
         version=GRES_GENERATOR_VERSION, forms=forms, shares=shares)
-    return dict(out_dir=out_dir, img_dir=osp.join(out_dir, 'images'),
-                ann_file=osp.join(ann_dir, 'instances.json'),
+    return dict(out_dir=writer.out_dir, img_dir=writer.img_dir,
+                ann_file=osp.join(writer.ann_dir, 'instances.json'),
                 grefs_file=grefs_path, counts_file=counts_file,
-                num_images=len(images), num_annotations=len(annotations),
-                num_refs=len(grefs),
+                num_images=len(writer.images),
+                num_annotations=len(writer.annotations), num_refs=len(grefs),
                 num_sentences=sum(len(g['sentences']) for g in grefs),
                 splits=stats, forms=forms, shares=shares)

@@ -1,13 +1,13 @@
-"""Captioned synthetic scenes for CLIP pretraining: the caption checker on
-hand-built scenes, the generated captions, the hard-negative twins."""
+"""Captioned synthetic scenes for CLIP pretraining (asda.synthetic.captions):
+the caption checker on hand-built scenes, the generated captions, the
+hard-negative twins."""
 import random
 
-import numpy as np
 import pytest
 import torch
 
-from asda.datasets import synthetic
-from asda.datasets import synthetic_captions as sc
+from asda.synthetic import captions as sc
+from asda.synthetic.scenes import COLOURS, REGIONS, SHAPES, SIZE_WORDS, draw_scene
 
 pytestmark = pytest.mark.filterwarnings(
     'ignore:__array__ implementation:DeprecationWarning')
@@ -15,17 +15,6 @@ pytestmark = pytest.mark.filterwarnings(
 
 def _obj(colour, shape, cx, cy, r):
     return dict(colour=colour, shape=shape, cx=cx, cy=cy, r=r)
-
-
-@pytest.fixture
-def scene():
-    # 200 x 200: a small red circle on the left, a large blue square on the
-    # right, a green triangle near the middle, a bit high
-    return dict(w=200, h=200, paint_seed=3, objects=[
-        _obj('red', 'circle', 40, 100, 20),
-        _obj('blue', 'square', 160, 110, 35),
-        _obj('green', 'triangle', 95, 50, 28),
-    ])
 
 
 @pytest.mark.parametrize('caption, true', [
@@ -77,12 +66,12 @@ def test_parse_rejects_other_grammar(caption):
 
 def test_generated_captions_describe_their_scene():
     rng = random.Random(0)
-    words = (set(synthetic.COLOURS) | set(synthetic.SHAPES) | set(sc.SIZE_WORDS)
-             | {w for p in list(sc.RELATIONS) + list(sc.REGIONS) for w in p.split()}
+    words = (set(COLOURS) | set(SHAPES) | set(SIZE_WORDS)
+             | {w for p in list(sc.RELATIONS) + list(REGIONS) for w in p.split()}
              | {'a', 'and'})
     kinds = set()
     for _ in range(30):
-        scene = sc.draw_scene(rng)
+        scene = draw_scene(rng)
         caps = sc.scene_captions(scene, rng)
         assert len(caps) >= 3  # several per image
         assert len({t for t, _ in caps}) == len(caps)
@@ -108,8 +97,8 @@ def _diff(a, b):
 
 def test_twin_groups_are_clean_hard_negatives():
     rng = random.Random(1)
-    shapes = set(synthetic.SHAPES)
-    positions = {w for p in list(sc.RELATIONS) + list(sc.REGIONS)
+    shapes = set(SHAPES)
+    positions = {w for p in list(sc.RELATIONS) + list(REGIONS)
                  for w in p.split()}
     for _ in range(20):
         group = sc.draw_twin_group(rng)
@@ -138,20 +127,6 @@ def test_twin_groups_are_clean_hard_negatives():
             p['cy'] == pytest.approx(base['h'] - o['cy']) and p['cx'] == o['cx']
             for o, p in zip(base['objects'], pos_twin['objects']))
         assert x_mirror or y_mirror
-
-
-def test_render_scene_masks_and_colours(scene):
-    img, masks = sc.render_scene(scene, size=112)
-    assert img.shape == (3, 112, 112) and masks.shape == (3, 112, 112)
-    mean = torch.tensor([122.7709383, 116.7460125, 104.09373615])[:, None]
-    std = torch.tensor([68.5005327, 66.6321579, 70.32316305])[:, None]
-    for o, m in zip(scene['objects'], masks):
-        # area scales with the resize (200 -> 112)
-        assert m.sum().item() > 0.5 * (o['r'] * 112 / 200) ** 2
-        rgb = (img[:, m] * std + mean).mean(1)
-        nearest = min(synthetic.COLOURS, key=lambda c: np.abs(
-            np.array(synthetic.COLOURS[c]) - rgb.numpy()).sum())
-        assert nearest == o['colour']
 
 
 def test_stream_batches(scene):

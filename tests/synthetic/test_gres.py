@@ -1,27 +1,29 @@
-"""The synthetic gRefCOCO generator and its expression checker."""
+"""The synthetic gRefCOCO generator (asda.synthetic.gres); its command line
+is tested in tests/tools/test_make_synthetic.py, the expression checker in
+test_expressions.py."""
 import filecmp
 import json
 import os.path as osp
 from collections import Counter, defaultdict
 
 import cv2
-import numpy as np
 import pytest
-from asda_test_utils import load_tool
+from synthetic_files import scenes_from_files
 
-from asda.datasets.gres_expressions import (
+from asda.synthetic.expressions import (
     expression_combination,
     parse_expression,
     referred_objects,
 )
-from asda.datasets.synthetic import COLOURS, SHAPES, UNC_SPLITS
-from asda.datasets.synthetic_gres import (
+from asda.synthetic.gres import (
     FORMS,
     GREFS_FILE,
     make_synthetic_grefcoco,
     multi_target_expressions,
     with_combination,
 )
+from asda.synthetic.scenes import COLOURS, SHAPES
+from asda.synthetic.writing import UNC_SPLITS
 
 # pycocotools' Masks.__array__ predates numpy 2's copy keyword.
 pytestmark = pytest.mark.filterwarnings(
@@ -83,34 +85,9 @@ def test_files_splits_and_format(generated):
     assert kinds['rle'] > 0 and kinds['poly'] > 0
 
 
-def _scenes_from_files(root, coco):
-    """Each image's objects as the files show them: colour from the pixels,
-    shape from the category, centre and area from the mask."""
-    from pycocotools.coco import COCO
-    api = COCO(osp.join(root, 'grefcoco', 'instances.json'))
-    cats = {c['id']: c['name'] for c in coco['categories']}
-    scenes = {im['id']: dict(w=im['width'], h=im['height'], objects=[],
-                             ann_ids=[]) for im in coco['images']}
-    for ann in coco['annotations']:
-        im = api.imgs[ann['image_id']]
-        img = cv2.imread(osp.join(root, 'images', im['file_name']))
-        mask = api.annToMask(ann) > 0
-        inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5))) > 0
-        bgr = img[inner].mean(0)
-        colour = min(COLOURS, key=lambda c: np.abs(
-            np.array(COLOURS[c][::-1]) - bgr).sum())
-        ys, xs = np.nonzero(mask)
-        scene = scenes[ann['image_id']]
-        scene['objects'].append(dict(
-            colour=colour, shape=cats[ann['category_id']], cx=xs.mean() + 0.5,
-            cy=ys.mean() + 0.5, area=int(mask.sum())))
-        scene['ann_ids'].append(ann['id'])
-    return scenes
-
-
 def test_every_expression_refers_to_its_gref(generated):
     root, _, coco, grefs = generated
-    scenes = _scenes_from_files(root, coco)
+    scenes = scenes_from_files(root, 'grefcoco')
     checked = 0
     for g, s in _sentences(grefs):
         scene = scenes[g['image_id']]
@@ -198,84 +175,20 @@ def test_bad_arguments(tmp_path):
                                 no_target_share=0.6)
     with pytest.raises(ValueError, match='unknown splits'):
         make_synthetic_grefcoco(str(tmp_path), split_sizes=dict(test=3))
-
-
-def test_cli(tmp_path, capsys):
-    cli = load_tool('tools/dataset_converters/make_synthetic_grefcoco.py',
-                    'make_synthetic_grefcoco')
-    summary = cli.main(['--out-dir', str(tmp_path), '--num-train', '3',
-                        '--num-val', '1', '--num-testA', '1', '--num-testB',
-                        '1', '--seed', '4'])
-    assert summary['num_images'] == 6
-    assert summary['splits']['train']['images'] == 3
-    assert osp.isfile(tmp_path / GREFS_FILE)
-    assert 'no-target' in capsys.readouterr().out
+    with pytest.raises(ValueError, match='min_size'):
+        make_synthetic_grefcoco(str(tmp_path), min_size=40)
+    assert not list(tmp_path.iterdir())  # refused before writing anything
 
 
 # ----------------------------------------------------------- hand-built scenes
-def _scene():
-    """200 x 200: two red circles left and right, a big blue square at the
-    top middle, a red triangle bottom left."""
-    objs = [dict(colour='red', shape='circle', cx=40, cy=100, area=1000),
-            dict(colour='red', shape='circle', cx=160, cy=100, area=1000),
-            dict(colour='blue', shape='square', cx=100, cy=30, area=2500),
-            dict(colour='red', shape='triangle', cx=50, cy=170, area=900)]
-    return dict(w=200, h=200, objects=objs)
-
-
-@pytest.mark.parametrize('text,expected', [
-    ('both circles', [0, 1]),
-    ('the two red circles', [0, 1]),
-    ('all red objects', [0, 1, 3]),
-    ('the three red shapes', [0, 1, 3]),
-    ('all the red shapes on the left', [0, 3]),
-    ('the purple hexagon', []),
-    ('both purple hexagons', []),
-    ('the leftmost green object', []),
-    ('all the blue circles at the top', []),
-    ('the blue square', [2]),
-    ('square', [2]),
-    ('the blue object', [2]),
-    ('the circle on the left', [0]),
-    ('right circle', [1]),
-    ('the biggest object', [2]),
-    ('the rightmost red shape', [1]),
-    ('the lowest object', [3]),
-])
-def test_checker_on_a_hand_built_scene(text, expected):
-    assert referred_objects(text, _scene()) == expected
-
-
-@pytest.mark.parametrize('text,match', [
-    ('the circle', 'none is singled out'),
-    ('the three circles', 'says 3 objects'),
-    ('the leftmost circle', 'compares three or more'),
-    ('the left red object', 'compares two'),
-    ('the leftmost red shape', 'no object is clearly'),
-    ('the red', 'one noun'),
-    ('the circle square', 'one noun'),
-    ('both the circles on the far left', 'plural phrase'),
-])
-def test_checker_rejects_unclear_or_malformed(text, match):
-    with pytest.raises(ValueError, match=match):
-        referred_objects(text, _scene())
-
-
-def test_checker_region_border_is_an_error():
-    scene = _scene()
-    scene['objects'][3]['cx'] = 95  # just left of the middle: not clearly
-    with pytest.raises(ValueError, match='border'):
-        referred_objects('all the red shapes on the left', scene)
-
-
-def test_multi_target_expressions_of_a_scene():
-    multi = multi_target_expressions(_scene())
+def test_multi_target_expressions_of_a_scene(checker_scene):
+    multi = multi_target_expressions(checker_scene)
     texts = {e['text']: t for t, es in multi.items() for e in es}
     assert texts['both red circles'] == (0, 1)
     assert texts['all the red objects'] == (0, 1, 3)
     assert texts['all the red shapes on the left'] == (0, 3)
     for text, target in texts.items():
-        assert tuple(referred_objects(text, _scene())) == target, text
+        assert tuple(referred_objects(text, checker_scene)) == target, text
         assert len(target) >= 2
 
 

@@ -1,8 +1,10 @@
-"""The checker of the synthetic gRefCOCO expressions: which objects of a scene
-an expression refers to.
+"""The checker of the synthetic expressions: which objects of a scene an
+expression refers to, for the referring (RefCOCO-style) and the gRefCOCO
+forms alike.
 
-It parses an expression on its own (its own word tables, not the generator's
-templates) and resolves it in the scene:
+It parses an expression on its own (its own word tables, not the generators'
+templates) and resolves it in the scene with the world's rules
+(:mod:`asda.synthetic.scenes`: relations, regions, nouns):
 
 * a singular noun phrase (``the red circle``, ``the leftmost object``,
   ``small blue square``, ``the circle on the far left``) refers to the one
@@ -15,43 +17,46 @@ templates) and resolves it in the scene:
 An expression that names objects but does not pick them out clearly (two
 circles for ``the circle``, a relation without a clear winner, ``both
 circles`` among three, an object near a region's border) is an error, not a
-referent: the generator must never write it.
+referent: the generators must never write it.
 
-A scene is ``dict(w, h, objects=[dict(colour, shape, cx, cy, area), ...])``
-(pixels; ``area`` in pixels too).
+A scene is :func:`asda.synthetic.scenes.scene_record`'s ``dict(w, h,
+objects=[dict(colour, shape, cx, cy, area), ...])`` (pixels).
 """
 from typing import List, Optional, Tuple
 
-from .synthetic import COLOURS, POSITION_MARGIN, SHAPES, SIZE_RATIO
-from .synthetic_captions import REGION_MARGIN, REGIONS, relation_holds
+from .scenes import (
+    COLOURS,
+    PAIR_RELATIONS,
+    PLURAL_NOUNS,
+    PLURAL_SHAPES,
+    REGIONS,
+    SHAPES,
+    SINGULAR_NOUNS,
+    region_split,
+    relation_holds,
+)
 
-__all__ = ['parse_expression', 'referred_objects', 'expression_combination',
-           'GENERIC_NOUNS', 'GENERIC_PLURALS', 'PLURAL_SHAPES']
+__all__ = ['parse_expression', 'referred_objects', 'expression_combination']
 
-#: Generic nouns (any object), singular and plural.
-GENERIC_NOUNS = ('object', 'shape', 'thing')
-GENERIC_PLURALS = tuple(n + 's' for n in GENERIC_NOUNS)
-#: Plural of each shape word.
-PLURAL_SHAPES = {s: s + 's' for s in SHAPES}
-
-# Selectors of a singular phrase: word or phrase -> (key, extreme, arity).
-# 'pair' words compare two candidates, 'many' words three or more.
+# Selectors of a singular phrase: word or phrase -> (relation the referent
+# has to every other candidate, arity). 'pair' words compare two
+# candidates, 'many' words three or more.
 _PRE_SELECTORS = {
-    'left': ('cx', min, 'pair'), 'right': ('cx', max, 'pair'),
-    'top': ('cy', min, 'pair'), 'upper': ('cy', min, 'pair'),
-    'bottom': ('cy', max, 'pair'), 'lower': ('cy', max, 'pair'),
-    'bigger': ('area', max, 'pair'), 'larger': ('area', max, 'pair'),
-    'smaller': ('area', min, 'pair'), 'small': ('area', min, 'pair'),
-    'leftmost': ('cx', min, 'many'), 'rightmost': ('cx', max, 'many'),
-    'topmost': ('cy', min, 'many'), 'lowest': ('cy', max, 'many'),
-    'biggest': ('area', max, 'many'), 'largest': ('area', max, 'many'),
-    'smallest': ('area', min, 'many'), 'tiniest': ('area', min, 'many'),
+    'left': ('left of', 'pair'), 'right': ('right of', 'pair'),
+    'top': ('above', 'pair'), 'upper': ('above', 'pair'),
+    'bottom': ('below', 'pair'), 'lower': ('below', 'pair'),
+    'bigger': ('bigger than', 'pair'), 'larger': ('bigger than', 'pair'),
+    'smaller': ('smaller than', 'pair'), 'small': ('smaller than', 'pair'),
+    'leftmost': ('left of', 'many'), 'rightmost': ('right of', 'many'),
+    'topmost': ('above', 'many'), 'lowest': ('below', 'many'),
+    'biggest': ('bigger than', 'many'), 'largest': ('bigger than', 'many'),
+    'smallest': ('smaller than', 'many'), 'tiniest': ('smaller than', 'many'),
 }
 _POST_SELECTORS = {
-    'on the left': ('cx', min, 'pair'), 'on the right': ('cx', max, 'pair'),
-    'on the far left': ('cx', min, 'many'),
-    'on the far right': ('cx', max, 'many'),
-    'at the top': ('cy', min, 'many'), 'at the bottom': ('cy', max, 'many'),
+    'on the left': ('left of', 'pair'), 'on the right': ('right of', 'pair'),
+    'on the far left': ('left of', 'many'),
+    'on the far right': ('right of', 'many'),
+    'at the top': ('above', 'many'), 'at the bottom': ('below', 'many'),
 }
 # Quantifiers of a plural phrase -> the number of referents they presuppose
 # (None: any).
@@ -60,28 +65,28 @@ _QUANTIFIERS = {'all': None, 'all the': None, 'the': None, 'both': 2,
 
 
 def parse_expression(text: str) -> dict:
-    """Parse an expression of the synthetic gRefCOCO grammar.
+    """Parse an expression of the synthetic grammar.
 
     Returns:
         dict: ``plural`` (bool), ``colour`` and ``shape`` (None when not
         named), ``selector`` (a singular phrase's relation word / phrase or
         None), ``quantifier`` (a plural phrase's, else None) and ``region``
-        (a plural phrase's region of :data:`REGIONS` or None).
+        (a plural phrase's region of
+        :data:`asda.synthetic.scenes.REGIONS` or None).
 
     Raises:
         ValueError: ``text`` is not in the grammar.
     """
     tokens = text.split()
-    singular = set(GENERIC_NOUNS) | set(SHAPES)
-    plural = set(GENERIC_PLURALS) | set(PLURAL_SHAPES.values())
-    nouns = [k for k, t in enumerate(tokens) if t in singular | plural]
+    nouns = [k for k, t in enumerate(tokens)
+             if t in SINGULAR_NOUNS or t in PLURAL_NOUNS]
     if len(nouns) != 1:
         raise ValueError(f'expression {text!r}: expected one noun (object, '
                          f'shape, thing or a shape word), found {len(nouns)}')
     k = nouns[0]
     noun, pre, post = tokens[k], tokens[:k], ' '.join(tokens[k + 1:])
     colour = pre.pop() if pre and pre[-1] in COLOURS else None
-    is_plural = noun in plural
+    is_plural = noun in PLURAL_NOUNS
     shape = (next(s for s, p in PLURAL_SHAPES.items() if p == noun)
              if noun in PLURAL_SHAPES.values() else
              noun if noun in SHAPES else None)
@@ -113,22 +118,34 @@ def expression_combination(text: str) -> Tuple[Optional[str], ...]:
     return spec['colour'], spec['shape'], spec['region']
 
 
-def _clear_winner(group: List[int], objs: List[dict], key: str, extreme,
+def _clear_winner(group: List[int], objs: List[dict], relation: str,
                   w: int, h: int) -> Optional[int]:
-    """The member at the extreme of ``key`` if it beats every other member
-    clearly (position: by POSITION_MARGIN of the side; area: by SIZE_RATIO),
-    else None."""
+    """The member that has ``relation`` clearly to every other member
+    (:func:`asda.synthetic.scenes.relation_holds`), else None."""
+    key, sign = PAIR_RELATIONS[relation]
+    extreme = max if sign > 0 else min
     best = extreme(group, key=lambda i: objs[i][key])
-    v = objs[best][key]
-    others = [objs[i][key] for i in group if i != best]
-    if key == 'area':
-        bigger = extreme is max
-        clear = all((v > SIZE_RATIO * o) if bigger else (v * SIZE_RATIO < o)
-                    for o in others)
-    else:
-        margin = POSITION_MARGIN * (w if key == 'cx' else h)
-        clear = all(abs(v - o) > margin for o in others)
+    clear = all(relation_holds(relation, objs[best], objs[i], w, h)
+                for i in group if i != best)
     return best if clear else None
+
+
+def _plural_referents(text: str, spec: dict, group: List[int],
+                      scene: dict) -> List[int]:
+    """The members of ``group`` a plural phrase refers to (its region's),
+    after checking its quantifier."""
+    region = spec['region']
+    if region is not None:
+        group, border = region_split(region, group, scene['objects'],
+                                     scene['w'], scene['h'])
+        if border:
+            raise ValueError(f'{text!r}: an object it names is near the '
+                             f'border of the region {region!r}')
+    count = _QUANTIFIERS[spec['quantifier']]
+    if group and count is not None and len(group) != count:
+        raise ValueError(f'{text!r}: says {count} objects, the scene has '
+                         f'{len(group)}')
+    return group
 
 
 def referred_objects(text: str, scene: dict) -> List[int]:
@@ -141,26 +158,12 @@ def referred_objects(text: str, scene: dict) -> List[int]:
             docstring).
     """
     spec = parse_expression(text)
-    w, h, objs = scene['w'], scene['h'], scene['objects']
+    objs = scene['objects']
     group = [i for i, o in enumerate(objs)
              if spec['colour'] in (None, o['colour'])
              and spec['shape'] in (None, o['shape'])]
     if spec['plural']:
-        region = spec['region']
-        if region is not None:
-            inside = [i for i in group if relation_holds(
-                region, objs[i], None, w, h, REGION_MARGIN)]
-            outside = [i for i in group if not relation_holds(
-                region, objs[i], None, w, h, 0.0)]
-            if len(inside) + len(outside) != len(group):
-                raise ValueError(f'{text!r}: an object it names is near the '
-                                 f'border of the region {region!r}')
-            group = inside
-        count = _QUANTIFIERS[spec['quantifier']]
-        if group and count is not None and len(group) != count:
-            raise ValueError(f'{text!r}: says {count} objects, the scene has '
-                             f'{len(group)}')
-        return group
+        return _plural_referents(text, spec, group, scene)
     if not group:
         return []
     if spec['selector'] is None:
@@ -168,13 +171,12 @@ def referred_objects(text: str, scene: dict) -> List[int]:
             raise ValueError(f'{text!r}: {len(group)} objects fit, none is '
                              f'singled out')
         return group
-    key, extreme, arity = {**_PRE_SELECTORS,
-                           **_POST_SELECTORS}[spec['selector']]
+    relation, arity = {**_PRE_SELECTORS, **_POST_SELECTORS}[spec['selector']]
     if (arity == 'pair') != (len(group) == 2) or len(group) < 2:
         raise ValueError(f'{text!r}: {spec["selector"]!r} compares '
                          f'{"two" if arity == "pair" else "three or more"} '
                          f'objects, the scene has {len(group)}')
-    best = _clear_winner(group, objs, key, extreme, w, h)
+    best = _clear_winner(group, objs, relation, scene['w'], scene['h'])
     if best is None:
         raise ValueError(f'{text!r}: no object is clearly '
                          f'{spec["selector"]!r}')

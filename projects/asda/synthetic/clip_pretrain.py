@@ -1,37 +1,52 @@
-"""Contrastive pretraining of a (tiny) open_clip CLIP on captioned synthetic
-scenes: the paper's first stage in miniature.
+"""Stage one of the demo: contrastive pretraining of a (tiny) open_clip CLIP
+on captioned synthetic scenes, the paper's first stage in miniature.
 
 The model is the bare open_clip ``CLIP`` of a :class:`asda.CLIPBackbone`
 config (same architecture, full 77-token text context, ``ln_post``, visual
-projection and ``logit_scale`` included), trained with open_clip's
-``ClipLoss`` on :class:`asda.datasets.synthetic_captions.CaptionStream`
-batches, and saved as an open_clip state dict that
-``CLIPBackbone(pretrained=PATH)`` loads like OpenAI's weights.
+projection and ``logit_scale`` included), trained on
+:class:`asda.synthetic.captions.CaptionStream` batches, and saved as an
+open_clip state dict that ``CLIPBackbone(pretrained=PATH)`` loads like
+OpenAI's weights. The loss of a batch is the sum of the terms of
+:func:`loss_terms` (today one: open_clip's ``ClipLoss``).
+
+A run is judged by its zero-shot figures (:func:`zero_shot_figures`:
+retrieval, hard negatives, the shape probe of :mod:`asda.synthetic.probes`)
+and reproduced by comparing them with a reference run's provenance file
+(:func:`read_reference`, :func:`compare_runs`).
 
 Shape letters: B batch, D embedding width.
 """
 import copy
 import io
+import json
 import math
 import os
+import platform
 import random
 from typing import Dict, List, Optional, Tuple
 
 import torch
+from mmengine.config import Config
+from open_clip.loss import ClipLoss
+from open_clip.model import CLIP
 
-from asda.datasets.synthetic_captions import (
-    CaptionStream,
-    draw_scene,
-    draw_twin_group,
-    render_scene,
-    scene_captions,
-)
+from asda.models.backbones import CLIPBackbone
+from asda.models.backbones.tokenizer import CLIPTokenizer
+from asda.utils.atomic import atomic_write
 
-__all__ = ['build_pretrain_clip', 'contrastive_loss', 'heldout_set',
-           'evaluate_zero_shot', 'save_open_clip', 'lr_at', 'train_steps']
+from .captions import CaptionStream, draw_twin_group, scene_captions
+from .probes import probe_layers, run_probe
+from .scenes import draw_scene, render_scene
+
+__all__ = ['build_pretrain_clip', 'contrastive_loss', 'loss_terms',
+           'heldout_set', 'evaluate_zero_shot', 'zero_shot_figures',
+           'save_open_clip', 'lr_at', 'train_steps', 'comparable_figures',
+           'read_reference', 'compare_runs', 'machine_info']
 
 #: Text context of the pretraining model (open_clip's, as OpenAI's weights).
 PRETRAIN_CONTEXT = 77
+#: The zero-shot figures a rerun must reproduce, besides the shape probe's.
+ZERO_SHOT_KEYS = ('retrieval_top1', 'shape_negative_acc', 'position_negative_acc')
 
 
 def build_pretrain_clip(backbone_cfg: dict):
@@ -41,11 +56,6 @@ def build_pretrain_clip(backbone_cfg: dict):
     Returns:
         tuple: (CLIP model, its tokenizer: list[str] -> (B, 77) ids).
     """
-    from open_clip.model import CLIP
-
-    from asda.models.backbones import CLIPBackbone
-    from asda.models.backbones.tokenizer import CLIPTokenizer
-
     cfg = {k: v for k, v in dict(backbone_cfg).items() if k != 'type'}
     cfg['pretrained'] = None
     backbone = CLIPBackbone(**cfg)
@@ -58,11 +68,18 @@ def contrastive_loss(model, images: torch.Tensor, tokens: torch.Tensor,
                      loss_fn=None) -> torch.Tensor:
     """open_clip's ``ClipLoss`` of B (image, caption) pairs (row i of each
     is a pair)."""
-    from open_clip.loss import ClipLoss
     loss_fn = loss_fn or ClipLoss()
     image_feats = model.encode_image(images, normalize=True)  # (B, D)
     text_feats = model.encode_text(tokens, normalize=True)  # (B, D)
     return loss_fn(image_feats, text_feats, model.logit_scale.exp())
+
+
+def loss_terms(model, tokenizer, images: torch.Tensor, captions: List[str],
+               loss_fn, device: str = 'cpu') -> Dict[str, torch.Tensor]:
+    """The terms of one batch's loss, by name; training minimises their
+    sum. ``contrastive``: :func:`contrastive_loss` of the batch's pairs."""
+    return dict(contrastive=contrastive_loss(
+        model, images.to(device), tokenizer(captions).to(device), loss_fn))
 
 
 def heldout_set(seed: int, num: int, img_size: int = 224
@@ -116,7 +133,6 @@ def evaluate_zero_shot(model, tokenizer, heldout: dict,
     top1 = (img @ txt.T).argmax(1) == torch.arange(n)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(shuffle_seed))
     scale = model.logit_scale.exp()
-    from open_clip.loss import ClipLoss
     loss = ClipLoss()(img, txt, scale).item()
     loss_shuffled = ClipLoss()(img, txt[perm], scale).item()
     # twins: (N, 3, ...) -> (3N, ...)
@@ -136,6 +152,21 @@ def evaluate_zero_shot(model, tokenizer, heldout: dict,
                 position_negative_acc=100.0 * pos_ok.float().mean().item())
 
 
+def zero_shot_figures(model, tokenizer, heldout: dict, cfg: Config,
+                      probe_path: str, probe_seed: int,
+                      probe_scenes: Tuple[int, int]) -> dict:
+    """:func:`evaluate_zero_shot` of ``model`` (on the CPU) and, under
+    ``shape_probe`` by layer, the shape probe of the config's backbone
+    loaded from ``model`` (saved to ``probe_path`` and read back through
+    ``CLIPBackbone(pretrained=)``, as training will load it)."""
+    model.cpu()
+    out = evaluate_zero_shot(model, tokenizer, heldout)
+    save_open_clip(model, probe_path)
+    probe = run_probe(cfg, probe_path, probe_seed, *probe_scenes)
+    out['shape_probe'] = {str(k): v for k, v in probe.items()}
+    return out
+
+
 def lr_at(step: int, total: int, base_lr: float, warmup: int) -> float:
     """Linear warm-up over ``warmup`` steps, then cosine decay to 0."""
     if step < warmup:
@@ -144,25 +175,31 @@ def lr_at(step: int, total: int, base_lr: float, warmup: int) -> float:
     return 0.5 * base_lr * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def _adamw(model, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW without decay on gains, biases, embeddings and
+    ``logit_scale``."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        flat = p.ndim < 2 or 'embedding' in name or 'logit_scale' in name
+        (no_decay if flat else decay).append(p)
+    return torch.optim.AdamW([dict(params=decay, weight_decay=weight_decay),
+                              dict(params=no_decay, weight_decay=0.0)], lr=lr)
+
+
 def train_steps(model, tokenizer, stream: CaptionStream, steps: int,
                 lr: float = 5e-4, weight_decay: float = 0.1,
                 warmup: Optional[int] = None, log_every: int = 10,
                 log=print, device: str = 'cpu') -> List[Tuple[int, float]]:
     """Train ``model`` (on ``device``) for ``steps`` batches of
-    ``stream`` (AdamW, no decay on gains, biases, embeddings and
-    ``logit_scale``; warm-up then cosine, :func:`lr_at`).
+    ``stream`` on the sum of :func:`loss_terms` (AdamW, no decay on gains,
+    biases, embeddings and ``logit_scale``; warm-up then cosine,
+    :func:`lr_at`).
 
     Returns:
         list[tuple[int, float]]: (step, loss) every ``log_every`` steps.
     """
-    from open_clip.loss import ClipLoss
     warmup = max(1, steps // 20) if warmup is None else warmup
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        flat = p.ndim < 2 or 'embedding' in name or 'logit_scale' in name
-        (no_decay if flat else decay).append(p)
-    opt = torch.optim.AdamW([dict(params=decay, weight_decay=weight_decay),
-                             dict(params=no_decay, weight_decay=0.0)], lr=lr)
+    opt = _adamw(model, lr, weight_decay)
     loss_fn = ClipLoss()
     history = []
     model.train()
@@ -170,8 +207,8 @@ def train_steps(model, tokenizer, stream: CaptionStream, steps: int,
         for group in opt.param_groups:
             group['lr'] = lr_at(step, steps, lr, warmup)
         images, captions = stream.next_batch()
-        loss = contrastive_loss(model, images.to(device),
-                                tokenizer(captions).to(device), loss_fn)
+        loss = sum(loss_terms(model, tokenizer, images, captions, loss_fn,
+                              device).values())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -189,10 +226,79 @@ def train_steps(model, tokenizer, stream: CaptionStream, steps: int,
 def save_open_clip(model, path: str, half: bool = True) -> None:
     """Write the model's state dict (fp16 if ``half``) as an open_clip
     checkpoint, atomically."""
-    from asda.utils.atomic import atomic_write
     state = {k: (v.half() if half and v.is_floating_point() else v).clone()
              for k, v in model.state_dict().items()}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write(path, buf.getvalue())
+
+
+# ------------------------------------------------------------ reproduction
+def comparable_figures(zero_shot: dict) -> dict:
+    """The zero-shot figures a rerun must reproduce (percent): retrieval
+    top-1, the hard-negative accuracies, the shape probe at every layer."""
+    figures = {k: zero_shot[k] for k in ZERO_SHOT_KEYS}
+    figures.update({f'shape_probe_layer_{k}': v['accuracy']
+                    for k, v in zero_shot['shape_probe'].items()})
+    return figures
+
+
+def read_reference(path: str, cfg: Config) -> dict:
+    """A reference run's provenance file, read and checked before a run
+    that will be compared with it: its :func:`comparable_figures` must be
+    numbers, and the run (of ``cfg``) must measure each of them (the shape
+    probe at the config's :func:`asda.synthetic.probes.probe_layers`).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not JSON, or a figure missing, not a number, or one
+            the run will not measure; the message names the file and the
+            figure.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'--compare: no such file {path}')
+    try:
+        with open(path, encoding='utf-8') as f:
+            reference = json.load(f)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f'--compare {path}: not a JSON file ({err})') from None
+    try:
+        figures = comparable_figures(reference['zero_shot'])
+    except (KeyError, TypeError) as err:
+        raise ValueError(f'--compare {path}: not a pretraining provenance file '
+                         f'(zero_shot: no {err})') from None
+    bad = {k: v for k, v in figures.items() if isinstance(v, bool) or
+           not isinstance(v, (int, float)) or not math.isfinite(v)}
+    if bad:
+        raise ValueError(f'--compare {path}: figures that are not numbers: {bad}')
+    measured = set(ZERO_SHOT_KEYS) | {f'shape_probe_layer_{k}'
+                                      for k in probe_layers(cfg)}
+    unmeasured = sorted(set(figures) - measured)
+    if unmeasured:
+        raise ValueError(f'--compare {path}: the reference has figures this run '
+                         f'will not measure: {unmeasured}')
+    return reference
+
+
+def compare_runs(new: dict, reference: dict, tolerance: float) -> list:
+    """(name, new, reference, within tolerance) for each figure of
+    :func:`comparable_figures` of two provenance dicts."""
+    ours = comparable_figures(new['zero_shot'])
+    theirs = comparable_figures(reference['zero_shot'])
+    missing = sorted(set(theirs) - set(ours))
+    if missing:
+        raise ValueError(f'the reference has figures this run lacks: {missing}')
+    return [(name, ours[name], value, abs(ours[name] - value) <= tolerance)
+            for name, value in theirs.items()]
+
+
+def machine_info(device: str) -> dict:
+    """The machine a run trained on, for its provenance."""
+    info = dict(host=platform.node(), platform=platform.platform(),
+                cpu=platform.processor() or platform.machine(),
+                cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
+                device=device, torch=torch.__version__)
+    if device.startswith('cuda'):
+        info['gpu'] = torch.cuda.get_device_name(device)
+    return info

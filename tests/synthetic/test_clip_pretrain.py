@@ -1,15 +1,16 @@
-"""Contrastive pretraining of the tiny CLIP (stage one of the demo): a short
-run learns, the checkpoint loads into CLIPBackbone like OpenAI's weights."""
+"""Contrastive pretraining of the tiny CLIP (stage one of the demo,
+asda.synthetic.clip_pretrain): a short run learns, the checkpoint loads into
+CLIPBackbone like OpenAI's weights."""
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from asda.datasets.synthetic_captions import CaptionStream
-from asda.engine import clip_pretrain as cp
 from asda.models.backbones import CLIPBackbone
 from asda.models.backbones.clip_weights import convert_clip_state_dict, read_clip_state_dict
+from asda.synthetic import clip_pretrain as cp
+from asda.synthetic.captions import CaptionStream
 
 pytestmark = pytest.mark.filterwarnings(
     'ignore:__array__ implementation:DeprecationWarning')

@@ -1,4 +1,5 @@
-"""The synthetic referring dataset generator (library and command line)."""
+"""The synthetic referring dataset generator (asda.synthetic.refer); its
+command line is tested in tests/tools/test_make_synthetic.py."""
 import filecmp
 import json
 import os
@@ -8,24 +9,22 @@ import re
 from collections import Counter, defaultdict
 
 import cv2
-import numpy as np
 import pytest
-from asda_test_utils import load_tool
+from synthetic_files import scenes_from_files
+
+from asda.synthetic import refer
+from asda.synthetic.expressions import referred_objects
+from asda.synthetic.scenes import COLOURS, SHAPES
 
 # pycocotools' Masks.__array__ predates numpy 2's copy keyword.
 pytestmark = pytest.mark.filterwarnings(
     'ignore:__array__ implementation:DeprecationWarning')
 
-@pytest.fixture(scope='module')
-def gen():
-    from asda.datasets import synthetic
-    return synthetic
-
 
 @pytest.fixture(scope='module')
-def generated(gen, tmp_path_factory):
+def generated(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('gen'))
-    summary = gen.make_synthetic_refcoco(root, num_images=22, seed=5)
+    summary = refer.make_synthetic_refcoco(root, num_images=22, seed=5)
     return root, summary
 
 
@@ -39,7 +38,7 @@ def _load(root):
     return coco, refs
 
 
-def test_layout_and_format(gen, generated):
+def test_layout_and_format(generated):
     root, summary = generated
     coco, refs = _load(root)
     assert summary['num_images'] == len(coco['images']) == 22
@@ -80,7 +79,7 @@ def test_layout_and_format(gen, generated):
         assert 1 <= len(r['sentences']) <= 3
         for s in r['sentences']:
             assert set(s) == {'sent_id', 'sent', 'raw', 'tokens', 'kind'}
-            assert s['kind'] in gen.EXPRESSION_KINDS
+            assert s['kind'] in refer.EXPRESSION_KINDS
             assert s['tokens'] == s['sent'].split()
             assert s['sent'] == s['sent'].lower()
 
@@ -112,40 +111,32 @@ def test_refs_per_image_and_unambiguous(generated):
     assert all(len(v) == 1 for v in split_of.values())
 
 
-def test_expression_vocabulary(gen, generated):
+def test_expression_vocabulary(generated):
     _, refs = _load(generated[0])
     sents = [s['sent'] for r in refs['unc'] for s in r['sentences']]
     lr = [s for s in sents if re.search(r'\b(left|right)(most)?\b', s)]
     assert len(lr) >= 0.15 * len(sents)
     words = set(' '.join(sents).split())
-    assert words & set(gen.COLOURS)
-    assert words & set(gen.SHAPES)
+    assert words & set(COLOURS)
+    assert words & set(SHAPES)
 
 
-def test_expressions_match_the_scene(gen, generated):
+def test_expressions_match_the_scene(generated):
     """Colour and shape words agree with the target's pixels and category."""
     root, _ = generated
-    coco, refs = _load(root)
-    from pycocotools.coco import COCO
-    api = COCO(osp.join(root, 'refcoco', 'instances.json'))
-    cats = {c['id']: c['name'] for c in coco['categories']}
+    _, refs = _load(root)
+    scenes = scenes_from_files(root, 'refcoco')
     for r in refs['unc']:
-        ann = api.anns[r['ann_id']]
-        img = cv2.imread(osp.join(root, 'images',
-                                  api.imgs[r['image_id']]['file_name']))
-        mask = api.annToMask(ann) > 0
-        inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5))) > 0
-        bgr = img[inner].mean(0)
-        nearest = min(gen.COLOURS, key=lambda c: np.abs(
-            np.array(gen.COLOURS[c][::-1]) - bgr).sum())
+        scene = scenes[r['image_id']]
+        target = scene['objects'][scene['ann_ids'].index(r['ann_id'])]
         for s in r['sentences']:
             words = s['sent'].split()
-            for c in gen.COLOURS:
+            for c in COLOURS:
                 if c in words:
-                    assert c == nearest, (s['sent'], nearest)
-            for shape in gen.SHAPES:
+                    assert c == target['colour'], (s['sent'], target['colour'])
+            for shape in SHAPES:
                 if shape in words:
-                    assert shape == cats[ann['category_id']], s['sent']
+                    assert shape == target['shape'], s['sent']
 
 
 SELECTORS = {
@@ -165,11 +156,11 @@ RELATION_KIND = {w: ('left/right' if key == 'cx' else
                  for w, (key, _) in SELECTORS.items()}
 
 
-def _minimal_kind(gen, words, ann_id, objects):
+def _minimal_kind(words, ann_id, objects):
     """The fewest of an attribute-only expression's words (colour before
     shape) that leave only the target."""
-    colour = [w for w in words if w in gen.COLOURS]
-    shape = [w for w in words if w in gen.SHAPES]
+    colour = [w for w in words if w in COLOURS]
+    shape = [w for w in words if w in SHAPES]
     for kind, attrs in (('colour', dict(colour=colour)),
                         ('shape', dict(shape=shape)),
                         ('colour+shape', dict(colour=colour, shape=shape))):
@@ -182,10 +173,10 @@ def _minimal_kind(gen, words, ann_id, objects):
     raise AssertionError(f'{words} does not single out {ann_id}')
 
 
-def test_vocabulary_covers_every_expression(gen, generated):
+def test_vocabulary_covers_every_expression(generated):
     _, refs = _load(generated[0])
-    voc = gen.VOCABULARY
-    assert voc['colour'] == tuple(gen.COLOURS) and voc['shape'] == gen.SHAPES
+    voc = refer.VOCABULARY
+    assert voc['colour'] == tuple(COLOURS) and voc['shape'] == SHAPES
     assert set(voc['position']) == set(voc['left_right']) | set(voc['top_bottom'])
     assert set(SELECTORS) == set(voc['position']) | set(voc['size'])
     nouns = {'the', 'on', 'at', 'far', 'object', 'shape', 'thing'}
@@ -196,42 +187,28 @@ def test_vocabulary_covers_every_expression(gen, generated):
     assert {'colour', 'left/right'} <= set(kinds)
 
 
-def test_every_expression_singles_out_its_target(gen, generated):
+def test_every_expression_singles_out_its_target(generated):
     """Parse each expression on its own and resolve it in the scene."""
     root, _ = generated
-    coco, refs = _load(root)
-    from pycocotools.coco import COCO
-    api = COCO(osp.join(root, 'refcoco', 'instances.json'))
-    cats = {c['id']: c['name'] for c in coco['categories']}
-    objects = defaultdict(list)  # image id -> [dict(ann_id, colour, ...)]
-    for ann in coco['annotations']:
-        im = api.imgs[ann['image_id']]
-        img = cv2.imread(osp.join(root, 'images', im['file_name']))
-        mask = api.annToMask(ann) > 0
-        inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5))) > 0
-        bgr = img[inner].mean(0)
-        colour = min(gen.COLOURS, key=lambda c: np.abs(
-            np.array(gen.COLOURS[c][::-1]) - bgr).sum())
-        ys, xs = np.nonzero(mask)
-        objects[ann['image_id']].append(dict(
-            ann_id=ann['id'], colour=colour,
-            shape=cats[ann['category_id']], cx=xs.mean(), cy=ys.mean(),
-            area=mask.sum()))
+    _, refs = _load(root)
+    objects = {  # image id -> [dict(ann_id, colour, shape, cx, cy, area)]
+        image_id: [dict(o, ann_id=a) for o, a in zip(scene['objects'], scene['ann_ids'])]
+        for image_id, scene in scenes_from_files(root, 'refcoco').items()}
     checked = 0
     for r in refs['unc']:
         for s in r['sentences']:
             words = s['sent'].split()
             group = [o for o in objects[r['image_id']]
                      if all(o['colour'] == w for w in words
-                            if w in gen.COLOURS)
+                            if w in COLOURS)
                      and all(o['shape'] == w for w in words
-                             if w in gen.SHAPES)]
+                             if w in SHAPES)]
             sel = [SELECTORS[w] for w in words if w in SELECTORS]
             assert len(sel) <= 1, s['sent']
             if not sel:
                 assert [o['ann_id'] for o in group] == [r['ann_id']], \
                     s['sent']
-                assert s['kind'] == _minimal_kind(gen, words, r['ann_id'],
+                assert s['kind'] == _minimal_kind(words, r['ann_id'],
                                                   objects[r['image_id']])
             else:
                 key, pick = sel[0]
@@ -248,10 +225,10 @@ def test_every_expression_singles_out_its_target(gen, generated):
     assert checked == sum(len(r['sentences']) for r in refs['unc'])
 
 
-def test_deterministic_per_seed(gen, tmp_path):
-    a = gen.make_synthetic_refcoco(str(tmp_path / 'a'), num_images=6, seed=1)
-    b = gen.make_synthetic_refcoco(str(tmp_path / 'b'), num_images=6, seed=1)
-    gen.make_synthetic_refcoco(str(tmp_path / 'c'), num_images=6, seed=2)
+def test_deterministic_per_seed(tmp_path):
+    a = refer.make_synthetic_refcoco(str(tmp_path / 'a'), num_images=6, seed=1)
+    b = refer.make_synthetic_refcoco(str(tmp_path / 'b'), num_images=6, seed=1)
+    refer.make_synthetic_refcoco(str(tmp_path / 'c'), num_images=6, seed=2)
     assert a['splits'] == b['splits']
     for rel in ['refcoco/instances.json', 'refcoco/refs(unc).p',
                 'refcoco/refs(umd).p', 'refcoco/refs(google).p'] + [
@@ -264,12 +241,21 @@ def test_deterministic_per_seed(gen, tmp_path):
                            shallow=False)
 
 
-def test_cli(tmp_path, capsys):
-    cli = load_tool('tools/dataset_converters/make_synthetic_refcoco.py',
-                    'make_synthetic_refcoco')
-    summary = cli.main(['--out-dir', str(tmp_path), '--num-train', '3',
-                        '--num-val', '1', '--num-testA', '1', '--num-testB',
-                        '1', '--seed', '4'])
-    assert summary['num_images'] == 6
-    assert summary['splits']['unc']['train']['images'] == 3
-    assert 'refs(umd).p' in capsys.readouterr().out
+
+def test_the_checker_resolves_every_candidate_to_its_target():
+    """The generator's candidate expressions and the expression checker
+    (asda.synthetic.expressions) read the same rules (asda.synthetic.scenes):
+    every candidate of every object resolves to that object alone."""
+    import random
+
+    from asda.synthetic.scenes import scene_record
+    rng = random.Random(11)
+    checked = Counter()
+    for _ in range(60):
+        w, h, objs, cands = refer.draw_describable_scene(rng)
+        scene = scene_record(objs, w, h)
+        for i, expressions in enumerate(cands):
+            for e in expressions:
+                assert referred_objects(e['text'], scene) == [i], e
+                checked[e['kind']] += 1
+    assert set(checked) == set(refer.EXPRESSION_KINDS), checked

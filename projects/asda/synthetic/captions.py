@@ -1,6 +1,6 @@
 """Captioned synthetic scenes for contrastive pretraining of a tiny CLIP.
 
-The scenes are those of :mod:`asda.datasets.synthetic` (the same shapes,
+The scenes are those of :mod:`asda.synthetic.scenes` (the same shapes,
 colours, sizes and placement, the same drawing code), drawn fresh from a
 caption stream's own seed: never the images of the referring splits. Each
 scene gets several captions that describe colour, shape, position and size::
@@ -18,44 +18,39 @@ its position word). In a batch each twin's caption is a negative for the
 others, so that colour alone cannot solve the contrastive task.
 
 :func:`describes` is the checker: whether a caption is true of a scene (it
-parses the caption; an object the scene lacks makes it false).
+parses the caption; an object the scene lacks makes it false). Sizes,
+regions and relations are the world's (:mod:`asda.synthetic.scenes`).
 
 Shape letters: B batch, H x W the model's input side.
 """
 import copy
 import random
 import re
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Tuple
 
-import cv2
-import numpy as np
 import torch
 
-from .synthetic import (
+from .scenes import (
     COLOURS,
+    PAIR_RELATIONS,
     POSITION_MARGIN,
+    REGION_MARGIN,
+    REGIONS,
     SHAPES,
-    paint_scene,
-    place_objects,
-    rasterize_objects,
+    SIZE_WORDS,
+    draw_scene,
+    in_region,
+    relation_holds,
+    render_scene,
+    size_word,
 )
 
-__all__ = ['SIZE_WORDS', 'RELATIONS', 'REGIONS', 'REGION_MARGIN', 'size_word',
-           'relation_holds', 'parse_caption',
-           'describes', 'scene_captions', 'draw_scene', 'draw_twin_group',
-           'render_scene', 'CaptionStream']
+__all__ = ['RELATIONS', 'parse_caption', 'describes', 'scene_captions',
+           'draw_twin_group', 'CaptionStream']
 
-#: Absolute size words: circumradius below / above these fractions of the
-#: image's shorter side (objects span 0.09-0.2).
-SIZE_WORDS = {'small': 0.12, 'large': 0.16}
-#: Pair relations: (axis, sign): ``a left of b`` means a.cx < b.cx - margin.
-RELATIONS = {'left of': ('cx', -1), 'right of': ('cx', 1),
-             'above': ('cy', -1), 'below': ('cy', 1)}
-#: Regions of one object: (axis, sign) with respect to the image centre.
-REGIONS = {'on the left': ('cx', -1), 'on the right': ('cx', 1),
-           'at the top': ('cy', -1), 'at the bottom': ('cy', 1)}
-#: A region needs the centre this far (fraction of the side) from the middle.
-REGION_MARGIN = 0.12
+#: The relations captions name: the position ones of
+#: :data:`asda.synthetic.scenes.PAIR_RELATIONS`.
+RELATIONS = tuple(r for r, (key, _) in PAIR_RELATIONS.items() if key != 'area')
 _FLIP = {'left of': 'right of', 'right of': 'left of', 'above': 'below',
          'below': 'above', 'on the left': 'on the right',
          'on the right': 'on the left', 'at the top': 'at the bottom',
@@ -69,16 +64,6 @@ _CAPTION = re.compile(
 
 
 # ------------------------------------------------------------------ checker
-def size_word(obj: dict, w: int, h: int) -> Optional[str]:
-    """'small', 'large' or None (in between) for an object of a w x h scene."""
-    rel = obj['r'] / min(w, h)
-    if rel < SIZE_WORDS['small']:
-        return 'small'
-    if rel > SIZE_WORDS['large']:
-        return 'large'
-    return None
-
-
 def parse_caption(text: str) -> dict:
     """A caption -> ``dict(nps=[(size|None, colour, shape), ...], link=...)``
     with link None, a region, a relation or 'and'.
@@ -107,38 +92,25 @@ def _matches(np_: tuple, obj: dict, w: int, h: int) -> bool:
             (size is None or size_word(obj, w, h) == size))
 
 
-def relation_holds(link: str, a: dict, b: Optional[dict], w: int, h: int,
-                   margin: float) -> bool:
-    """Whether region / relation ``link`` holds for a (and b), with
-    ``margin`` (fraction of the side; 0 = loosely)."""
-    if link in REGIONS:
-        axis, sign = REGIONS[link]
-        side = w if axis == 'cx' else h
-        return sign * (a[axis] - side / 2) > margin * side
-    axis, sign = RELATIONS[link]
-    side = w if axis == 'cx' else h
-    return sign * (a[axis] - b[axis]) > margin * side
-
-
 def describes(text: str, scene: dict, strict: bool = True) -> bool:
     """Whether caption ``text`` is true of ``scene`` (``w``, ``h`` and
     ``objects``: dicts with shape, colour, cx, cy, r).
 
     Every object the caption names must be in the scene (distinct objects
     for two noun phrases), with its size word if it has one, and its region
-    or relation must hold: clearly (the generator's margins) if ``strict``,
+    or relation must hold: clearly (the world's margins) if ``strict``,
     else at all (margin 0: what a hard negative must not even come close to).
     """
     spec = parse_caption(text)
     w, h, objs = scene['w'], scene['h'], scene['objects']
     link = spec['link']
-    region_margin = REGION_MARGIN if strict else 0.0
-    pair_margin = POSITION_MARGIN if strict else 0.0
     firsts = [o for o in objs if _matches(spec['nps'][0], o, w, h)]
     if len(spec['nps']) == 1:
-        return any(link is None or relation_holds(link, a, None, w, h, region_margin)
+        region_margin = REGION_MARGIN if strict else 0.0
+        return any(link is None or in_region(link, a, w, h, region_margin)
                    for a in firsts)
     seconds = [o for o in objs if _matches(spec['nps'][1], o, w, h)]
+    pair_margin = POSITION_MARGIN if strict else 0.0
     return any(a is not b and (link == 'and' or
                                relation_holds(link, a, b, w, h, pair_margin))
                for a in firsts for b in seconds)
@@ -165,7 +137,7 @@ def scene_captions(scene: dict, rng: random.Random) -> List[Tuple[str, tuple]]:
     for i, o in enumerate(objs):
         out.append((_np_text(o, w, h, rng.random() < 0.5), (i,)))
         for region in REGIONS:
-            if relation_holds(region, o, None, w, h, REGION_MARGIN):
+            if in_region(region, o, w, h):
                 out.append((f'{_np_text(o, w, h, rng.random() < 0.5)} '
                             f'{region}', (i,)))
     for i, a in enumerate(objs):
@@ -173,7 +145,7 @@ def scene_captions(scene: dict, rng: random.Random) -> List[Tuple[str, tuple]]:
             if i == j:
                 continue
             for rel in RELATIONS:
-                if relation_holds(rel, a, b, w, h, POSITION_MARGIN):
+                if relation_holds(rel, a, b, w, h):
                     out.append((f'{_np_text(a, w, h, rng.random() < 0.5)} '
                                 f'{rel} {_np_text(b, w, h, rng.random() < 0.5)}',
                                 (i, j)))
@@ -188,20 +160,7 @@ def scene_captions(scene: dict, rng: random.Random) -> List[Tuple[str, tuple]]:
     return uniq
 
 
-# ------------------------------------------------------------------- scenes
-def draw_scene(rng: random.Random, min_size: int = 160, max_size: int = 256,
-               max_objects: int = 4) -> dict:
-    """A scene as the referring generator draws one: ``w``, ``h``,
-    ``objects`` (2..max_objects) and a ``paint_seed`` for its pixels."""
-    while True:
-        w = rng.randint(min_size, max_size)
-        h = rng.randint(min_size, max_size)
-        objs = place_objects(rng, w, h, max_objects)
-        if objs is not None:
-            return dict(w=w, h=h, objects=objs,
-                        paint_seed=rng.randrange(2**31))
-
-
+# -------------------------------------------------------------------- twins
 def _swap_word(text: str, old: str, new: str) -> str:
     words = text.split(' ')
     return ' '.join(new if w == old else w for w in words)
@@ -232,7 +191,7 @@ def _position_twin(scene: dict, text: str):
     link = parse_caption(text)['link']
     if link not in _FLIP:
         return None
-    axis = (REGIONS.get(link) or RELATIONS[link])[0]
+    axis = (REGIONS.get(link) or PAIR_RELATIONS[link])[0]
     side = scene['w'] if axis == 'cx' else scene['h']
     twin = copy.deepcopy(scene)
     for o in twin['objects']:
@@ -267,37 +226,7 @@ def draw_twin_group(rng: random.Random, **scene_kw) -> List[Tuple[dict, str]]:
             return [(scene, text), shape, position]
 
 
-# ---------------------------------------------------------------- rendering
-def render_scene(scene: dict, size: int = 224, mean: Sequence[float] = (
-        122.7709383, 116.7460125, 104.09373615), std: Sequence[float] = (
-        68.5005327, 66.6321579, 70.32316305)):
-    """Draw ``scene`` and prepare it as the demo's pipeline does: keep-ratio
-    resize into size x size, RGB, normalise, pad bottom / right with 0.
-
-    Returns:
-        tuple: image (3, size, size) float tensor; object masks
-        (N, size, size) bool tensor, aligned with the image (padding False).
-    """
-    w, h = scene['w'], scene['h']
-    objs = copy.deepcopy(scene['objects'])
-    rasterize_objects(objs, w, h, random.Random(0))
-    seed = scene['paint_seed']
-    bgr = paint_scene(objs, w, h, random.Random(seed),
-                      np.random.default_rng(seed))
-    scale = size / max(w, h)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    rgb = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)[..., ::-1]
-    img = np.zeros((size, size, 3), np.float32)
-    img[:nh, :nw] = (rgb - np.float32(mean)) / np.float32(std)
-    masks = np.zeros((len(objs), size, size), bool)
-    for k, o in enumerate(objs):
-        m = cv2.resize(o['mask'], (nw, nh), interpolation=cv2.INTER_NEAREST)
-        masks[k, :nh, :nw] = m > 0
-    # (H, W, 3) -> (3, H, W)
-    return (torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))),
-            torch.from_numpy(masks))
-
-
+# ------------------------------------------------------------------- stream
 class CaptionStream:
     """Endless batches of (image, caption) pairs from a seed.
 

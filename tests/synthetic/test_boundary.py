@@ -1,0 +1,93 @@
+"""The synthetic world is no part of the plugin: no module of ``asda``
+outside ``asda.synthetic`` imports it (read from the sources, lazy imports
+inside functions included), and ``import asda`` leaves it out."""
+import ast
+import os
+import os.path as osp
+import subprocess
+import sys
+
+from asda_test_utils import ROOT, child_env
+
+PACKAGE = osp.join(ROOT, 'projects', 'asda')
+# The plugin's parts the rule names; every other part of asda but synthetic/
+# is checked too.
+PLUGIN = ('models', 'datasets', 'evaluation', 'engine', 'apis')
+
+
+def _module_name(path: str, package: str) -> str:
+    rel = osp.relpath(path, osp.dirname(package))[:-len('.py')].split(os.sep)
+    return '.'.join(rel[:-1] if rel[-1] == '__init__' else rel)
+
+
+def imported_modules(path: str, package: str = PACKAGE):
+    """The absolute names of the modules ``path`` (a file of the package
+    folder ``package``) imports, relative imports resolved, with their line
+    numbers."""
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read(), path)
+    name = _module_name(path, package)
+    package = name if path.endswith('__init__.py') else name.rpartition('.')[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ''
+            if node.level:
+                parts = package.split('.')
+                parent = '.'.join(parts[:len(parts) - node.level + 1])
+                base = f'{parent}.{base}' if base else parent
+            yield base, node.lineno
+            for alias in node.names:  # ``from asda import synthetic``
+                yield f'{base}.{alias.name}', node.lineno
+
+
+def plugin_sources():
+    for dirpath, dirnames, filenames in os.walk(PACKAGE):
+        dirnames[:] = [d for d in dirnames
+                       if d not in ('synthetic', '__pycache__')]
+        yield from (osp.join(dirpath, f) for f in filenames if f.endswith('.py'))
+
+
+def _imports_synthetic(module: str) -> bool:
+    return module == 'asda.synthetic' or module.startswith('asda.synthetic.')
+
+
+def test_no_plugin_module_imports_the_synthetic_world():
+    sources = list(plugin_sources())
+    parts = {osp.relpath(p, PACKAGE).split(os.sep)[0] for p in sources}
+    assert set(PLUGIN) <= parts  # the walk reaches every part the rule names
+    offenders = [f'{osp.relpath(path, ROOT)}:{line} imports {module}'
+                 for path in sources
+                 for module, line in imported_modules(path)
+                 if _imports_synthetic(module)]
+    assert not offenders, offenders
+
+
+def test_the_check_sees_relative_absolute_and_lazy_imports(tmp_path):
+    """The inspection itself: each way of importing the synthetic world is
+    found, in a module asda.engine.probe of a package folder like asda's."""
+    package = tmp_path / 'asda'
+    (package / 'engine').mkdir(parents=True)
+    path = package / 'engine' / 'probe.py'
+    path.write_text('from ..synthetic import scenes\n'
+                    'from .. import synthetic\n'
+                    'import asda.synthetic.refer\n'
+                    'def f():\n'
+                    '    from asda.synthetic.gres import FORMS\n'
+                    'from ..datasets import load_refs\n')
+    found = [m for m, _ in imported_modules(str(path), str(package))
+             if _imports_synthetic(m)]
+    assert found == ['asda.synthetic', 'asda.synthetic.scenes', 'asda.synthetic',
+                     'asda.synthetic.refer', 'asda.synthetic.gres',
+                     'asda.synthetic.gres.FORMS']
+
+
+def test_import_asda_leaves_the_synthetic_world_out():
+    code = ('import sys, asda\n'
+            'print(sorted(m for m in sys.modules if m == "asda.synthetic" '
+            'or m.startswith("asda.synthetic.")))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, env=child_env(), check=True).stdout
+    assert out.strip().splitlines()[-1] == '[]'
