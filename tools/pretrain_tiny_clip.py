@@ -39,6 +39,8 @@ import torch
 from asda.engine.cli import positive_int, read_config
 from asda.synthetic.captions import CaptionStream
 from asda.synthetic.clip_pretrain import (
+    DEFAULT_WEIGHTS,
+    build_dense_term,
     build_pretrain_clip,
     compare_runs,
     heldout_set,
@@ -65,8 +67,25 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=positive_int, default=96)
     parser.add_argument('--lr', type=float, default=5e-4)
     parser.add_argument('--weight-decay', type=float, default=0.1)
+    parser.add_argument('--warmup', type=int, default=None,
+                        help='warm-up steps (default: 5%% of --steps)')
     parser.add_argument('--twin-share', type=float, default=0.5,
                         help='share of each batch in hard-negative twin groups')
+    parser.add_argument('--contrastive-weight', type=float,
+                        default=DEFAULT_WEIGHTS['contrastive'],
+                        help="weight of open_clip's ClipLoss on the captions")
+    parser.add_argument('--dense-weight', type=float,
+                        default=DEFAULT_WEIGHTS['dense'],
+                        help='weight of the region-phrase term (0: captions only)')
+    parser.add_argument('--dense-layer', type=positive_int, default=None,
+                        help='visual layer the dense term pools (default: the top)')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='processes rendering the scenes (0: in the trainer)')
+    parser.add_argument('--amp', action='store_true',
+                        help='bf16 autocast (on a GPU)')
+    parser.add_argument('--max-train-minutes', type=float, default=None,
+                        help='stop training after this long (the provenance '
+                        'says at which step)')
     parser.add_argument('--seed', type=int, default=1000,
                         help='seed of the training scenes and the init')
     parser.add_argument('--heldout', type=positive_int, default=100,
@@ -168,12 +187,18 @@ def main(argv=None) -> dict:
         result['before'] = figures()
         print(report('untrained', result['before']), flush=True)
     model.to(args.device)
+    weights = dict(contrastive=args.contrastive_weight, dense=args.dense_weight)
+    # the dense term's projection trains beside the model and is not saved
+    dense = build_dense_term(model, args.dense_layer) if args.dense_weight else None
     stream = CaptionStream(args.seed, args.batch_size, args.twin_share, img_size)
     train_start = time.time()
     history = train_steps(
         model, tokenizer, stream, args.steps, lr=args.lr,
-        weight_decay=args.weight_decay, log_every=args.log_every,
-        device=args.device,
+        weight_decay=args.weight_decay, warmup=args.warmup,
+        log_every=args.log_every, device=args.device, weights=weights,
+        dense=dense, workers=args.workers, amp=args.amp,
+        max_seconds=None if args.max_train_minutes is None
+        else 60 * args.max_train_minutes,
         log=lambda msg: print(f'[pretrain] {msg}  ({time.time() - train_start:.0f} s)',
                               flush=True))
     train_seconds = time.time() - train_start
@@ -186,7 +211,11 @@ def main(argv=None) -> dict:
         command=' '.join(shlex.quote(a) for a in [sys.executable, osp.abspath(__file__)] + (
             sys.argv[1:] if argv is None else [str(a) for a in argv])),
         args=vars(args), config=args.config, seed=args.seed, steps=args.steps,
-        batch_size=args.batch_size, generator_version=GENERATOR_VERSION,
+        steps_done=history[-1]['step'], batch_size=args.batch_size,
+        loss_weights=weights, dense_term=None if dense is None else dict(
+            layer=dense.layer, final_logit_scale=dense.logit_scale.exp().item(),
+            saved=False),
+        generator_version=GENERATOR_VERSION,
         machine=machine_info(args.device), seconds_train=round(train_seconds, 1),
         seconds_total=round(time.time() - start, 1), loss_history=history,
         zero_shot=result['after'], zero_shot_untrained=result['before'],

@@ -21,6 +21,6 @@ def scene():
     right, a green triangle near the middle, a bit high."""
     return dict(w=200, h=200, paint_seed=3, objects=[
         dict(colour='red', shape='circle', cx=40, cy=100, r=20),
-        dict(colour='blue', shape='square', cx=160, cy=110, r=35),
+        dict(colour='blue', shape='square', cx=150, cy=110, r=48),
         dict(colour='green', shape='triangle', cx=95, cy=50, r=28),
     ])

@@ -143,3 +143,24 @@ def test_stream_batches(scene):
     assert len(_diff(caps[0], caps[1])[0]) == 1
     with pytest.raises(ValueError, match='twin_share'):
         sc.CaptionStream(0, 6, twin_share=1.5)
+
+
+def test_stream_batches_are_the_same_from_parallel_workers():
+    """Batch k comes from its own random stream: read through a DataLoader
+    with two worker processes, the batches are those of the stream read
+    in order in this process; each image's masks and phrases are those of
+    its objects."""
+    stream = sc.CaptionStream(seed=4, batch_size=6, twin_share=0.5, img_size=64)
+    loader = torch.utils.data.DataLoader(
+        stream, batch_size=None, sampler=range(3), num_workers=2,
+        collate_fn=lambda b: b)
+    for k, batch in enumerate(loader):
+        alone = sc.CaptionStream(4, 6, 0.5, 64)[k]
+        assert batch['captions'] == alone['captions']
+        assert torch.equal(batch['images'], alone['images'])
+        pairs = stream.pairs(k)
+        for (scene, _), masks, phrases in zip(pairs, batch['masks'], batch['phrases']):
+            assert masks.shape == (len(scene['objects']), 64, 64)
+            assert phrases == [f'{o["colour"]} {o["shape"]}' for o in scene['objects']]
+            assert set(phrases) <= set(sc.PHRASES)
+    assert len(sc.PHRASES) == 25

@@ -91,20 +91,32 @@ def test_breakdown_by_form_is_summarize_gres_per_form(tmp_path):
     assert forms['single']['cIoU'] == pytest.approx(80.0)
 
 
-def test_ensure_dataset_regenerates_refs_without_kinds(tmp_path,
-                                                       monkeypatch):
-    refs_dir = tmp_path / 'refcoco'
-    refs_dir.mkdir()
-    refs = [_ref(1, 10, ['red circle'])]
-    (refs_dir / 'refs(unc).p').write_bytes(pickle.dumps(refs))
+@pytest.mark.parametrize('kind', ['refcoco', 'grefcoco'])
+def test_ensure_dataset_regenerates_another_generator_version(
+        tmp_path, monkeypatch, kind):
+    """A synthetic set written by another generator version (an older
+    world) is regenerated; the current one is kept."""
+    if kind == 'refcoco':
+        ensure, maker, current = (demo.ensure_refcoco, 'make_synthetic_refcoco',
+                                  demo.GENERATOR_VERSION)
+        refs_file = tmp_path / 'refcoco' / 'refs(unc).p'
+    else:
+        ensure, maker, current = (demo.ensure_grefcoco, 'make_synthetic_grefcoco',
+                                  demo.GRES_GENERATOR_VERSION)
+        refs_file = tmp_path / demo.GREFS_FILE
     calls = []
-    monkeypatch.setattr(demo, 'make_synthetic_refcoco', calls.append)
-    demo.ensure_refcoco(str(tmp_path))
+    monkeypatch.setattr(demo, maker, calls.append)
+    ensure(str(tmp_path))  # nothing there
     assert calls == [str(tmp_path)]
-    refs[0]['sentences'][0]['kind'] = 'colour+shape'
-    (refs_dir / 'refs(unc).p').write_bytes(pickle.dumps(refs))
-    demo.ensure_refcoco(str(tmp_path))
-    assert calls == [str(tmp_path)]  # kinds present: kept
+    refs_file.parent.mkdir(parents=True, exist_ok=True)
+    refs_file.write_bytes(pickle.dumps([_ref(1, 10, ['red circle'])]))
+    instances = refs_file.parent / 'instances.json'
+    for info, regenerated in ((dict(), True), (dict(version=current - 1), True),
+                              (dict(version=current), False)):
+        instances.write_text(json.dumps(dict(images=[], info=info)))
+        before = len(calls)
+        ensure(str(tmp_path))
+        assert len(calls) - before == int(regenerated), info
 
 
 @pytest.mark.parametrize('rgb,expected', [

@@ -57,8 +57,8 @@ def test_regions_and_their_border():
 
 def test_size_words():
     assert scenes.size_word(dict(r=11), 100, 200) == 'small'   # 0.11 of 100
-    assert scenes.size_word(dict(r=14), 100, 200) is None
-    assert scenes.size_word(dict(r=17), 200, 100) == 'large'
+    assert scenes.size_word(dict(r=21), 100, 200) is None
+    assert scenes.size_word(dict(r=24), 200, 100) == 'large'
 
 
 def test_category_ids_and_nouns():
@@ -69,7 +69,7 @@ def test_category_ids_and_nouns():
 
 
 @pytest.mark.parametrize('kw,count,radius', [
-    (dict(), (2, 4), scenes.RADIUS_RANGE),
+    (dict(), (2, scenes.MAX_OBJECTS), scenes.RADIUS_RANGE),
     (dict(min_objects=3, max_objects=3, radius_range=(0.05, 0.08)), (3, 3),
      (0.05, 0.08)),
 ])

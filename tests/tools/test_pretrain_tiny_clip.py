@@ -6,7 +6,8 @@ import os.path as osp
 import pytest
 from asda_test_utils import load_tool
 
-from asda.synthetic.clip_pretrain import compare_runs
+from asda.synthetic.clip_pretrain import build_pretrain_clip, compare_runs
+from asda.synthetic.refer import GENERATOR_VERSION
 
 pytestmark = pytest.mark.filterwarnings(
     'ignore:__array__ implementation:DeprecationWarning')
@@ -40,14 +41,29 @@ def test_pretrain_writes_checkpoint_and_provenance(pretrained, capsys):
         saved = json.load(f)
     assert saved == json.loads(json.dumps(provenance))
     assert saved['steps'] == 3 and saved['seed'] == 1000
-    assert saved['generator_version'] == 2
+    assert saved['generator_version'] == GENERATOR_VERSION
     assert saved['machine']['device'] == 'cpu' and saved['machine']['host']
     assert 'pretrain_tiny_clip.py' in saved['command']
-    assert [s for s, _ in saved['loss_history']] == [1, 2, 3]
+    assert [r['step'] for r in saved['loss_history']] == [1, 2, 3]
+    assert saved['steps_done'] == 3
+    # both terms by default, each figure in the provenance
+    assert saved['loss_weights'] == dict(contrastive=1.0, dense=1.0)
+    assert {'contrastive', 'dense'} <= set(saved['loss_history'][0])
+    assert saved['dense_term']['layer'] == 6 and saved['dense_term']['saved'] is False
     for figures in (saved['zero_shot'], saved['zero_shot_untrained']):
         assert figures['chance_top1'] == pytest.approx(100 / 6)
         assert set(figures['shape_probe']) == {'2', '3', '4', '5', '6'}
         assert figures['shape_probe']['6']['group'] == 'top'
+
+
+def test_checkpoint_is_a_plain_open_clip_state_dict(small_config, pretrained):
+    """The dense term's projection trained beside the model is not saved:
+    the checkpoint holds exactly the open_clip CLIP's keys."""
+    import torch
+    from mmengine.config import Config
+    state = torch.load(pretrained[0], map_location='cpu', weights_only=True)
+    model, _ = build_pretrain_clip(Config.fromfile(small_config).model.backbone)
+    assert set(state) == set(model.state_dict())
 
 
 def test_shape_probe_tool(small_config, pretrained, tmp_path, capsys):

@@ -46,7 +46,7 @@ from .scenes import (
 )
 
 __all__ = ['RELATIONS', 'parse_caption', 'describes', 'scene_captions',
-           'draw_twin_group', 'CaptionStream']
+           'draw_twin_group', 'object_phrase', 'PHRASES', 'CaptionStream']
 
 #: The relations captions name: the position ones of
 #: :data:`asda.synthetic.scenes.PAIR_RELATIONS`.
@@ -227,8 +227,23 @@ def draw_twin_group(rng: random.Random, **scene_kw) -> List[Tuple[dict, str]]:
 
 
 # ------------------------------------------------------------------- stream
-class CaptionStream:
-    """Endless batches of (image, caption) pairs from a seed.
+def object_phrase(obj: dict) -> str:
+    """The phrase of one object for the dense term of stage one: its
+    colour and shape ("red circle")."""
+    return f'{obj["colour"]} {obj["shape"]}'
+
+
+#: Every :func:`object_phrase` of the world (colour-major).
+PHRASES = tuple(f'{c} {s}' for c in COLOURS for s in SHAPES)
+
+
+class CaptionStream(torch.utils.data.Dataset):
+    """Endless batches of (image, caption) pairs from a seed, with each
+    image's object masks and phrases.
+
+    Batch ``k`` is drawn from its own random stream (of ``seed`` and ``k``),
+    so that batches can be rendered in any order, by parallel workers
+    (a ``DataLoader`` over the stream), and still be the same.
 
     Args:
         seed (int): The stream's seed (use one the referring data does not).
@@ -245,24 +260,37 @@ class CaptionStream:
             raise ValueError(f'batch_size must be >= 3, got {batch_size}')
         if not 0 <= twin_share <= 1:
             raise ValueError(f'twin_share must be in [0, 1], got {twin_share}')
-        self.rng = random.Random(seed)
+        self.seed = seed
         self.batch_size = batch_size
         self.groups = int(batch_size * twin_share) // 3
         self.img_size = img_size
+        self.step = 0
 
-    def pairs(self) -> List[Tuple[dict, str]]:
-        """The next batch's B (scene, caption) pairs, twin groups first."""
+    def pairs(self, k: int) -> List[Tuple[dict, str]]:
+        """Batch ``k``'s B (scene, caption) pairs, twin groups first."""
+        rng = random.Random(f'caption-stream/{self.seed}/{k}')
         out = []
         for _ in range(self.groups):
-            out += draw_twin_group(self.rng)
+            out += draw_twin_group(rng)
         while len(out) < self.batch_size:
-            scene = draw_scene(self.rng)
-            out.append((scene, self.rng.choice(scene_captions(scene, self.rng))[0]))
+            scene = draw_scene(rng)
+            out.append((scene, rng.choice(scene_captions(scene, rng))[0]))
         return out
 
+    def __getitem__(self, k: int) -> dict:
+        """Batch ``k``: ``images`` (B, 3, H, W), B ``captions``, and per
+        image its objects' ``masks`` (n, H, W) bool and ``phrases``
+        (:func:`object_phrase`)."""
+        pairs = self.pairs(k)
+        rendered = [render_scene(s, self.img_size) for s, _ in pairs]
+        return dict(images=torch.stack([img for img, _ in rendered]),
+                    captions=[t for _, t in pairs],
+                    masks=[m for _, m in rendered],
+                    phrases=[[object_phrase(o) for o in s['objects']]
+                             for s, _ in pairs])
+
     def next_batch(self) -> Tuple[torch.Tensor, List[str]]:
-        """Images (B, 3, H, W) and their B captions."""
-        pairs = self.pairs()
-        images = torch.stack([render_scene(s, self.img_size)[0]
-                              for s, _ in pairs])  # (B, 3, H, W)
-        return images, [t for _, t in pairs]
+        """The next batch's images (B, 3, H, W) and B captions."""
+        batch = self[self.step]
+        self.step += 1
+        return batch['images'], batch['captions']

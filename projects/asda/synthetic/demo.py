@@ -44,9 +44,9 @@ from asda.engine import (
 from asda.evaluation import summarize_gres, summarize_ris
 from asda.utils.atomic import atomic_write
 
-from .gres import FORMS, GREFS_FILE, make_synthetic_grefcoco
+from .gres import FORMS, GREFS_FILE, GRES_GENERATOR_VERSION, make_synthetic_grefcoco
 from .probes import text_only_control_on_grefs
-from .refer import EXPRESSION_KINDS, make_synthetic_refcoco
+from .refer import EXPRESSION_KINDS, GENERATOR_VERSION, make_synthetic_refcoco
 
 __all__ = ['refer_demo', 'gres_demo', 'add_demo_arguments', 'RIS_METRIC_KEYS', 'GRES_METRIC_KEYS',
            'ensure_refcoco', 'ensure_grefcoco', 'load_cfg', 'train',
@@ -73,29 +73,47 @@ def add_demo_arguments(parser, config: str, work_dir: str, data_root: str) -> No
 
 
 # ------------------------------------------------------------------- data
+def _generator_version(data_root: str, ann_subdir: str) -> Optional[int]:
+    """The generator version recorded in a synthetic set's
+    ``instances.json`` (None: missing, or written before versions were
+    recorded)."""
+    path = osp.join(data_root, ann_subdir, 'instances.json')
+    if not osp.exists(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        return json.load(f).get('info', {}).get('version')
+
+
 def ensure_refcoco(data_root: str) -> None:
     """Generate the synthetic referring dataset into ``data_root`` if it is
-    missing, or if its refs predate the expression kinds (generator version
-    1: the same images and refs, without the ``kind`` of each sentence)."""
+    missing or was written by another generator version (an older world:
+    see :data:`asda.synthetic.refer.GENERATOR_VERSION`)."""
     refs_file = osp.join(data_root, 'refcoco', 'refs(unc).p')
+    version = _generator_version(data_root, 'refcoco')
+    if osp.exists(refs_file) and version == GENERATOR_VERSION:
+        return
     if osp.exists(refs_file):
-        refs = load_refs(refs_file)
-        if all('kind' in s for r in refs for s in r['sentences']):
-            return
-        print(f'[demo] {refs_file} has no expression kinds (an older '
-              'generator): regenerating it', flush=True)
+        print(f'[demo] {data_root} was written by generator version {version} '
+              f'(now {GENERATOR_VERSION}): regenerating it', flush=True)
     print(f'[demo] generating the synthetic dataset into {data_root}', flush=True)
     make_synthetic_refcoco(data_root)
 
 
 def ensure_grefcoco(data_root: str) -> str:
     """Generate the synthetic gRefCOCO set into ``data_root`` if its grefs
-    file is missing; return that file's path."""
+    file is missing or was written by another generator version; return
+    that file's path."""
     grefs = osp.join(data_root, GREFS_FILE)
-    if not osp.exists(grefs):
-        print(f'[demo-gres] generating the synthetic gRefCOCO set into '
-              f'{data_root}', flush=True)
-        make_synthetic_grefcoco(data_root)
+    version = _generator_version(data_root, 'grefcoco')
+    if osp.exists(grefs) and version == GRES_GENERATOR_VERSION:
+        return grefs
+    if osp.exists(grefs):
+        print(f'[demo-gres] {data_root} was written by generator version '
+              f'{version} (now {GRES_GENERATOR_VERSION}): regenerating it',
+              flush=True)
+    print(f'[demo-gres] generating the synthetic gRefCOCO set into '
+          f'{data_root}', flush=True)
+    make_synthetic_grefcoco(data_root)
     return grefs
 
 

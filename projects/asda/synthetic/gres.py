@@ -59,6 +59,7 @@ from .refer import chosen_expressions, draw_describable_scene
 from .scenes import (
     COLOURS,
     GENERIC_PLURALS,
+    MAX_OBJECTS,
     PLURAL_NOUNS,
     PLURAL_SHAPES,
     REGIONS,
@@ -77,8 +78,10 @@ from .writing import (
 __all__ = ['make_synthetic_grefcoco', 'multi_target_expressions',
            'with_combination', 'FORMS', 'GRES_GENERATOR_VERSION', 'GREFS_FILE']
 
-#: Version of this generator's output.
-GRES_GENERATOR_VERSION = 1
+#: Version of this generator's output. 2: the world's scale of
+#: :data:`asda.synthetic.scenes.RADIUS_RANGE` and
+#: :data:`asda.synthetic.scenes.MAX_OBJECTS` (larger objects, 2-3 of them).
+GRES_GENERATOR_VERSION = 2
 #: The forms of expression (the sentence's ``kind``).
 FORMS = ('single', 'multi', 'no-target')
 #: The grefs file, relative to the output folder.
@@ -320,7 +323,8 @@ def make_synthetic_grefcoco(
         out_dir: str = 'data/synthetic_gres', seed: int = 0,
         split_sizes: Optional[Dict[str, int]] = None,
         num_images: Optional[int] = None, min_size: int = 160,
-        max_size: int = 256, max_objects: int = 4, max_refs_per_image: int = 3,
+        max_size: int = 256, max_objects: int = MAX_OBJECTS,
+        max_refs_per_image: int = 3,
         max_sents_per_ref: int = 3, lr_prob: float = 0.5, attr_prob: float = 0.7,
         multi_share: float = 0.25, no_target_share: float = 0.22,
         rle_prob: float = 0.4, jpeg_quality: int = 92) -> dict:

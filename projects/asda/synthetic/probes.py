@@ -40,7 +40,7 @@ from asda.datasets.grefcoco import gref_target_ids
 
 from .scenes import SHAPES, draw_scene, render_scene
 
-__all__ = ['fit_logistic_regression', 'object_features', 'fit_probe',
+__all__ = ['fit_logistic_regression', 'region_weights', 'object_features', 'fit_probe',
            'shape_probe', 'probe_layers', 'build_backbone', 'run_probe',
            'SHAPE_CHANCE', 'is_no_target', 'split_expressions', 'bag_of_words',
            'text_only_control', 'text_only_control_on_grefs']
@@ -95,6 +95,25 @@ def fit_logistic_regression(train_x: torch.Tensor, train_y: torch.Tensor,
 
 
 # -------------------------------------------------------------- shape probe
+def region_weights(masks: torch.Tensor, patch_size: Tuple[int, int]
+                   ) -> torch.Tensor:
+    """Each object's weights over the patch grid: the share of each patch
+    its mask covers, normalised to sum 1 (the mask-average of patch tokens
+    that the shape probe and stage one's dense term take).
+
+    Args:
+        masks (Tensor): (n, H, W) object masks (bool or float), H and W
+            multiples of the patch size.
+        patch_size (tuple[int, int]): (ph, pw).
+
+    Returns:
+        Tensor: (n, h, w) weights, h = H / ph, w = W / pw.
+    """
+    # (n, H, W) -> (n, 1, H, W) -> (n, h, w) share of each patch covered
+    cover = F.avg_pool2d(masks[:, None].float(), patch_size)[:, 0]
+    return cover / cover.sum(dim=(1, 2), keepdim=True).clamp_min(1e-6)
+
+
 @torch.no_grad()
 def object_features(backbone, scenes: Sequence[dict], img_size: int = 224,
                     batch_size: int = 16
@@ -118,9 +137,7 @@ def object_features(backbone, scenes: Sequence[dict], img_size: int = 224,
         imgs = torch.stack([img for img, _ in rendered])  # (B, 3, H, W)
         layer_maps, _ = backbone.forward_visual(imgs)  # each (B, C, h, w)
         for b, (scene, (_, masks)) in enumerate(zip(chunk, rendered)):
-            # (n, H, W) masks -> (n, h, w) share of each patch covered
-            cover = F.avg_pool2d(masks[:, None].float(), (ph, pw))[:, 0]
-            weights = cover / cover.sum(dim=(1, 2), keepdim=True).clamp_min(1e-6)
+            weights = region_weights(masks, (ph, pw))  # (n, h, w)
             for layer, fmap in zip(backbone.out_indices, layer_maps):
                 # (n, h, w) x (C, h, w) -> (n, C)
                 feats[layer].append(torch.einsum('nhw,chw->nc', weights, fmap[b]))

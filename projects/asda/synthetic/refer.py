@@ -41,6 +41,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 from .scenes import (
     COLOURS,
     GENERIC_NOUNS,
+    MAX_OBJECTS,
     SHAPES,
     draw_layout,
     rasterize_objects,
@@ -61,7 +62,10 @@ __all__ = ['make_synthetic_refcoco', 'GENERATOR_VERSION', 'EXPRESSION_KINDS',
 #: Version of the generator's output. 2: each sentence dict of the refs
 #: carries its expression ``kind`` (images, instances.json and the other
 #: ref fields are those of version 1, byte for byte, for the same seed).
-GENERATOR_VERSION = 2
+#: 3: the world's scale of :data:`asda.synthetic.scenes.RADIUS_RANGE` and
+#: :data:`asda.synthetic.scenes.MAX_OBJECTS` (larger objects, 2-3 of them);
+#: ``instances.json`` records the version in ``info``.
+GENERATOR_VERSION = 3
 
 UMD_OF_UNC = dict(train='train', val='val', testA='test', testB='test')
 GOOGLE_OF_UNC = dict(train='train', val='val', testA='val', testB='val')
@@ -288,8 +292,8 @@ def _write_split_files(ann_dir: str, refs: List[dict]) -> tuple:
 def make_synthetic_refcoco(
         out_dir: str = 'data/synthetic', num_images: Optional[int] = None,
         split_sizes: Optional[Dict[str, int]] = None, seed: int = 0,
-        min_size: int = 160, max_size: int = 256, max_objects: int = 4,
-        max_refs_per_image: int = 3, max_sents_per_ref: int = 3,
+        min_size: int = 160, max_size: int = 256,
+        max_objects: int = MAX_OBJECTS, max_refs_per_image: int = 3, max_sents_per_ref: int = 3,
         lr_prob: float = 0.5, attr_prob: float = 0.7, rle_prob: float = 0.4,
         jpeg_quality: int = 92) -> dict:
     """Generate the dataset; deterministic for a given seed and arguments.
@@ -328,7 +332,8 @@ def make_synthetic_refcoco(
     for split in UNC_SPLITS:
         for _ in range(writer.split_sizes.get(split, 0)):
             refs += _image_refs(writer, split, refs, expression_kw)
-    ann_file = writer.write_instances('asda synthetic refcoco')
+    ann_file = writer.write_instances('asda synthetic refcoco',
+                                      version=GENERATOR_VERSION)
     split_files, splits = _write_split_files(writer.ann_dir, refs)
     return dict(out_dir=out_dir, img_dir=writer.img_dir, ann_file=ann_file,
                 num_images=len(writer.images),

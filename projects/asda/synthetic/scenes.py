@@ -31,7 +31,7 @@ from pycocotools import mask as mask_utils
 __all__ = ['COLOURS', 'SHAPES', 'CATEGORIES', 'CATEGORY_IDS', 'GENERIC_NOUNS',
            'GENERIC_PLURALS', 'PLURAL_SHAPES', 'SINGULAR_NOUNS', 'PLURAL_NOUNS',
            'POSITION_MARGIN', 'SIZE_RATIO', 'PAIR_RELATIONS', 'REGIONS',
-           'REGION_MARGIN', 'SIZE_WORDS', 'RADIUS_RANGE', 'relation_holds',
+           'REGION_MARGIN', 'SIZE_WORDS', 'RADIUS_RANGE', 'MAX_OBJECTS', 'relation_holds',
            'in_region', 'region_split', 'size_word', 'place_objects',
            'draw_layout', 'draw_scene', 'rasterize_objects', 'paint_scene',
            'render_scene', 'scene_record']
@@ -75,11 +75,16 @@ REGIONS = {'on the left': ('cx', -1), 'on the right': ('cx', 1),
 #: A region needs the centre this far (fraction of the side) from the middle.
 REGION_MARGIN = 0.12
 #: Circumradius range of the objects, as a fraction of the image's shorter
-#: side.
-RADIUS_RANGE = (0.09, 0.2)
+#: side, and the most objects in a scene: RefCOCO's scale (its targets are
+#: mostly large). An object is 5-9 patches of 16 across at 224 x 224, so a
+#: patch token sees its shape. (Until generator version 5: 0.09-0.2 and 2-4
+#: objects; the smallest were 2.5 patches across.)
+RADIUS_RANGE = (0.16, 0.28)
+MAX_OBJECTS = 3
 #: Absolute size words: circumradius below / above these fractions of the
-#: image's shorter side.
-SIZE_WORDS = {'small': 0.12, 'large': 0.16}
+#: image's shorter side (the same places within :data:`RADIUS_RANGE` as
+#: before its change: about the lower 27% are small, the upper 36% large).
+SIZE_WORDS = {'small': 0.19, 'large': 0.236}
 
 
 def relation_holds(relation: str, a: dict, b: dict, w: int, h: int,
@@ -130,7 +135,8 @@ def size_word(obj: dict, w: int, h: int) -> Optional[str]:
 
 
 # ---------------------------------------------------------------- placement
-def place_objects(rng: random.Random, w: int, h: int, max_objects: int = 4,
+def place_objects(rng: random.Random, w: int, h: int,
+                  max_objects: int = MAX_OBJECTS,
                   min_objects: int = 2,
                   radius_range: Tuple[float, float] = RADIUS_RANGE):
     """Place min_objects..max_objects non-overlapping shapes in a w x h

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .scenes import CATEGORIES, CATEGORY_IDS, paint_scene
+from .scenes import CATEGORIES, CATEGORY_IDS, MAX_OBJECTS, paint_scene
 
 __all__ = ['UNC_SPLITS', 'DEFAULT_SPLIT_SIZES', 'resolve_split_sizes',
            'DatasetWriter', 'annotate_objects', 'sentence_record',
@@ -206,7 +206,7 @@ def add_generator_arguments(parser, out_dir: str) -> None:
                         help='smallest image side')
     parser.add_argument('--max-size', type=int, default=256,
                         help='largest image side')
-    parser.add_argument('--max-objects', type=int, default=4)
+    parser.add_argument('--max-objects', type=int, default=MAX_OBJECTS)
     parser.add_argument('--max-refs-per-image', type=int, default=3)
     parser.add_argument('--max-sents-per-ref', type=int, default=3)
     parser.add_argument('--lr-prob', type=float, default=0.5)
