@@ -1,5 +1,6 @@
 """The repository is self-contained: no tracked file points outside it, and
 every repository path that the README and docs/ name exists."""
+import fnmatch
 import os
 import os.path as osp
 import re
@@ -87,3 +88,104 @@ def test_named_paths_finds_missing_paths():
     assert found == ['tools/no_such_tool.py', 'docs/nowhere.md', 'tools/train.py']
     names = {osp.basename(p) for p in _tracked_files()}
     assert [p for p in found if not _exists(p, names)] == found[:2]
+
+
+# ------------------------------------------------------------------ layout
+# The Layout listings of the README and docs/design.md name every module of
+# the package, every tool, the demos, the leaf configs and the top-level test
+# helpers. A listing is the first code block after "## Layout": an entry is a
+# line, indented by at most 4 spaces, whose first word is a path with a '/'
+# (a folder, `models/necks/`, or a file, `models/layers.py`), relative to the
+# entry above it that is indented less; the lines below an entry that are not
+# entries continue it. The file names of an entry and of its continuation lines
+# are the files it names: a bare name (`afsf.py`, `dist_*.sh`) lies in the
+# entry's folder, a name with a '/' is relative to the folder the entry itself
+# is relative to.
+LAYOUT_DOCS = ('README.md', 'docs/design.md')
+_NAME = re.compile(r'[\w.+*-]+(?:/[\w.+*-]+)*\.(?:py|sh)$')
+_ENTRY_INDENT = 4
+
+
+def layout_block(text: str) -> str:
+    """The first code block of the "## Layout" section."""
+    section = text.split('\n## Layout\n', 1)[1]
+    return re.search(r'```\n(.*?)```', section, flags=re.S).group(1)
+
+
+def _names(words):
+    for word in words:
+        word = word.strip('`(),;:')
+        if _NAME.match(word):
+            yield word
+
+
+def layout_names(block: str):
+    """The repository paths (globs allowed) a layout listing names."""
+    named = set()
+    parents = []  # (indent, folder) of the entries above, innermost last
+    folder = base = None
+    for line in block.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        indent = len(line) - len(line.lstrip(' '))
+        if indent <= _ENTRY_INDENT and '/' in words[0]:
+            while parents and parents[-1][0] >= indent:
+                parents.pop()
+            base = parents[-1][1] if parents else ''
+            first = words[0].strip('`(),;:')
+            folder = base + (first if first.endswith('/')
+                             else first.rpartition('/')[0] + '/')
+            parents.append((indent, folder))
+        elif folder is None:
+            continue
+        for name in _names(words):
+            named.add(base + name if '/' in name else folder + name)
+    return named
+
+
+def _listed_files():
+    """What a layout listing must name."""
+    files = []
+    for rel in _tracked_files():
+        parts = rel.split('/')
+        name = parts[-1]
+        if rel.startswith('projects/asda/') and rel.endswith('.py') and \
+                (name != '__init__.py' or len(parts) == 3):
+            files.append(rel)
+        elif parts[0] in ('tools', 'demo') or (
+                len(parts) == 3 and rel.startswith('configs/asda/')):
+            files.append(rel)
+        elif len(parts) == 2 and parts[0] == 'tests' and \
+                rel.endswith('.py') and not name.startswith('test_'):
+            files.append(rel)
+    return files
+
+
+@pytest.mark.parametrize('doc', LAYOUT_DOCS)
+def test_layout_names_every_module(doc):
+    with open(osp.join(ROOT, doc)) as f:
+        named = layout_names(layout_block(f.read()))
+    files = _listed_files()
+    assert 'projects/asda/compat.py' in files and 'tools/train.py' in files
+    unnamed = [rel for rel in files
+               if not any(fnmatch.fnmatchcase(rel, n) for n in named)]
+    assert not unnamed, f'the Layout of {doc} does not name {unnamed}'
+
+
+def test_layout_names_reads_entries_and_continuations():
+    block = ('projects/asda/      the package\n'
+             '  compat.py           the layer\n'
+             '  models/necks/       afsf.py (AFSF),\n'
+             '                      feature_adapter.py\n'
+             '  models/layers.py    shared layers\n'
+             '  datasets/refs_io.py, text.py\n'
+             '                      see tools/test.py\n'
+             'tools/              train.py, dist_*.sh\n'
+             '  misc/               publish_model.py\n')
+    assert layout_names(block) == {
+        'projects/asda/compat.py', 'projects/asda/models/necks/afsf.py',
+        'projects/asda/models/necks/feature_adapter.py',
+        'projects/asda/models/layers.py', 'projects/asda/datasets/refs_io.py',
+        'projects/asda/datasets/text.py', 'projects/asda/tools/test.py',
+        'tools/train.py', 'tools/dist_*.sh', 'tools/misc/publish_model.py'}
