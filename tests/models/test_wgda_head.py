@@ -4,7 +4,7 @@ import torch
 from asda_test_utils import assert_close_to_rounding
 from tiny_models import build_segmentor, make_sample, small_head  # noqa: F401  (scope)
 
-from asda.models.decode_heads.wgda_head import sine_position_encoding
+from asda.models.layers import sine_position_encoding
 from asda.models.losses.binary_losses import binary_dice_loss, binary_focal_loss
 
 _head = small_head

@@ -40,8 +40,6 @@ the target by half a logit pixel against the bilinear up-sampling used at
 prediction: 1 px at the input resolution, enough to cap the IoU of a
 perfectly fitted 28 px square at ~0.87.
 """
-import functools
-import math
 from typing import List, Optional, Sequence
 
 import torch
@@ -51,140 +49,10 @@ from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 
+from ..layers import CrossAttentionLayer, SelfAttentionLayer, sine_position_encoding
 from .no_target import NoTargetClassifier
 
-__all__ = ['WGDAHead', 'MultiheadAttention', 'sine_position_encoding']
-
-
-def sine_position_encoding(h: int, w: int, dim: int,
-                           temperature: float = 10000.,
-                           device=None, dtype=torch.float32) -> torch.Tensor:
-    """2-D sine/cosine position encoding (DETR style), (h * w, dim).
-
-    Half of the channels encode y, half x; coordinates are normalised to
-    (0, 2 pi], so the encoding is defined for any grid size. A constant of
-    the grid: computed once per (size, device, dtype) and cached (about 20
-    small kernels a forward otherwise); do not modify the result in place.
-    """
-    if torch.jit.is_tracing() or torch.compiler.is_compiling():
-        return _sine_position_encoding(h, w, dim, temperature, device, dtype)
-    with torch.inference_mode(False), torch.no_grad():
-        # a normal tensor even when first built under inference_mode
-        return _cached_sine_position_encoding(
-            h, w, dim, temperature, torch.device(device or 'cpu'), dtype)
-
-
-@functools.lru_cache(maxsize=8)
-def _cached_sine_position_encoding(h, w, dim, temperature, device, dtype):
-    return _sine_position_encoding(h, w, dim, temperature, device, dtype)
-
-
-def _sine_position_encoding(h, w, dim, temperature, device, dtype):
-    if dim % 4:
-        raise ValueError(f'sine position encoding needs dim % 4 == 0, got {dim}')
-    half = dim // 2
-    scale = 2 * math.pi
-    y = torch.arange(1, h + 1, device=device, dtype=torch.float32) / h * scale
-    x = torch.arange(1, w + 1, device=device, dtype=torch.float32) / w * scale
-    dim_t = torch.arange(half, device=device, dtype=torch.float32)
-    dim_t = temperature ** (2 * torch.div(dim_t, 2, rounding_mode='floor') / half)
-    pos_y = y[:, None] / dim_t  # (h, half)
-    pos_x = x[:, None] / dim_t  # (w, half)
-    pos_y = torch.stack([pos_y[:, 0::2].sin(), pos_y[:, 1::2].cos()],
-                        dim=2).flatten(1)
-    pos_x = torch.stack([pos_x[:, 0::2].sin(), pos_x[:, 1::2].cos()],
-                        dim=2).flatten(1)
-    pos = torch.cat([pos_y[:, None, :].expand(h, w, half),
-                     pos_x[None, :, :].expand(h, w, half)], dim=-1)
-    return pos.reshape(h * w, dim).to(dtype)
-
-
-class MultiheadAttention(nn.Module):
-    """Multi-head attention on ``F.scaled_dot_product_attention``.
-
-    Batch-first; keys/values may have their own width (``kdim``), e.g. the
-    text features in cross-attention. ``key_padding_mask`` (B, Lk) is True
-    at the keys to ignore.
-    """
-
-    def __init__(self, dim: int, num_heads: int, kdim: Optional[int] = None,
-                 dropout: float = 0.):
-        super().__init__()
-        if dim % num_heads:
-            raise ValueError(f'dim {dim} is not divisible by {num_heads} heads')
-        kdim = kdim or dim
-        self.num_heads = num_heads
-        self.dropout = dropout
-        self.q_proj = nn.Linear(dim, dim)
-        self.k_proj = nn.Linear(kdim, dim)
-        self.v_proj = nn.Linear(kdim, dim)
-        self.out_proj = nn.Linear(dim, dim)
-
-    def forward(self, query: torch.Tensor, key: torch.Tensor,
-                value: torch.Tensor,
-                key_padding_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        B, Lq, C = query.shape
-        h = self.num_heads
-        q = self.q_proj(query).view(B, Lq, h, C // h).transpose(1, 2)
-        k = self.k_proj(key).view(B, key.shape[1], h, C // h).transpose(1, 2)
-        v = self.v_proj(value).view(B, value.shape[1], h, C // h).transpose(1, 2)
-        attn_mask = None
-        if key_padding_mask is not None:
-            attn_mask = ~key_padding_mask.bool()[:, None, None, :]
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask,
-            dropout_p=self.dropout if self.training else 0.)
-        return self.out_proj(out.transpose(1, 2).reshape(B, Lq, C))
-
-
-class FFN(nn.Sequential):
-
-    def __init__(self, dim: int, ratio: float, dropout: float):
-        hidden = int(dim * ratio)
-        super().__init__(
-            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout),
-            nn.Linear(hidden, dim))
-
-
-class SelfAttentionLayer(nn.Module):
-    """Pre-norm self-attention layer of CFS's Local Visual Attention."""
-
-    def __init__(self, dim: int, num_heads: int, ffn_ratio: float,
-                 dropout: float, attn_dropout: float = 0.):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
-        self.attn = MultiheadAttention(dim, num_heads, dropout=attn_dropout)
-        self.norm2 = nn.LayerNorm(dim)
-        self.ffn = FFN(dim, ffn_ratio, dropout)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        h = self.norm1(x)
-        qk = h + pos
-        x = x + self.drop(self.attn(qk, qk, h))
-        return x + self.drop(self.ffn(self.norm2(x)))
-
-
-class CrossAttentionLayer(nn.Module):
-    """WCG's Visual and Language Local Attention (Eq. 8)."""
-
-    def __init__(self, dim: int, text_dim: int, num_heads: int,
-                 ffn_ratio: float, dropout: float, attn_dropout: float = 0.):
-        super().__init__()
-        self.norm_q = nn.LayerNorm(dim)
-        self.norm_kv = nn.LayerNorm(text_dim)
-        self.attn = MultiheadAttention(dim, num_heads, kdim=text_dim,
-                                       dropout=attn_dropout)
-        self.norm2 = nn.LayerNorm(dim)
-        self.ffn = FFN(dim, ffn_ratio, dropout)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, pos: torch.Tensor, words: torch.Tensor,
-                word_mask: Optional[torch.Tensor]) -> torch.Tensor:
-        words = self.norm_kv(words)
-        x = x + self.drop(self.attn(self.norm_q(x) + pos, words, words,
-                                    key_padding_mask=word_mask))
-        return x + self.drop(self.ffn(self.norm2(x)))
+__all__ = ['WGDAHead']
 
 
 def _check_args(out_channels, decoder_channels, coef_pool, coef_grid,

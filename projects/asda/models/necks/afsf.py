@@ -70,9 +70,10 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
+from ..layers import Conv1x1ReLU, LayerNorm2d, resize_to
 from .layer_selection import SELECTIONS, SELECTORS
 
-__all__ = ['AFSF', 'LayerNorm2d']
+__all__ = ['AFSF']
 
 PYRAMIDS = ('paper', 'release')
 FUSIONS = ('sfa', 'concat', 'top')
@@ -81,30 +82,6 @@ FUSIONS = ('sfa', 'concat', 'top')
 def _rms_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """L2-normalise the last dim and scale to unit RMS (norm sqrt(D))."""
     return F.normalize(x, dim=-1, eps=eps) * (x.shape[-1] ** 0.5)
-
-
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of a (B, C, H, W) map."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 2, 3, 1)  # (B, H, W, C)
-        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias,
-                         self.eps)
-        return x.permute(0, 3, 1, 2)  # (B, C, H, W)
-
-
-class _Conv1x1ReLU(nn.Sequential):
-
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__(
-            nn.Conv2d(in_channels, out_channels, 1), nn.ReLU(inplace=True))
-
-
-def _resize(x: torch.Tensor, size) -> torch.Tensor:
-    """Bilinear resize of (B, c, h, w) to ``size`` (a no-op when equal)."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
 
 
 def _check_args(low_layers, mid_layers, selection, selector, pyramid,
@@ -160,9 +137,9 @@ class _Fusion(NamedTuple):
 
 
 def _build_paper_sfa(neck: 'AFSF', C: int, c: int, d_model: int) -> None:
-    neck.lateral_top = _Conv1x1ReLU(C, c)
-    neck.up_low = _Conv1x1ReLU(C, c)  # Phi_up's channel reduction
-    neck.lateral_mid = _Conv1x1ReLU(C, c)
+    neck.lateral_top = Conv1x1ReLU(C, c)
+    neck.up_low = Conv1x1ReLU(C, c)  # Phi_up's channel reduction
+    neck.lateral_mid = Conv1x1ReLU(C, c)
     neck.aggregate = nn.Conv2d(c, d_model, 3, padding=1)
 
 
@@ -171,14 +148,14 @@ def _paper_sfa(neck: 'AFSF', top: torch.Tensor, low: torch.Tensor,
     """Eq. 5: F_L at 1/4 and F_M at 1/2 of the grid, fused bottom-up."""
     low = F.avg_pool2d(low, 4, 4, ceil_mode=True)  # (B, C, H/4, W/4)
     mid = F.avg_pool2d(mid, 2, 2, ceil_mode=True)  # (B, C, H/2, W/2)
-    low = _resize(neck.up_low(low), mid.shape[-2:])  # F_L', (B, c, H/2, W/2)
+    low = resize_to(neck.up_low(low), mid.shape[-2:])  # F_L', (B, c, H/2, W/2)
     mid = neck.lateral_mid(mid) + low  # F_M'
     top = neck.lateral_top(top)  # (B, c, H, W)
-    return neck.aggregate(top + _resize(mid, top.shape[-2:]))
+    return neck.aggregate(top + resize_to(mid, top.shape[-2:]))
 
 
 def _build_release_sfa(neck: 'AFSF', C: int, c: int, d_model: int) -> None:
-    neck.lateral_top = _Conv1x1ReLU(C, c)
+    neck.lateral_top = Conv1x1ReLU(C, c)
     neck.up_low = nn.Sequential(
         nn.ConvTranspose2d(C, c, 2, stride=2), LayerNorm2d(c),
         nn.GELU(), nn.ConvTranspose2d(c, c, 2, stride=2))
@@ -191,9 +168,9 @@ def _release_sfa(neck: 'AFSF', top: torch.Tensor, low: torch.Tensor,
     """The release: F_L at 4x and F_M at 2x, fused top-down, max-pooled."""
     top = neck.lateral_top(top)  # (B, c, H, W)
     mid = neck.lateral_mid(mid)  # (B, c, 2H, 2W)
-    mid = mid + _resize(top, mid.shape[-2:])
+    mid = mid + resize_to(top, mid.shape[-2:])
     low = neck.up_low(low)  # (B, c, 4H, 4W)
-    low = low + _resize(mid, low.shape[-2:])
+    low = low + resize_to(mid, low.shape[-2:])
     return neck.aggregate(F.max_pool2d(low, 4, 4))  # back to H x W
 
 
