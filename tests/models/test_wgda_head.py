@@ -49,6 +49,15 @@ def test_flatten_pool_needs_its_grid():
         head(_inputs(h=5))
 
 
+@pytest.mark.parametrize('branch', ['cfs', 'single'])
+def test_flatten_pool_needs_the_dual_branch(branch):
+    """Coefficients exist in the dual branch only: a flatten pool elsewhere
+    would be silently ignored."""
+    with pytest.raises(ValueError, match="coef_pool='flatten' needs "
+                       "branch='dual'"):
+        _head(coef_pool='flatten', coef_grid=(4, 6), branch=branch)
+
+
 def test_loss_ignores_padding_and_resizes_target():
     head = _head()
     logits = torch.randn(2, 1, 8, 8, requires_grad=True)

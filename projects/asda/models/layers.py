@@ -1,7 +1,8 @@
 """Generic layers the AFSF neck and the WGDA head are built from.
 
 Nothing here is specific to the paper: norms, attention, position encoding,
-resizing. The paper's components live in
+resizing, and :func:`adopt`, which lets a module take the layers of the
+variant it chose as its own. The paper's components live in
 :mod:`asda.models.necks.afsf` and :mod:`asda.models.decode_heads.wgda_head`.
 
 Shapes: B batch, C channels, h x w a map, Lq queries, Lk keys, d width,
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 __all__ = [
     'LayerNorm2d', 'Conv1x1ReLU', 'resize_to', 'device_constant',
     'sine_position_encoding', 'MultiheadAttention', 'FFN',
-    'SelfAttentionLayer', 'CrossAttentionLayer'
+    'SelfAttentionLayer', 'CrossAttentionLayer', 'adopt'
 ]
 
 
@@ -213,3 +214,36 @@ class CrossAttentionLayer(nn.Module):
         x = x + self.drop(self.attn(self.norm_q(x) + pos, keys, keys,
                                     key_padding_mask=key_padding_mask))
         return x + self.drop(self.ffn(self.norm2(x)))
+
+
+# ---------------------------------------------------------------- variants
+def adopt(host: nn.Module, name: str, variant: nn.Module) -> None:
+    """Make ``variant``'s layers ``host``'s own; keep it as ``host.<name>``.
+
+    An option with several implementations is a small module per
+    implementation (a variant), built once. ``host`` registers each child of
+    the variant as its own child under the same name, so the state-dict
+    keys, the parameter names and the checkpoints are those of a host that
+    built the layers itself (no ``<name>.`` prefix). The variant itself is
+    an attribute of ``host`` outside its module tree: ``host.to()``,
+    ``host.train()`` and ``host.state_dict()`` reach its layers through
+    ``host``, never the variant object. So a variant holds no parameter or
+    buffer of its own (checked here) and does not read its own
+    ``training`` flag (the host passes it where a variant needs it).
+
+    Args:
+        host (nn.Module): The module the layers belong to.
+        name (str): Attribute of ``host`` the variant is kept as.
+        variant (nn.Module): The implementation chosen.
+    """
+    own = [n for n, _ in variant.named_parameters(recurse=False)]
+    own += [n for n, _ in variant.named_buffers(recurse=False)]
+    if own:
+        raise TypeError(f'{type(variant).__name__} holds tensors of its own '
+                        f'({own}); a variant keeps its tensors in its layers')
+    for child_name, child in variant.named_children():
+        if child_name in host._modules or child_name in host.__dict__:
+            raise ValueError(f'{type(host).__name__} already has '
+                             f'{child_name!r} ({type(variant).__name__})')
+        host.add_module(child_name, child)
+    object.__setattr__(host, name, variant)  # not a submodule (see above)
