@@ -108,6 +108,15 @@ def test_eval_selection_is_the_argmax_layer():
     torch.testing.assert_close(neck(altered)['feat'], out['feat'])
 
 
+@pytest.mark.parametrize('fusion', ['concat', 'top'])
+def test_pyramid_needs_the_sfa_fusion(fusion):
+    """The pyramid is SFA's: another fusion would silently ignore it."""
+    with pytest.raises(ValueError, match="pyramid='release' needs "
+                       "fusion='sfa'"):
+        _neck('straight_through', fusion=fusion, pyramid='release')
+    _neck('straight_through', fusion=fusion, pyramid='paper')  # the default
+
+
 def test_missing_layer_is_a_clear_error():
     neck = _neck('soft')
     inputs, _ = _toy_batch(torch.randn(C), batch=2)
