@@ -2,6 +2,7 @@
 import pytest
 import torch
 from asda_test_utils import assert_close_to_rounding
+from model_parts import masks_and_coefficients
 from tiny_models import build_segmentor, make_sample, small_head  # noqa: F401  (scope)
 
 from asda.models.layers import sine_position_encoding
@@ -22,7 +23,7 @@ def test_forward_is_eq10_at_8x_the_grid():
     x = _inputs()
     logits = head(x)
     assert logits.shape == (2, 1, 32, 48)
-    masks, coef = head.forward_branches(x)
+    masks, coef = masks_and_coefficients(head, x)
     assert masks.shape == (2, 8, 32, 48) and coef.shape == (2, 8)
     assert masks.min() >= 0 and masks.max() <= 1 and coef.abs().max() <= 1
     terms = coef[:, :, None, None] * masks  # Eq. 10's Nc terms, of both signs

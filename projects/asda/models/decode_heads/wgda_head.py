@@ -420,12 +420,6 @@ class WGDAHead(BaseDecodeHead):
             if no_target is not None else None
 
     # ---------------------------------------------------------------- forward
-    def forward_branches(self, inputs: dict):
-        """Response masks M' (B, Nc, 8H, 8W) and coefficients (B, Nc)."""
-        if self.branch != 'dual':
-            raise RuntimeError(f"branch='{self.branch}' has no response masks")
-        return self.decode_branch.parts(inputs)[:2]
-
     def forward(self, inputs: dict) -> torch.Tensor:
         """(B, 1, 8H, 8W) mask logits (Eq. 10, or the Table 2 branch)."""
         return self.decode_branch(inputs)[0]

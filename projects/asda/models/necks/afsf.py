@@ -57,8 +57,10 @@ when some group has a choice.
 Output of :meth:`AFSF.forward` (a dict): ``'feat'`` F_coarse (B, d_model,
 H, W); ``'word_feats'``, ``'word_mask'``, ``'sent_feat'`` passed on from the
 backbone; ``'afs_layers'`` (B, 2) long, the chosen low and mid layer
-numbers; ``'afs_probs'`` list of the two groups' selection probabilities
-(B, G_low) and (B, G_mid). With ``fusion='top'`` the last two are absent.
+numbers (what the tools and the inferencer report), absent with
+``fusion='top'``. The selection probabilities are not an output (nothing
+uses them); :meth:`AdaptiveSelection.logits` gives the logits they are the
+softmax of.
 
 Layout: the selectors Phi_as and the selection modes live in
 :mod:`asda.models.necks.layer_selection`. AFS is :class:`AdaptiveSelection`
@@ -191,38 +193,38 @@ class AdaptiveSelection(nn.Module):
 
     def select(self, selector: Optional[nn.Module],
                candidates: Tuple[int, ...], feats: LayerFeatures,
-               sent: torch.Tensor, training: bool):
+               sent: torch.Tensor, training: bool
+               ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Eq. 2-3 for one group.
 
         Returns:
-            tuple: the selected map (B, C, H, W), the chosen layer numbers
-            (B,) and the selection probabilities (B, G).
+            tuple: the selected map (B, C, H, W) and the chosen layer
+            numbers (B,). (The selection probabilities are
+            ``softmax(self.logits(...))``; the neck does not output them.)
         """
         maps = feats.maps(candidates)  # (B, G, C, H, W)
         table = device_constant(_layer_table, candidates, maps.device)
         if selector is None:  # one candidate, taken as is
             index = torch.zeros(maps.shape[0], dtype=torch.long,
                                 device=maps.device)
-            return maps[:, 0], table[index], torch.ones_like(index[:, None],
-                                                             dtype=torch.float)
+            return maps[:, 0], table[index]
         logits = self.logits(selector, candidates, feats, sent)
         weights, index = self._choose(logits, training, self.gumbel_tau)
         # sum_g w_g * map_g: (B, G, 1, 1, 1) * (B, G, C, H, W) -> (B, C, H, W)
         selected = (weights.to(maps.dtype)[:, :, None, None, None] * maps).sum(1)
-        return selected, table[index], logits.float().softmax(dim=-1)
+        return selected, table[index]
 
     def forward(self, feats: LayerFeatures, sent: torch.Tensor,
                 training: bool) -> Tuple[List[torch.Tensor], dict]:
-        """The selected F_L and F_M (B, C, H, W), and the report:
-        ``afs_layers`` (B, 2) / ``afs_probs`` [(B, G_low), (B, G_mid)].
-        ``training`` is the neck's (see :func:`asda.models.layers.adopt`)."""
-        low, low_layer, low_probs = self.select(
+        """The selected F_L and F_M (B, C, H, W), and the report
+        ``afs_layers`` (B, 2). ``training`` is the neck's (see
+        :func:`asda.models.layers.adopt`)."""
+        low, low_layer = self.select(
             self.low_selector, self.low_layers, feats, sent, training)
-        mid, mid_layer, mid_probs = self.select(
+        mid, mid_layer = self.select(
             self.mid_selector, self.mid_layers, feats, sent, training)
         return [low, mid], dict(
-            afs_layers=torch.stack([low_layer, mid_layer], dim=1),
-            afs_probs=[low_probs, mid_probs])
+            afs_layers=torch.stack([low_layer, mid_layer], dim=1))
 
 
 class NoSelection(nn.Module):
