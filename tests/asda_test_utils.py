@@ -1,8 +1,9 @@
 """Helpers shared by the tests (importable as ``asda_test_utils``: the root
 conftest puts tests/ on sys.path): import a tools/ script, write a config,
 the grefs of the text-only control, save a random-init checkpoint, damage a
-checkpoint file, the environment of a child process, and the float32
-rounding tolerance of values computed in different orders."""
+checkpoint file, the environment of a child process, the counts of a
+referring dataset's split, and the float32 rounding tolerance of values
+computed in different orders."""
 import importlib
 import importlib.util
 import os
@@ -234,3 +235,18 @@ def linear_toy_training(shuffle: bool = False) -> dict:
     return dict(model=LinearToy(), train_dataloader=dict(
         dataset=data, batch_size=4, sampler=dict(type='DefaultSampler', shuffle=shuffle),
         collate_fn=dict(type='default_collate')))
+
+
+def split_stats(dataset) -> Dict[str, int]:
+    """Numbers of samples, refs, expressions and images of a referring
+    dataset's split (:class:`asda.RefCOCODataset` or a subclass), read from
+    its stored data infos (in ``'ref'`` mode a sample lists its sentences)."""
+    from mmseg.datasets import BaseSegDataset
+    refs, sents, imgs = set(), 0, set()
+    for i in range(len(dataset)):
+        info = BaseSegDataset.get_data_info(dataset, i)  # no sentence drawn
+        refs.add(info['ref_id'])
+        imgs.add(info['image_id'])
+        sents += len(info['sentences']) if 'sentences' in info else 1
+    return dict(samples=len(dataset), refs=len(refs), sentences=sents,
+                images=len(imgs))

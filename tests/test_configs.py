@@ -4,6 +4,7 @@ Models are built on the ``meta`` device (no memory, no init: fast) with the
 backbone's pretrained weights switched off, so nothing is downloaded; one
 ViT-B/16 config is also built for real and run on a small input.
 """
+import ast
 import glob
 import os.path as osp
 
@@ -31,6 +32,36 @@ def _build(cfg):
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     from mmseg.registry import MODELS
     return MODELS.build(cfg.model)
+
+
+def _own_custom_imports(path) -> dict:
+    """The ``custom_imports`` a config file sets itself (not inherited)."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and \
+                [getattr(t, 'id', None) for t in node.targets] == ['custom_imports']:
+            call = node.value
+            assert isinstance(call, ast.Call) and call.func.id == 'dict', path
+            return {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    return {}
+
+
+ALL_LEAVES = sorted(
+    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in osp.relpath(p, ROOT).split(osp.sep))
+
+
+@pytest.mark.parametrize('path', ALL_LEAVES,
+                         ids=[osp.relpath(p, ROOT) for p in ALL_LEAVES])
+def test_every_leaf_config_imports_asda_strictly(path):
+    """Each leaf config sets custom_imports itself, with asda first and
+    allow_failed_imports=False: a broken install fails at the import with
+    its traceback, not later as an unknown type (docs/design.md)."""
+    own = _own_custom_imports(path)
+    assert own.get('imports', [None])[0] == 'asda', (path, own)
+    assert own.get('allow_failed_imports') is False, (path, own)
+    assert Config.fromfile(path).custom_imports == own
 
 
 # Expressions name colours: a training hue shift may not turn red into orange

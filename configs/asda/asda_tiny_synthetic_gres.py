@@ -4,6 +4,7 @@
 # the no-target output and the GRES metrics.
 #   python tools/train.py configs/asda/asda_tiny_synthetic_gres.py
 _base_ = ['./asda_tiny_synthetic.py']
+custom_imports = dict(imports=['asda'], allow_failed_imports=False)
 
 data_root = 'data/synthetic_gres'
 dataset_type = 'GRefCOCODataset'

@@ -374,6 +374,27 @@ def test_long_expression_truncated_with_warning(inferencer, rgb_image):
     np.testing.assert_array_equal(again['prob'], results[1]['prob'])
 
 
+def test_each_expression_is_tokenised_once(inferencer, rgb_image,
+                                           monkeypatch):
+    """The inferencer tokenises (to count tokens and warn once) and hands the
+    ids to the model in the samples' metainfo: the model does not tokenise
+    again. (That the masks are those of tools/test.py, where the model
+    tokenises, is test_masks_equal_test_tool's.)"""
+    from asda.models.backbones.tokenizer import CLIPTokenizer
+    bpe = CLIPTokenizer.bpe()
+    calls = []
+
+    def counted(text):
+        calls.append(text)
+        return type(bpe).encode(bpe, text)
+
+    monkeypatch.setattr(bpe, 'encode', counted)
+    texts = ['the red circle', 'a blue square on the left']
+    results = inferencer(rgb_image, texts, batch_size=2)
+    assert calls == texts
+    assert [r['truncated'] for r in results] == [False, False]
+
+
 def test_inferencer_accepts_config_object(ris_config, ris_checkpoint,
                                           rgb_image, inferencer):
     from mmengine.config import Config

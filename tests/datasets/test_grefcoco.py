@@ -9,6 +9,7 @@ import pickle
 import cv2
 import numpy as np
 import pytest
+from asda_test_utils import split_stats
 from pycocotools import mask as mask_utils
 
 from asda.datasets import (
@@ -249,8 +250,7 @@ def test_ref_mode_and_stats(groot):
     texts = {ds.get_data_info(0)['text'] for _ in range(30)}
     assert texts == {'all the things', 'every object'}
     assert ds.get_data_info(0)['ann_id'] == [11, 12, 13]
-    assert ds.get_split_stats() == dict(samples=3, refs=3, sentences=4,
-                                        images=2)
+    assert split_stats(ds) == dict(samples=3, refs=3, sentences=4, images=2)
 
 
 def test_pipeline_packs_no_target(groot):

@@ -5,6 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
+from asda_test_utils import split_stats
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
@@ -46,8 +47,8 @@ def test_counts_per_split(synthetic, build_dataset, split_by):
         by_ref = build_dataset(root, sample_mode='ref', **kw)
         assert len(by_sentence) == n_sents
         assert len(by_ref) == n_refs
-        assert by_sentence.get_split_stats()['refs'] == n_refs
-        assert by_ref.get_split_stats()['sentences'] == n_sents
+        assert split_stats(by_sentence)['refs'] == n_refs
+        assert split_stats(by_ref)['sentences'] == n_sents
         total_refs += n_refs
         total_sents += n_sents
     # Every split file covers the same refs.

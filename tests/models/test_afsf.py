@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from model_parts import afs_probs
 
 from asda.models.necks import AFSF
 
@@ -47,16 +48,17 @@ def _train(neck, steps=150, lr=1e-2):
         loss.backward()
         opt.step()
     neck.eval()
+    inputs = _toy_batch(direction)[0]
     with torch.no_grad():
-        return neck(_toy_batch(direction)[0])
+        return neck(inputs), afs_probs(neck, inputs)
 
 
 @pytest.mark.parametrize('selection', ['straight_through', 'gumbel', 'soft'])
 def test_selector_converges_to_the_informative_layer(selection):
-    out = _train(_neck(selection))
+    out, probs = _train(_neck(selection))
     low_layers = out['afs_layers'][:, 0]
     assert low_layers.eq(SIGNAL_LAYER).all(), low_layers.tolist()
-    probs = out['afs_probs'][0]  # (B, 3) over layers 1, 2, 3
+    probs = probs[0]  # (B, 3) over layers 1, 2, 3
     assert probs.argmax(-1).eq(SIGNAL_LAYER - 1).all()
     # mid group: the chosen layer numbers are reported from its candidates
     assert set(out['afs_layers'][:, 1].tolist()) <= {4, 5, 6}
@@ -90,7 +92,9 @@ def test_shapes_any_grid(selector, pyramid):
         assert out['feat'].shape == (2, 16, h, w)
         assert out['afs_layers'].shape == (2, 2)
         assert out['afs_layers'].dtype == torch.long
-        assert [p.shape for p in out['afs_probs']] == [(2, 3), (2, 3)]
+        assert [p.shape for p in afs_probs(neck, inputs)] == [(2, 3), (2, 3)]
+        assert sorted(out) == ['afs_layers', 'feat', 'sent_feat', 'word_feats',
+                               'word_mask']
 
 
 def test_eval_selection_is_the_argmax_layer():
@@ -106,6 +110,15 @@ def test_eval_selection_is_the_argmax_layer():
         altered['visual_feats'][layer - 1] = torch.where(
             keep, inputs['visual_feats'][layer - 1], torch.randn(4, C, S, S))
     torch.testing.assert_close(neck(altered)['feat'], out['feat'])
+
+
+@pytest.mark.parametrize('fusion', ['concat', 'top'])
+def test_pyramid_needs_the_sfa_fusion(fusion):
+    """The pyramid is SFA's: another fusion would silently ignore it."""
+    with pytest.raises(ValueError, match="pyramid='release' needs "
+                       "fusion='sfa'"):
+        _neck('straight_through', fusion=fusion, pyramid='release')
+    _neck('straight_through', fusion=fusion, pyramid='paper')  # the default
 
 
 def test_missing_layer_is_a_clear_error():

@@ -1,4 +1,6 @@
 """CLIPBackbone: equivalence with open_clip, pretrained loading, tokenizer."""
+import warnings
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -143,6 +145,22 @@ def test_tokenizer_truncation_keeps_eot():
     assert ids[0, 0] == tok.sot_token_id and ids[0, -1] == tok.eot_token_id
     short = tok(['cat'])
     assert short[0, 2] == tok.eot_token_id and short[0, 3:].eq(0).all()
+
+
+def test_tokenizer_encode_says_what_it_cut():
+    """encode: the ids __call__ gives, the token count before the cut and
+    whether it cut, without a warning (its caller reports)."""
+    tok = CLIPTokenizer(context_length=6)
+    long_text = 'one two three four five six seven'
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        encoding = tok.encode(long_text)
+        short = tok.encode('cat')
+    assert encoding.truncated and encoding.num_tokens == 9
+    assert not short.truncated and short.num_tokens == 3
+    with pytest.warns(UserWarning, match='truncated'):
+        ids = tok([long_text, 'cat'])
+    assert torch.equal(ids, torch.stack([encoding.ids, short.ids]))
 
 
 @pytest.mark.parametrize('texts, error, match', [

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from mmengine.analysis import FlopAnalyzer
 from tiny_models import build_segmentor, tiny_segmentor_cfg
 
-from asda.models.decode_heads.wgda_head import MultiheadAttention
+from asda.models.layers import MultiheadAttention
 from asda.utils.flops import count_by_part, flop_analyzer
 
 

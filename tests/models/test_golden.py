@@ -56,6 +56,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+from model_parts import afs_probs, masks_and_coefficients
 
 import asda  # noqa: F401  (registers the components)
 
@@ -198,7 +199,8 @@ def summarize(model: torch.nn.Module) -> Tuple[dict, dict]:
     out = Summary()
     model.eval()
     with torch.no_grad():
-        x = model.extract_feat(imgs, texts=TEXTS)
+        feats = model.backbone(imgs, TEXTS)
+        x = model.neck(feats)  # = model.extract_feat(imgs, texts=TEXTS)
         logits = model.decode_head.forward(x)  # (B, 1, h, w)
         out.exact('logits_shape', list(logits.shape))
         at = torch.stack([logits[:, 0, y, x_] for y, x_ in POSITIONS], dim=1)
@@ -214,12 +216,12 @@ def summarize(model: torch.nn.Module) -> Tuple[dict, dict]:
                     value=x['feat'].abs().sum(dim=(1, 2, 3)))
         if 'afs_layers' in x:
             out.exact('afs_layers', x['afs_layers'].tolist())
-            probs = x['afs_probs']
+            probs = afs_probs(model.neck, feats)
             # probabilities: bounded by 1, as is their error's scale
             out.values['afs_probs'] = [_values(p) for p in probs]
             out.scales['afs_probs'] = [_values(torch.ones_like(p)) for p in probs]
         if model.decode_head.branch == 'dual':
-            masks, coef = model.decode_head.forward_branches(x)
+            masks, coef = masks_and_coefficients(model.decode_head, x)
             out.add_sum('mask_sums', masks, (2, 3))
             out.add('coef', coef, torch.ones_like(coef))  # tanh: |f_coef| <= 1
 

@@ -2,9 +2,10 @@
 import pytest
 import torch
 from asda_test_utils import assert_close_to_rounding
+from model_parts import masks_and_coefficients
 from tiny_models import build_segmentor, make_sample, small_head  # noqa: F401  (scope)
 
-from asda.models.decode_heads.wgda_head import sine_position_encoding
+from asda.models.layers import sine_position_encoding
 from asda.models.losses.binary_losses import binary_dice_loss, binary_focal_loss
 
 _head = small_head
@@ -22,7 +23,7 @@ def test_forward_is_eq10_at_8x_the_grid():
     x = _inputs()
     logits = head(x)
     assert logits.shape == (2, 1, 32, 48)
-    masks, coef = head.forward_branches(x)
+    masks, coef = masks_and_coefficients(head, x)
     assert masks.shape == (2, 8, 32, 48) and coef.shape == (2, 8)
     assert masks.min() >= 0 and masks.max() <= 1 and coef.abs().max() <= 1
     terms = coef[:, :, None, None] * masks  # Eq. 10's Nc terms, of both signs
@@ -47,6 +48,15 @@ def test_flatten_pool_needs_its_grid():
     assert head(_inputs()).shape == (2, 1, 32, 48)
     with pytest.raises(ValueError, match='token grid'):
         head(_inputs(h=5))
+
+
+@pytest.mark.parametrize('branch', ['cfs', 'single'])
+def test_flatten_pool_needs_the_dual_branch(branch):
+    """Coefficients exist in the dual branch only: a flatten pool elsewhere
+    would be silently ignored."""
+    with pytest.raises(ValueError, match="coef_pool='flatten' needs "
+                       "branch='dual'"):
+        _head(coef_pool='flatten', coef_grid=(4, 6), branch=branch)
 
 
 def test_loss_ignores_padding_and_resizes_target():

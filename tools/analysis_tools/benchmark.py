@@ -172,14 +172,15 @@ def make_inputs(segmentor, batch_size: int, device, channels_last: bool):
     return img, tokens, samples
 
 
-# ----------------------------------------------------------------- runners
+# ------------------------------------------------------------- model steps
 def _sync(device):
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
 
 
-class Runner:
-    """One model's inference and training step under the chosen options."""
+class ModelSteps:
+    """One model's inference and training step under the chosen options
+    (not a runner: no loop, no hooks; both models are timed alike)."""
 
     def __init__(self, module, optimizer_cfg, device, amp, compile_):
         from mmengine.registry import OPTIMIZERS
@@ -239,26 +240,26 @@ def _timed(fn, *args):
     return time.perf_counter() - start
 
 
-def time_pair(runners, mode, args, warmup, repeat):
-    """Median seconds of ``mode`` for each runner, alternating per repeat."""
+def time_pair(models, mode, args, warmup, repeat):
+    """Median seconds of ``mode`` for each model, alternating per repeat."""
     for _ in range(warmup):
-        for runner in runners.values():
-            getattr(runner, mode)(*args)
-    times = {name: [] for name in runners}
-    names = list(runners)
+        for steps in models.values():
+            getattr(steps, mode)(*args)
+    times = {name: [] for name in models}
+    names = list(models)
     for r in range(repeat):
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
-            times[name].append(_timed(getattr(runners[name], mode), *args))
+            times[name].append(_timed(getattr(models[name], mode), *args))
     return times
 
 
-def _resident_bytes(runner, tensors):
+def _resident_bytes(steps, tensors):
     """Bytes of the tensors a step starts with (unique storages)."""
     seen, total = set(), 0
-    items = list(runner.module.parameters()) + list(runner.module.buffers())
-    items += [p.grad for p in runner.module.parameters() if p.grad is not None]
-    for state in runner.optimizer.state.values():
+    items = list(steps.module.parameters()) + list(steps.module.buffers())
+    items += [p.grad for p in steps.module.parameters() if p.grad is not None]
+    for state in steps.optimizer.state.values():
         items += [v for v in state.values() if torch.is_tensor(v)]
     items += [t for t in tensors if torch.is_tensor(t)]
     for t in items:
@@ -271,21 +272,21 @@ def _resident_bytes(runner, tensors):
     return total
 
 
-def peak_memory(runner, mode, args):
+def peak_memory(steps, mode, args):
     """Peak bytes held by tensors during one ``mode`` call (see the doc)."""
-    device = runner.device
+    device = steps.device
     tensors = args[:2]
-    runner.optimizer.zero_grad(set_to_none=True)  # the step starts with it
+    steps.optimizer.zero_grad(set_to_none=True)  # the step starts with it
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
-        getattr(runner, mode)(*args)
+        getattr(steps, mode)(*args)
         return torch.cuda.max_memory_allocated(device)
-    resident = _resident_bytes(runner, tensors)
+    resident = _resident_bytes(steps, tensors)
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        getattr(runner, mode)(*args)
+        getattr(steps, mode)(*args)
     cpu_types = (DeviceType.CPU, DeviceType.MKLDNN, DeviceType.IDEEP)
     events = [(e.start_ns(), e.nbytes())
               for e in prof.profiler.kineto_results.events()
@@ -377,9 +378,9 @@ def run(args):
             module.to(memory_format=torch.channels_last)
     optim_cfg = cfg.get('optim_wrapper', {}).get(
         'optimizer', dict(type='Adam', lr=1e-4))
-    runners = dict(
-        full=Runner(full_module, optim_cfg, device, args.amp, args.compile),
-        bare=Runner(bare_module, optim_cfg, device, args.amp, args.compile))
+    models = dict(
+        full=ModelSteps(full_module, optim_cfg, device, args.amp, args.compile),
+        bare=ModelSteps(bare_module, optim_cfg, device, args.amp, args.compile))
 
     results = []
     for batch_size in args.batch_size:
@@ -387,21 +388,21 @@ def run(args):
         img, tokens, samples = make_inputs(segmentor, batch_size, device,
                                            args.channels_last)
         entry = dict(batch_size=batch_size)
-        times = time_pair(runners, 'infer', (img, tokens), args.warmup,
+        times = time_pair(models, 'infer', (img, tokens), args.warmup,
                           args.repeat)
         inference = {k: _stats(v, batch_size) for k, v in times.items()}
         inference['ratio'] = (inference['full']['median_ms']
                               / inference['bare']['median_ms'])
         if not args.no_memory:
-            for name, runner in runners.items():
-                peak = peak_memory(runner, 'infer', (img, tokens))
+            for name, steps in models.items():
+                peak = peak_memory(steps, 'infer', (img, tokens))
                 inference[name]['peak_mb'] = peak / 2**20
         entry['inference'] = inference
         if not (args.amp or args.no_half):
-            times = time_pair(runners, 'infer_half', (img, tokens),
+            times = time_pair(models, 'infer_half', (img, tokens),
                               args.warmup, args.repeat)
             half = {k: _stats(v, batch_size) for k, v in times.items()}
-            half['dtype'] = str(runners['full'].half_dtype).replace(
+            half['dtype'] = str(models['full'].half_dtype).replace(
                 'torch.', '')
             half['ratio'] = half['full']['median_ms'] / half['bare']['median_ms']
             # fp32 median / half median of the full model
@@ -410,14 +411,14 @@ def run(args):
             entry['inference_half'] = half
         if not args.no_train:
             train_args = (img, tokens, samples)
-            times = time_pair(runners, 'train_step', train_args,
+            times = time_pair(models, 'train_step', train_args,
                               max(args.warmup, 1), args.train_repeat)
             train = {k: _stats(v, batch_size) for k, v in times.items()}
             train['ratio'] = (train['full']['median_ms']
                               / train['bare']['median_ms'])
             if not args.no_memory:
-                for name, runner in runners.items():
-                    peak = peak_memory(runner, 'train_step', train_args)
+                for name, steps in models.items():
+                    peak = peak_memory(steps, 'train_step', train_args)
                     train[name]['peak_mb'] = peak / 2**20
                     train[name]['peak_mb_per_sample'] = peak / 2**20 / batch_size
             entry['train'] = train

@@ -23,6 +23,11 @@ are the same.
 
 Images: file paths, numpy arrays (RGB) or PIL images, decoded by
 :func:`asda.apis.image_io.load_image` (which says how each kind is read).
+
+Expressions are tokenised once, here, by the model's tokenizer
+(:meth:`asda.models.backbones.CLIPTokenizer.encode`): a truncation is
+reported with the expression's index, and the ids travel to the model in
+each sample's ``metainfo['tokens']``.
 """
 import copy
 import os
@@ -39,7 +44,7 @@ from mmengine.registry import init_default_scope
 from ..datasets.text import check_text
 from ..engine.checkpoint import load_model_checkpoint
 from ..engine.cli import read_config
-from ..models.backbones.tokenizer import TruncationWarning
+from ..models.backbones.tokenizer import Encoding
 from .image_io import ImageInput, load_image
 
 __all__ = [
@@ -258,12 +263,40 @@ class RISInferencer:
         tokenizer = getattr(self.model.backbone, 'tokenizer', None)
         return getattr(tokenizer, 'context_length', None)
 
+    @property
+    def tokenizer(self):
+        """The model's :class:`asda.models.backbones.CLIPTokenizer`
+        (``model.backbone.tokenizer``), or None (a model that tokenises in
+        its own way)."""
+        tokenizer = getattr(self.model.backbone, 'tokenizer', None)
+        return tokenizer if hasattr(tokenizer, 'encode') else None
+
     def num_tokens(self, text: str) -> Optional[int]:
         """Tokens of ``text`` with the start/end-of-text tokens."""
-        tokenizer = getattr(self.model.backbone, 'tokenizer', None)
-        if tokenizer is None or not hasattr(tokenizer, 'num_tokens'):
-            return None
-        return tokenizer.num_tokens(text)
+        tokenizer = self.tokenizer
+        return None if tokenizer is None else tokenizer.encode(text).num_tokens
+
+    def _encode(self, pairs: List[Tuple[int, str]]
+                ) -> List[Optional[Encoding]]:
+        """Each expression tokenised, once: its ids go to the model in the
+        sample's ``metainfo['tokens']`` (the model does not tokenise again),
+        and a truncation is reported here, with the expression's index. All
+        None when the model has no :attr:`tokenizer` (it tokenises then)."""
+        tokenizer = self.tokenizer
+        if tokenizer is None:
+            return [None] * len(pairs)
+        encodings = []
+        for i, (_, text) in enumerate(pairs):
+            encoding = tokenizer.encode(text, f'expression {i}')
+            if encoding.truncated:
+                warnings.warn(
+                    f'expression {i} has {encoding.num_tokens} tokens (with '
+                    f'start/end of text), more than the context length '
+                    f'{tokenizer.context_length}: truncated (the end-of-text '
+                    f'token is kept): {text!r}',
+                    ExpressionTruncatedWarning, stacklevel=3)
+            encodings.append(encoding)
+        return encodings
 
     # ------------------------------------------------------------- prepare
     def _prepare(self, image: ImageInput, index: int) -> dict:
@@ -328,19 +361,7 @@ class RISInferencer:
         batch_size = self.batch_size if batch_size is None else \
             self._check_batch_size(batch_size)
         images, pairs = self._normalise_call(image, expressions, images)
-
-        truncated = []
-        limit = self.context_length
-        for i, (_, text) in enumerate(pairs):
-            count = self.num_tokens(text) if limit else None
-            cut = count is not None and count > limit
-            truncated.append(cut)
-            if cut:
-                warnings.warn(
-                    f'expression {i} has {count} tokens (with start/end of '
-                    f'text), more than the context length {limit}: '
-                    f'truncated (the end-of-text token is kept): {text!r}',
-                    ExpressionTruncatedWarning, stacklevel=2)
+        encodings = self._encode(pairs)
 
         # Each image goes through the pipeline once; its expressions share
         # the packed tensor. Entries of the same size batch together.
@@ -362,20 +383,21 @@ class RISInferencer:
                     item = packed[img_idx]
                     sample = item['data_samples'].clone()
                     sample.set_metainfo(dict(text=text))
+                    if encodings[k] is not None:
+                        sample.set_metainfo(dict(tokens=encodings[k].ids))
                     batch.append(dict(inputs=item['inputs'],
                                       data_samples=sample))
                 for k, result in zip(chunk, self._forward(batch)):
                     img_idx, text = pairs[k]
                     result.update(text=text, image_index=img_idx,
-                                  truncated=truncated[k])
+                                  truncated=encodings[k] is not None
+                                  and encodings[k].truncated)
                     outputs[k] = result
         return outputs
 
     def _forward(self, batch: List[dict]) -> List[dict]:
         data = pseudo_collate(batch)
-        with torch.no_grad(), self._autocast(), warnings.catch_warnings():
-            # reported once, with the expression's index, by __call__
-            warnings.simplefilter('ignore', TruncationWarning)
+        with torch.no_grad(), self._autocast():
             samples = self.model.test_step(data)
         results = []
         for sample in samples:

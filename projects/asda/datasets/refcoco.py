@@ -1,5 +1,5 @@
 """RefCOCO / RefCOCO+ / G-Ref in the refer release's format."""
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import numpy as np
 from mmengine import fileio
@@ -373,16 +373,3 @@ class RefCOCODataset(BaseSegDataset):
             info['sent_id'] = sent_id
             info['text'] = text
         return info
-
-    # ------------------------------------------------------------------
-    def get_split_stats(self) -> Dict[str, int]:
-        """Numbers of samples, refs, expressions and images of this split."""
-        refs, sents, imgs = set(), 0, set()
-        for i in range(len(self)):
-            info = super().get_data_info(i)
-            refs.add(info['ref_id'])
-            imgs.add(info['image_id'])
-            sents += len(info['sentences']) if 'sentences' in info else 1
-        return dict(
-            samples=len(self), refs=len(refs), sentences=sents,
-            images=len(imgs))

@@ -1,2 +1,10 @@
-"""Utilities (not imported by ``import asda``): FLOP counting, tracing,
-command-line argument types."""
+"""Utilities.
+
+:mod:`asda.utils.atomic` (crash-safe file writes) is part of the plugin: the
+engine's checkpoint hooks and RISMetric import it, so ``import asda``
+imports this package. :mod:`asda.utils.flops` (FLOP counting),
+:mod:`asda.utils.op_count` (operator counting) and :mod:`asda.utils.tracing`
+(a tensor-in / tensor-out view of a segmentor) are imported only by the
+tools and the tests. The command-line argument types live in
+:mod:`asda.engine.cli`.
+"""

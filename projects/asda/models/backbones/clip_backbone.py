@@ -126,6 +126,19 @@ class _TextTower(nn.Module):
         return x, pad_mask, sent
 
 
+def _check_out_indices(out_indices: Sequence[int], num_layers: int
+                       ) -> Tuple[int, ...]:
+    """``out_indices`` as a tuple of increasing 1-based layer numbers in
+    [1, ``num_layers``], or a ValueError."""
+    out_indices = tuple(int(i) for i in out_indices)
+    if not out_indices or min(out_indices) < 1 or \
+            max(out_indices) > num_layers or \
+            list(out_indices) != sorted(set(out_indices)):
+        raise ValueError(f'out_indices must be increasing 1-based layer '
+                         f'numbers in [1, {num_layers}], got {out_indices}')
+    return out_indices
+
+
 @MODELS.register_module()
 class CLIPBackbone(BaseModule):
     """open_clip CLIP ViT image and text encoders for referring segmentation.
@@ -183,8 +196,52 @@ class CLIPBackbone(BaseModule):
         self.freeze_text = freeze_text
         self.with_cp = with_cp
 
-        cfg = self._resolve_cfg(model_name, model_cfg)
-        vision_cfg, text_cfg = cfg['vision_cfg'], cfg['text_cfg']
+        cfg = self._clip_cfg(model_name, model_cfg, quick_gelu)
+        # The open_clip config the towers were built from (tools build the
+        # bare open_clip CLIP of the same architecture from it).
+        self.clip_cfg = copy.deepcopy(cfg)
+        clip = CLIP(**cfg)
+        self.num_layers = len(clip.visual.transformer.resblocks)
+        self.out_indices = _check_out_indices(out_indices, self.num_layers)
+
+        visual = clip.visual
+        # Drop ln_post, the visual projection and blocks past the deepest
+        # requested layer: unused parameters would break DDP's default.
+        visual.prune_intermediate_layers(
+            indices=[i - 1 for i in self.out_indices],
+            prune_norm=True,
+            prune_head=True)
+        self.visual = visual
+        self.patch_size = _to_2tuple(visual.patch_size)
+        self.grid_size = tuple(visual.grid_size)
+        self.text = _TextTower(clip, self.context_length)
+        self.text_channels = self.text.out_channels
+        self.tokenizer = CLIPTokenizer(self.context_length)
+        del clip
+        self._freeze()
+
+    # ------------------------------------------------------------------ build
+    def _clip_cfg(self, model_name: str, model_cfg: Optional[dict],
+                  quick_gelu: Optional[bool]) -> dict:
+        """The open_clip CLIP config the towers are built from: the named
+        or given one, checked (ViT + text transformer, class token), set to
+        this backbone's image size and context length, without the parts
+        the backbone does not use (logit scale / bias)."""
+        if model_cfg is not None:
+            cfg = copy.deepcopy(_plain(dict(model_cfg)))
+        else:
+            from open_clip import get_model_config
+            cfg = get_model_config(model_name)
+            if cfg is None:
+                from open_clip import list_models
+                raise ValueError(f'unknown open_clip model {model_name!r}; '
+                                 f'known: {list_models()}')
+            cfg = copy.deepcopy(cfg)
+        for key in ('embed_dim', 'vision_cfg', 'text_cfg'):
+            if key not in cfg:
+                raise ValueError(f'CLIP model_cfg lacks {key!r}')
+        vision_cfg = cfg['vision_cfg'] = dict(cfg['vision_cfg'])
+        text_cfg = cfg['text_cfg'] = dict(cfg['text_cfg'])
         for key in ('timm_model_name', 'hf_model_name'):
             if vision_cfg.get(key) or text_cfg.get(key):
                 raise ValueError(f'CLIPBackbone supports open_clip ViT/text '
@@ -201,58 +258,9 @@ class CLIPBackbone(BaseModule):
             quick_gelu = bool(cfg.get('quick_gelu', False)) or \
                 self._tag_quick_gelu()
         cfg['quick_gelu'] = bool(quick_gelu)
-        cfg.pop('custom_text', None)
-        for key in ('init_logit_scale', 'init_logit_bias',
+        for key in ('custom_text', 'init_logit_scale', 'init_logit_bias',
                     'nonscalar_logit_scale'):
             cfg.pop(key, None)
-        # The open_clip config the towers were built from (tools build the
-        # bare open_clip CLIP of the same architecture from it).
-        self.clip_cfg = copy.deepcopy(cfg)
-        clip = CLIP(**cfg)
-
-        num_layers = len(clip.visual.transformer.resblocks)
-        out_indices = tuple(int(i) for i in out_indices)
-        if not out_indices or min(out_indices) < 1 or \
-                max(out_indices) > num_layers or \
-                list(out_indices) != sorted(set(out_indices)):
-            raise ValueError(f'out_indices must be increasing 1-based layer '
-                             f'numbers in [1, {num_layers}], got {out_indices}')
-        self.out_indices = out_indices
-        self.num_layers = num_layers
-
-        visual = clip.visual
-        # Drop ln_post, the visual projection and blocks past the deepest
-        # requested layer: unused parameters would break DDP's default.
-        visual.prune_intermediate_layers(
-            indices=[i - 1 for i in out_indices],
-            prune_norm=True,
-            prune_head=True)
-        self.visual = visual
-        self.patch_size = _to_2tuple(visual.patch_size)
-        self.grid_size = tuple(visual.grid_size)
-        self.text = _TextTower(clip, self.context_length)
-        self.text_channels = self.text.out_channels
-        self.tokenizer = CLIPTokenizer(self.context_length)
-        del clip
-        self._freeze()
-
-    # ------------------------------------------------------------------ build
-    def _resolve_cfg(self, model_name: str, model_cfg: Optional[dict]) -> dict:
-        if model_cfg is not None:
-            cfg = copy.deepcopy(_plain(dict(model_cfg)))
-        else:
-            from open_clip import get_model_config
-            cfg = get_model_config(model_name)
-            if cfg is None:
-                from open_clip import list_models
-                raise ValueError(f'unknown open_clip model {model_name!r}; '
-                                 f'known: {list_models()}')
-            cfg = copy.deepcopy(cfg)
-        for key in ('embed_dim', 'vision_cfg', 'text_cfg'):
-            if key not in cfg:
-                raise ValueError(f'CLIP model_cfg lacks {key!r}')
-        cfg['vision_cfg'] = dict(cfg['vision_cfg'])
-        cfg['text_cfg'] = dict(cfg['text_cfg'])
         return cfg
 
     def _pretrained_tag_cfg(self) -> Optional[dict]:

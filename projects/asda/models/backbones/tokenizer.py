@@ -3,17 +3,30 @@
 Shapes: N expressions, L context length.
 """
 import warnings
-from typing import Sequence, Union
+from typing import NamedTuple, Sequence, Union
 
 import torch
 
 from ...datasets.text import check_text
 
-__all__ = ['CLIPTokenizer', 'TruncationWarning']
+__all__ = ['CLIPTokenizer', 'Encoding', 'TruncationWarning']
 
 
 class TruncationWarning(UserWarning):
     """An expression had more tokens than the context length and was cut."""
+
+
+class Encoding(NamedTuple):
+    """One expression, tokenised (:meth:`CLIPTokenizer.encode`).
+
+    Attributes:
+        ids (Tensor): (L,) long, ``[SOT] tokens [EOT] 0 ...``, cut to L.
+        num_tokens (int): Its tokens with SOT and EOT, before any cut.
+        truncated (bool): Whether it was cut (``num_tokens > L``).
+    """
+    ids: torch.Tensor
+    num_tokens: int
+    truncated: bool
 
 
 class CLIPTokenizer:
@@ -22,8 +35,10 @@ class CLIPTokenizer:
     ``[SOT] tokens [EOT] 0 ...`` padded to ``context_length``. An expression
     longer than ``context_length - 2`` tokens is cut and still ends with the
     end-of-text token (the sentence feature is read there), with a
-    :class:`TruncationWarning`; :meth:`num_tokens` and :meth:`truncates`
-    tell beforehand. The vocabulary ships with open_clip; it is loaded once
+    :class:`TruncationWarning`. :meth:`encode` tokenises one expression and
+    says whether it was cut, for a caller that reports it itself (the
+    inferencer, which then hands the ids to the model: each expression is
+    tokenised once). The vocabulary ships with open_clip; it is loaded once
     per process.
 
     Args:
@@ -52,31 +67,34 @@ class CLIPTokenizer:
     def eot_token_id(self) -> int:
         return self.bpe().eot_token_id
 
-    def _ids(self, text: str) -> list:
+    def encode(self, text: str, what: str = 'expression') -> Encoding:
+        """One expression -> its :class:`Encoding` (no warning: the caller
+        reports a truncation, as :meth:`__call__` and the inferencer do).
+        ``what`` names the text in the error of a bad one."""
         bpe = self.bpe()
-        return [bpe.sot_token_id] + bpe.encode(text) + [bpe.eot_token_id]
-
-    def num_tokens(self, text: str) -> int:
-        """Tokens of ``text`` with the start/end-of-text tokens."""
-        return len(self._ids(text))
-
-    def truncates(self, text: str) -> bool:
-        """Whether ``text`` has more tokens than the context length."""
-        return self.num_tokens(text) > self.context_length
+        ids = [bpe.sot_token_id] + bpe.encode(check_text(text, what)) + \
+            [bpe.eot_token_id]
+        num_tokens, length = len(ids), self.context_length
+        if num_tokens > length:
+            ids = ids[:length - 1] + [bpe.eot_token_id]
+        out = torch.zeros(length, dtype=torch.long)
+        out[:len(ids)] = torch.tensor(ids, dtype=torch.long)
+        return Encoding(out, num_tokens, num_tokens > length)
 
     def __call__(self, texts: Union[str, Sequence[str]]) -> torch.Tensor:
-        """Expressions -> (N, L) token ids."""
+        """Expressions -> (N, L) token ids; a :class:`TruncationWarning` for
+        each one cut."""
         if isinstance(texts, str):
             texts = [texts]
-        length = self.context_length
-        out = torch.zeros(len(texts), length, dtype=torch.long)
+        rows = []
         for i, text in enumerate(texts):
-            ids = self._ids(check_text(text, f'expression {i}'))
-            if len(ids) > length:
+            encoding = self.encode(text, f'expression {i}')
+            if encoding.truncated:
                 warnings.warn(
-                    f'expression truncated to context length {length} '
-                    f'({len(ids)} tokens with SOT/EOT): {text!r}',
-                    TruncationWarning, stacklevel=2)
-                ids = ids[:length - 1] + [self.eot_token_id]
-            out[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-        return out
+                    f'expression truncated to context length '
+                    f'{self.context_length} ({encoding.num_tokens} tokens '
+                    f'with SOT/EOT): {text!r}', TruncationWarning, stacklevel=2)
+            rows.append(encoding.ids)
+        if not rows:
+            return torch.zeros(0, self.context_length, dtype=torch.long)
+        return torch.stack(rows)

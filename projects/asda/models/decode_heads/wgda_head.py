@@ -1,5 +1,8 @@
 """Word Guided Dual-branch Aligner (WGDA = CFS + WCG), paper Sec. 3.4.
 
+Shapes: B batch, d the working width (``in_channels``), H x W the token
+grid, L words, D text width, Nc response masks.
+
 Input: the AFSF neck's dict (``'feat'`` F_coarse (B, d, H, W), ``'word_feats'``
 f_T (B, L, D), ``'word_mask'`` (B, L) True = padding).
 
@@ -17,7 +20,8 @@ WCG (Eq. 8-9)::
 
 ``coef_pool='avg'`` (default, our choice: any input size) averages the
 H x W x Nc map; ``'flatten'`` reproduces the release (flatten + Linear,
-position-aware, needs the token grid fixed by ``coef_grid``).
+position-aware, needs the token grid fixed by ``coef_grid``; only the dual
+branch has coefficients).
 
 Output (Eq. 10): M = sum_k f_coef[k] M'_k, one logit channel at 8x the token
 grid (208 x 208 for a 416 input with patch 16). Prediction is
@@ -30,6 +34,14 @@ single logit channel (no word features, no coefficients; rows a-d);
 words by the cross-attention layer (as CRIS's transformer decoder does)
 before that single-channel decoder.
 
+Layout: each branch is a small module (:class:`CFSBranch`,
+:class:`SingleBranch`, :class:`DualBranch`, and :class:`ReleaseDualBranch`
+for ``coef_pool='flatten'``), chosen once in ``WGDAHead.__init__``; the head
+adopts its layers (:func:`asda.models.layers.adopt`) under the names the
+checkpoints use (``cfs_layers``, ``cfs_norm``, ``decoder``, ``mask_conv``,
+``wcg_layer``, ``coef_convs``, ``coef_fc``). The generic layers (attention,
+position encoding) live in :mod:`asda.models.layers`.
+
 Loss: the target is resized to the logit size; every term of
 ``loss_decode`` (default: sigmoid focal, gamma 2, alpha 0.25, + Dice, 1:1)
 ignores ``ignore_index`` pixels (the padding). ``target_resize='area'``
@@ -40,9 +52,7 @@ the target by half a logit pixel against the bilinear up-sampling used at
 prediction: 1 px at the input resolution, enough to cap the IoU of a
 perfectly fitted 28 px square at ~0.87.
 """
-import functools
-import math
-from typing import List, Optional, Sequence
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -51,140 +61,209 @@ from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 
+from ..layers import CrossAttentionLayer, SelfAttentionLayer, adopt, sine_position_encoding
 from .no_target import NoTargetClassifier
 
-__all__ = ['WGDAHead', 'MultiheadAttention', 'sine_position_encoding']
+__all__ = [
+    'WGDAHead', 'BranchConfig', 'CFSBranch', 'SingleBranch', 'DualBranch',
+    'ReleaseDualBranch', 'FlattenCoefficients'
+]
 
 
-def sine_position_encoding(h: int, w: int, dim: int,
-                           temperature: float = 10000.,
-                           device=None, dtype=torch.float32) -> torch.Tensor:
-    """2-D sine/cosine position encoding (DETR style), (h * w, dim).
+class BranchConfig(NamedTuple):
+    """What every branch is built from: :class:`WGDAHead`'s arguments."""
+    dim: int
+    text_dim: int
+    num_layers: int
+    num_heads: int
+    ffn_ratio: float
+    dropout: float
+    attn_dropout: float
+    decoder_channels: Tuple[int, ...]
+    num_masks: int
+    coef_channels: int
+    coef_grid: Optional[Tuple[int, int]]
+    norm_cfg: dict
+    act_cfg: dict
+    align_corners: bool
 
-    Half of the channels encode y, half x; coordinates are normalised to
-    (0, 2 pi], so the encoding is defined for any grid size. A constant of
-    the grid: computed once per (size, device, dtype) and cached (about 20
-    small kernels a forward otherwise); do not modify the result in place.
+
+class FlattenCoefficients(nn.Linear):
+    """The release's coefficient pooling: flatten the (B, Nc, H, W) map of a
+    fixed token grid and map it by a Linear to (B, Nc) (position-aware)."""
+
+    def __init__(self, grid: Sequence[int], num_masks: int):
+        self.grid = tuple(grid)
+        super().__init__(num_masks * self.grid[0] * self.grid[1], num_masks)
+
+    def forward(self, coef: torch.Tensor) -> torch.Tensor:
+        if tuple(coef.shape[-2:]) != self.grid:
+            raise ValueError(f"coef_pool='flatten' is built for a "
+                             f'{self.grid} token grid, got '
+                             f'{tuple(coef.shape[-2:])}')
+        return super().forward(coef.flatten(1))  # (B, Nc * H * W)
+
+
+# ------------------------------------------------------------------ branches
+# A branch maps the neck's dict to the (B, 1, 8H, 8W) logits and F_fine
+# (B, HW, d), None where it has no word attention.
+class CFSBranch(nn.Module):
+    """Table 2 rows (a)-(d): CFS alone (Eq. 6-7), its decoder ending in one
+    logit channel (no word features, no coefficients).
+
+    Args:
+        cfg (BranchConfig): The sizes.
+        out_channels (int): Channels of the last 1x1 convolution (1 here,
+            Nc in :class:`DualBranch`).
     """
-    if torch.jit.is_tracing() or torch.compiler.is_compiling():
-        return _sine_position_encoding(h, w, dim, temperature, device, dtype)
-    with torch.inference_mode(False), torch.no_grad():
-        # a normal tensor even when first built under inference_mode
-        return _cached_sine_position_encoding(
-            h, w, dim, temperature, torch.device(device or 'cpu'), dtype)
+
+    def __init__(self, cfg: BranchConfig, out_channels: int = 1):
+        super().__init__()
+        self.align_corners = cfg.align_corners
+        # Local Visual Attention + segmentation decoder
+        self.cfs_layers = nn.ModuleList([
+            SelfAttentionLayer(cfg.dim, cfg.num_heads, cfg.ffn_ratio,
+                               cfg.dropout, cfg.attn_dropout)
+            for _ in range(cfg.num_layers)
+        ])
+        self.cfs_norm = nn.LayerNorm(cfg.dim)
+        stages, c_in = [], cfg.dim
+        for c_out in cfg.decoder_channels:
+            stages.append(ConvModule(c_in, c_out, 3, padding=1,
+                                     norm_cfg=cfg.norm_cfg, act_cfg=cfg.act_cfg))
+            c_in = c_out
+        self.decoder = nn.ModuleList(stages)
+        self.mask_conv = nn.Conv2d(c_in, out_channels, 1)
+
+    def visual_attention(self, x: torch.Tensor
+                         ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """CFS's Local Visual Attention (Eq. 6).
+
+        Args:
+            x (Tensor): F_coarse (B, d, H, W).
+
+        Returns:
+            tuple: F_A (B, HW, d) and the position encoding (1, HW, d).
+        """
+        B, d, H, W = x.shape
+        pos = sine_position_encoding(H, W, d, device=x.device,
+                                     dtype=x.dtype)[None]
+        tokens = x.flatten(2).transpose(1, 2)  # (B, HW, d)
+        for layer in self.cfs_layers:
+            tokens = layer(tokens, pos)
+        return self.cfs_norm(tokens), pos
+
+    def decode(self, tokens: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        """CFS segmentation decoder (Eq. 7): (B, HW, d) tokens -> (B, Nc or 1,
+        8H, 8W) logits, 3 x (up x2, conv3x3), then conv1x1."""
+        y = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, H, W)  # (B, d, H, W)
+        for stage in self.decoder:
+            y = F.interpolate(y, scale_factor=2, mode='bilinear',
+                              align_corners=self.align_corners)
+            y = stage(y)
+        return self.mask_conv(y)
+
+    def forward(self, inputs: dict) -> Tuple[torch.Tensor, None]:
+        """(B, 1, 8H, 8W) logits of F_A, and no F_fine."""
+        H, W = inputs['feat'].shape[-2:]
+        tokens, _ = self.visual_attention(inputs['feat'])
+        return self.decode(tokens, H, W), None
 
 
-@functools.lru_cache(maxsize=8)
-def _cached_sine_position_encoding(h, w, dim, temperature, device, dtype):
-    return _sine_position_encoding(h, w, dim, temperature, device, dtype)
+class SingleBranch(CFSBranch):
+    """Table 2 row (e): F_A attends to the words (WCG's Visual and Language
+    Local Attention, Eq. 8) before the one-channel decoder. Arguments as
+    :class:`CFSBranch`."""
+
+    def __init__(self, cfg: BranchConfig, out_channels: int = 1):
+        super().__init__(cfg, out_channels)
+        self.wcg_layer = CrossAttentionLayer(
+            cfg.dim, cfg.text_dim, cfg.num_heads, cfg.ffn_ratio, cfg.dropout,
+            cfg.attn_dropout)
+
+    def word_attention(self, tokens: torch.Tensor, pos: torch.Tensor,
+                       inputs: dict) -> torch.Tensor:
+        """Eq. 8: F_A (B, HW, d) -> F_fine (B, HW, d), attending to the
+        words f_T (B, L, D) (padding masked)."""
+        words = inputs['word_feats'].to(tokens.dtype)
+        return self.wcg_layer(tokens, pos, words, inputs.get('word_mask'))
+
+    def forward(self, inputs: dict) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(B, 1, 8H, 8W) logits of F_fine, and F_fine (B, HW, d)."""
+        H, W = inputs['feat'].shape[-2:]
+        tokens, pos = self.visual_attention(inputs['feat'])
+        fine = self.word_attention(tokens, pos, inputs)
+        return self.decode(fine, H, W), fine
 
 
-def _sine_position_encoding(h, w, dim, temperature, device, dtype):
-    if dim % 4:
-        raise ValueError(f'sine position encoding needs dim % 4 == 0, got {dim}')
-    half = dim // 2
-    scale = 2 * math.pi
-    y = torch.arange(1, h + 1, device=device, dtype=torch.float32) / h * scale
-    x = torch.arange(1, w + 1, device=device, dtype=torch.float32) / w * scale
-    dim_t = torch.arange(half, device=device, dtype=torch.float32)
-    dim_t = temperature ** (2 * torch.div(dim_t, 2, rounding_mode='floor') / half)
-    pos_y = y[:, None] / dim_t  # (h, half)
-    pos_x = x[:, None] / dim_t  # (w, half)
-    pos_y = torch.stack([pos_y[:, 0::2].sin(), pos_y[:, 1::2].cos()],
-                        dim=2).flatten(1)
-    pos_x = torch.stack([pos_x[:, 0::2].sin(), pos_x[:, 1::2].cos()],
-                        dim=2).flatten(1)
-    pos = torch.cat([pos_y[:, None, :].expand(h, w, half),
-                     pos_x[None, :, :].expand(h, w, half)], dim=-1)
-    return pos.reshape(h * w, dim).to(dtype)
+class DualBranch(SingleBranch):
+    """Table 2 row (f), the paper's WGDA: Nc response masks M' from F_A
+    (CFS), coefficients f_coef from F_fine (WCG, Eq. 8-9), combined by
+    Eq. 10. Coefficients pooled by a global average (``coef_pool='avg'``).
 
-
-class MultiheadAttention(nn.Module):
-    """Multi-head attention on ``F.scaled_dot_product_attention``.
-
-    Batch-first; keys/values may have their own width (``kdim``), e.g. the
-    text features in cross-attention. ``key_padding_mask`` (B, Lk) is True
-    at the keys to ignore.
+    Args:
+        cfg (BranchConfig): The sizes.
     """
 
-    def __init__(self, dim: int, num_heads: int, kdim: Optional[int] = None,
-                 dropout: float = 0.):
-        super().__init__()
-        if dim % num_heads:
-            raise ValueError(f'dim {dim} is not divisible by {num_heads} heads')
-        kdim = kdim or dim
-        self.num_heads = num_heads
-        self.dropout = dropout
-        self.q_proj = nn.Linear(dim, dim)
-        self.k_proj = nn.Linear(kdim, dim)
-        self.v_proj = nn.Linear(kdim, dim)
-        self.out_proj = nn.Linear(dim, dim)
+    def __init__(self, cfg: BranchConfig):
+        super().__init__(cfg, out_channels=cfg.num_masks)
+        # Gated Coefficients Phi_coef
+        self.coef_convs = nn.Sequential(
+            ConvModule(cfg.dim, cfg.coef_channels, 3, padding=1,
+                       norm_cfg=cfg.norm_cfg, act_cfg=cfg.act_cfg),
+            ConvModule(cfg.coef_channels, cfg.coef_channels, 3, padding=1,
+                       norm_cfg=cfg.norm_cfg, act_cfg=cfg.act_cfg),
+            nn.Conv2d(cfg.coef_channels, cfg.num_masks, 1))
 
-    def forward(self, query: torch.Tensor, key: torch.Tensor,
-                value: torch.Tensor,
-                key_padding_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        B, Lq, C = query.shape
-        h = self.num_heads
-        q = self.q_proj(query).view(B, Lq, h, C // h).transpose(1, 2)
-        k = self.k_proj(key).view(B, key.shape[1], h, C // h).transpose(1, 2)
-        v = self.v_proj(value).view(B, value.shape[1], h, C // h).transpose(1, 2)
-        attn_mask = None
-        if key_padding_mask is not None:
-            attn_mask = ~key_padding_mask.bool()[:, None, None, :]
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask,
-            dropout_p=self.dropout if self.training else 0.)
-        return self.out_proj(out.transpose(1, 2).reshape(B, Lq, C))
+    def pool(self, coef: torch.Tensor) -> torch.Tensor:
+        """Eq. 9's unnamed step, (B, Nc, H, W) -> (B, Nc): global average
+        pooling (our choice: any input size)."""
+        return coef.mean(dim=(2, 3))
 
+    def coefficients(self, fine: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        """Gated Coefficients (Eq. 9): F_fine (B, HW, d) -> f_coef (B, Nc)."""
+        fine = fine.transpose(1, 2).reshape(fine.shape[0], -1, H, W)  # (B, d, H, W)
+        return self.pool(self.coef_convs(fine)).tanh()
 
-class FFN(nn.Sequential):
+    def parts(self, inputs: dict
+              ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """M' (B, Nc, 8H, 8W), f_coef (B, Nc) and F_fine (B, HW, d)."""
+        H, W = inputs['feat'].shape[-2:]
+        tokens, pos = self.visual_attention(inputs['feat'])  # F_A
+        fine = self.word_attention(tokens, pos, inputs)  # F_fine
+        return self.decode(tokens, H, W).sigmoid(), \
+            self.coefficients(fine, H, W), fine
 
-    def __init__(self, dim: int, ratio: float, dropout: float):
-        hidden = int(dim * ratio)
-        super().__init__(
-            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout),
-            nn.Linear(hidden, dim))
-
-
-class SelfAttentionLayer(nn.Module):
-    """Pre-norm self-attention layer of CFS's Local Visual Attention."""
-
-    def __init__(self, dim: int, num_heads: int, ffn_ratio: float,
-                 dropout: float, attn_dropout: float = 0.):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
-        self.attn = MultiheadAttention(dim, num_heads, dropout=attn_dropout)
-        self.norm2 = nn.LayerNorm(dim)
-        self.ffn = FFN(dim, ffn_ratio, dropout)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        h = self.norm1(x)
-        qk = h + pos
-        x = x + self.drop(self.attn(qk, qk, h))
-        return x + self.drop(self.ffn(self.norm2(x)))
+    def forward(self, inputs: dict) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 10, M = sum_k f_coef[k] M'_k (B, 1, 8H, 8W), and F_fine."""
+        masks, coef, fine = self.parts(inputs)
+        B, K, H, W = masks.shape
+        # (B, 1, K) @ (B, K, HW) -> (B, 1, HW) -> (B, 1, H, W)
+        return torch.bmm(coef.to(masks.dtype)[:, None, :],
+                         masks.flatten(2)).view(B, 1, H, W), fine
 
 
-class CrossAttentionLayer(nn.Module):
-    """WCG's Visual and Language Local Attention (Eq. 8)."""
+class ReleaseDualBranch(DualBranch):
+    """:class:`DualBranch` with the release's coefficient pooling
+    (``coef_pool='flatten'``: :class:`FlattenCoefficients`, a fixed token
+    grid ``cfg.coef_grid``)."""
 
-    def __init__(self, dim: int, text_dim: int, num_heads: int,
-                 ffn_ratio: float, dropout: float, attn_dropout: float = 0.):
-        super().__init__()
-        self.norm_q = nn.LayerNorm(dim)
-        self.norm_kv = nn.LayerNorm(text_dim)
-        self.attn = MultiheadAttention(dim, num_heads, kdim=text_dim,
-                                       dropout=attn_dropout)
-        self.norm2 = nn.LayerNorm(dim)
-        self.ffn = FFN(dim, ffn_ratio, dropout)
-        self.drop = nn.Dropout(dropout)
+    def __init__(self, cfg: BranchConfig):
+        super().__init__(cfg)
+        self.coef_fc = FlattenCoefficients(cfg.coef_grid, cfg.num_masks)
 
-    def forward(self, x: torch.Tensor, pos: torch.Tensor, words: torch.Tensor,
-                word_mask: Optional[torch.Tensor]) -> torch.Tensor:
-        words = self.norm_kv(words)
-        x = x + self.drop(self.attn(self.norm_q(x) + pos, words, words,
-                                    key_padding_mask=word_mask))
-        return x + self.drop(self.ffn(self.norm2(x)))
+    def pool(self, coef: torch.Tensor) -> torch.Tensor:
+        """(B, Nc, H, W) -> (B, Nc) by flatten + Linear (the release)."""
+        return self.coef_fc(coef)
+
+
+# (branch, coef_pool) -> the branch module; coefficients exist in 'dual' only
+_BRANCHES = {
+    ('cfs', 'avg'): CFSBranch,
+    ('single', 'avg'): SingleBranch,
+    ('dual', 'avg'): DualBranch,
+    ('dual', 'flatten'): ReleaseDualBranch,
+}
 
 
 def _check_args(out_channels, decoder_channels, coef_pool, coef_grid,
@@ -198,73 +277,18 @@ def _check_args(out_channels, decoder_channels, coef_pool, coef_grid,
                          '(out_channels=1, num_classes=2)')
     if len(decoder_channels) != 3:
         raise ValueError('decoder_channels needs three stages (8x up)')
-    for name, value, allowed in (('coef_pool', coef_pool, tuple(_COEF_POOLS)),
-                                 ('branch', branch, tuple(_BRANCHES)),
-                                 ('target_resize', target_resize,
-                                  tuple(_TARGET_RESIZES))):
+    for name, value, allowed in (
+            ('coef_pool', coef_pool, ('avg', 'flatten')),
+            ('branch', branch, ('dual', 'cfs', 'single')),
+            ('target_resize', target_resize, tuple(_TARGET_RESIZES))):
         if value not in allowed:
             raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
+    if (branch, coef_pool) not in _BRANCHES:
+        raise ValueError(f"coef_pool='{coef_pool}' needs branch='dual' (the "
+                         f"only branch with coefficients), got "
+                         f"branch='{branch}'")
     if coef_pool == 'flatten' and coef_grid is None:
         raise ValueError("coef_pool='flatten' needs coef_grid=(h, w)")
-
-
-class FlattenCoefficients(nn.Linear):
-    """The release's coefficient pooling: flatten the (B, Nc, h, w) map of a
-    fixed token grid and map it by a Linear to (B, Nc) (position-aware)."""
-
-    def __init__(self, grid: Sequence[int], num_masks: int):
-        self.grid = tuple(grid)
-        super().__init__(num_masks * self.grid[0] * self.grid[1], num_masks)
-
-    def forward(self, coef: torch.Tensor) -> torch.Tensor:
-        if tuple(coef.shape[-2:]) != self.grid:
-            raise ValueError(f"coef_pool='flatten' is built for a "
-                             f'{self.grid} token grid, got '
-                             f'{tuple(coef.shape[-2:])}')
-        return super().forward(coef.flatten(1))  # (B, Nc * h * w)
-
-
-# Coefficient pooling (Eq. 9's unnamed step), (B, Nc, H, W) -> (B, Nc).
-def _average(head: 'WGDAHead', coef: torch.Tensor) -> torch.Tensor:
-    """Global average pooling: any input size (our choice)."""
-    return coef.mean(dim=(2, 3))
-
-
-def _flatten(head: 'WGDAHead', coef: torch.Tensor) -> torch.Tensor:
-    """Flatten + Linear (:class:`FlattenCoefficients`, the release)."""
-    return head.coef_fc(coef)
-
-
-_COEF_POOLS = dict(avg=_average, flatten=_flatten)
-
-
-# Branches (Table 2 rows): F_coarse dict -> (B, 1, 8H, 8W) logits and
-# F_fine (B, HW, d) (None where the branch has no word attention).
-def _dual(head: 'WGDAHead', inputs: dict):
-    """Row (f), the paper's WGDA: Eq. 10, M = sum_k f_coef[k] M'_k."""
-    masks, coef, fine = head._dual_parts(inputs)
-    B, K, H, W = masks.shape
-    # (B, 1, K) @ (B, K, HW) -> (B, 1, HW) -> (B, 1, H, W)
-    return torch.bmm(coef.to(masks.dtype)[:, None, :],
-                     masks.flatten(2)).view(B, 1, H, W), fine
-
-
-def _cfs(head: 'WGDAHead', inputs: dict):
-    """Rows (a)-(d): the CFS decoder alone, one logit channel."""
-    H, W = inputs['feat'].shape[-2:]
-    tokens, _ = head._visual_attention(inputs['feat'])
-    return head._decode(tokens, H, W), None
-
-
-def _single(head: 'WGDAHead', inputs: dict):
-    """Row (e): F_A attends to the words before the one-channel decoder."""
-    H, W = inputs['feat'].shape[-2:]
-    tokens, pos = head._visual_attention(inputs['feat'])
-    fine = head._word_attention(tokens, pos, inputs)
-    return head._decode(fine, H, W), fine
-
-
-_BRANCHES = dict(dual=_dual, cfs=_cfs, single=_single)
 
 
 def resize_target_area(seg_label: torch.Tensor, size,
@@ -313,13 +337,15 @@ class WGDAHead(BaseDecodeHead):
             stages of the segmentation decoder.
         num_masks (int): Nc, response masks and coefficients (Table 4).
         coef_channels (int): Width of Phi_coef's two 3x3 convolutions.
-        coef_pool (str): ``'avg'`` or ``'flatten'`` (see module docstring).
+        coef_pool (str): ``'avg'`` or ``'flatten'`` (see module docstring;
+            ``'flatten'`` needs ``branch='dual'``).
         coef_grid (tuple[int, int], optional): Token grid for
             ``coef_pool='flatten'`` (26 x 26 at 416 with patch 16).
         target_resize (str): ``'area'`` or ``'nearest'``: how the target
             is brought to the logit size for the loss.
         branch (str): ``'dual'``, ``'cfs'`` or ``'single'`` (Table 2 rows,
-            see the module docstring).
+            see the module docstring); kept as ``self.branch``, its module
+            as ``self.decode_branch``.
         no_target (dict, optional): Generalized RIS (gRefCOCO): arguments
             of a :class:`NoTargetClassifier` (``loss_weight``,
             ``threshold``, ``hidden_channels``), a no-target logit per
@@ -364,126 +390,39 @@ class WGDAHead(BaseDecodeHead):
                  **kwargs):
         if norm_cfg is None:
             norm_cfg = dict(type='GN', num_groups=8, requires_grad=True)
-        if act_cfg is None:
-            act_cfg = dict(type='ReLU')
+        act_cfg = dict(type='ReLU') if act_cfg is None else act_cfg
         _check_args(out_channels, decoder_channels, coef_pool, coef_grid,
                     branch, target_resize, no_target)
         if isinstance(loss_decode, tuple):
             loss_decode = list(loss_decode)
         super().__init__(
-            in_channels,
-            decoder_channels[-1],
-            num_classes=num_classes,
-            out_channels=out_channels,
-            threshold=threshold,
-            dropout_ratio=0,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg,
-            loss_decode=loss_decode,
-            ignore_index=ignore_index,
-            align_corners=align_corners,
-            init_cfg=init_cfg,
-            **kwargs)
+            in_channels, decoder_channels[-1], num_classes=num_classes,
+            out_channels=out_channels, threshold=threshold, dropout_ratio=0,
+            norm_cfg=norm_cfg, act_cfg=act_cfg, loss_decode=loss_decode,
+            ignore_index=ignore_index, align_corners=align_corners,
+            init_cfg=init_cfg, **kwargs)
         del self.conv_seg  # unused: Eq. 10 replaces it (DDP needs no strays)
-        d = in_channels
         self.text_channels = text_channels
         self.num_masks = num_masks
         self.coef_pool = coef_pool
         self.coef_grid = tuple(coef_grid) if coef_grid is not None else None
         self.target_resize = target_resize
         self.branch = branch
-        self._forward = _BRANCHES[branch]
-        self._pool = _COEF_POOLS[coef_pool]
         self._resize_target = _TARGET_RESIZES[target_resize]
-
-        # CFS: Local Visual Attention + segmentation decoder.
-        self.cfs_layers = nn.ModuleList([
-            SelfAttentionLayer(d, num_heads, ffn_ratio, dropout, attn_dropout)
-            for _ in range(num_layers)
-        ])
-        self.cfs_norm = nn.LayerNorm(d)
-        stages, c_in = [], d
-        for c_out in decoder_channels:
-            stages.append(ConvModule(c_in, c_out, 3, padding=1,
-                                     norm_cfg=norm_cfg, act_cfg=act_cfg))
-            c_in = c_out
-        self.decoder = nn.ModuleList(stages)
-        self.mask_conv = nn.Conv2d(c_in, num_masks if branch == 'dual' else 1, 1)
-
-        # WCG: Visual and Language Local Attention + Gated Coefficients
-        # (the Table 2 rows (a)-(d) have neither, row (e) only the former).
-        self.wcg_layer = CrossAttentionLayer(
-            d, text_channels, num_heads, ffn_ratio, dropout, attn_dropout) \
-            if branch != 'cfs' else None
-        self.coef_convs = nn.Sequential(
-            ConvModule(d, coef_channels, 3, padding=1, norm_cfg=norm_cfg,
-                       act_cfg=act_cfg),
-            ConvModule(coef_channels, coef_channels, 3, padding=1,
-                       norm_cfg=norm_cfg, act_cfg=act_cfg),
-            nn.Conv2d(coef_channels, num_masks, 1)) if branch == 'dual' else None
-        self.coef_fc = FlattenCoefficients(self.coef_grid, num_masks) \
-            if branch == 'dual' and coef_pool == 'flatten' else None
+        # CFS (+ WCG): the Table 2 row's layers, under the checkpoints' names
+        adopt(self, 'decode_branch', _BRANCHES[(branch, coef_pool)](BranchConfig(
+            in_channels, text_channels, num_layers, num_heads, ffn_ratio,
+            dropout, attn_dropout, tuple(decoder_channels), num_masks,
+            coef_channels, self.coef_grid, norm_cfg, act_cfg, align_corners)))
         # Generalized RIS: the no-target logit (our addition, off by default).
-        self.no_target = NoTargetClassifier(d, text_channels, **no_target) \
+        self.no_target = NoTargetClassifier(in_channels, text_channels,
+                                            **no_target) \
             if no_target is not None else None
 
     # ---------------------------------------------------------------- forward
-    def _visual_attention(self, x: torch.Tensor):
-        """CFS's Local Visual Attention (Eq. 6).
-
-        Args:
-            x (Tensor): F_coarse (B, d, H, W).
-
-        Returns:
-            tuple: F_A (B, HW, d) and the position encoding (1, HW, d).
-        """
-        B, d, H, W = x.shape
-        pos = sine_position_encoding(H, W, d, device=x.device,
-                                     dtype=x.dtype)[None]
-        tokens = x.flatten(2).transpose(1, 2)  # (B, HW, d)
-        for layer in self.cfs_layers:
-            tokens = layer(tokens, pos)
-        return self.cfs_norm(tokens), pos
-
-    def _word_attention(self, tokens: torch.Tensor, pos: torch.Tensor,
-                        inputs: dict) -> torch.Tensor:
-        """WCG's Visual and Language Local Attention (Eq. 8): F_A (B, HW, d)
-        -> F_fine (B, HW, d), attending to the words f_T (B, L, D)."""
-        words = inputs['word_feats'].to(tokens.dtype)
-        return self.wcg_layer(tokens, pos, words, inputs.get('word_mask'))
-
-    def _decode(self, tokens: torch.Tensor, H: int, W: int) -> torch.Tensor:
-        """CFS segmentation decoder (Eq. 7): (B, HW, d) tokens -> (B, Nc or 1,
-        8H, 8W) logits, 3 x (up x2, conv3x3), then conv1x1."""
-        y = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, H, W)  # (B, d, H, W)
-        for stage in self.decoder:
-            y = F.interpolate(y, scale_factor=2, mode='bilinear',
-                              align_corners=self.align_corners)
-            y = stage(y)
-        return self.mask_conv(y)
-
-    def _coefficients(self, fine: torch.Tensor, H: int, W: int) -> torch.Tensor:
-        """Gated Coefficients (Eq. 9): F_fine (B, HW, d) -> f_coef (B, Nc)."""
-        fine = fine.transpose(1, 2).reshape(fine.shape[0], -1, H, W)  # (B, d, H, W)
-        return self._pool(self, self.coef_convs(fine)).tanh()
-
-    def _dual_parts(self, inputs: dict):
-        """M' (B, Nc, 8H, 8W), f_coef (B, Nc) and F_fine (B, HW, d)."""
-        H, W = inputs['feat'].shape[-2:]
-        tokens, pos = self._visual_attention(inputs['feat'])  # F_A
-        fine = self._word_attention(tokens, pos, inputs)  # F_fine
-        return self._decode(tokens, H, W).sigmoid(), \
-            self._coefficients(fine, H, W), fine
-
-    def forward_branches(self, inputs: dict):
-        """Response masks M' (B, Nc, 8H, 8W) and coefficients (B, Nc)."""
-        if self.branch != 'dual':
-            raise RuntimeError(f"branch='{self.branch}' has no response masks")
-        return self._dual_parts(inputs)[:2]
-
     def forward(self, inputs: dict) -> torch.Tensor:
         """(B, 1, 8H, 8W) mask logits (Eq. 10, or the Table 2 branch)."""
-        return self._forward(self, inputs)[0]
+        return self.decode_branch(inputs)[0]
 
     def forward_with_no_target(self, inputs: dict):
         """Mask logits (B, 1, 8H, 8W) and no-target logits (B,) (needs
@@ -491,7 +430,7 @@ class WGDAHead(BaseDecodeHead):
         if self.no_target is None:
             raise RuntimeError('this WGDAHead has no no-target output '
                                '(no_target=None)')
-        seg_logits, fine = self._forward(self, inputs)
+        seg_logits, fine = self.decode_branch(inputs)
         return seg_logits, self.no_target(fine, inputs['sent_feat'])
 
     def predict_with_no_target(self, inputs: dict, batch_img_metas: List[dict],

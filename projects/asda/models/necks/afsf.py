@@ -1,5 +1,8 @@
 """Adaptive Feature Selection and Fusion (AFSF = AFS + SFA), paper Sec. 3.3.
 
+Shapes: B batch, C visual width, D text width, H x W token grid, G
+candidate layers of a group, c SFA's lateral width (32), d ``d_model``.
+
 AFS (Eq. 1-3). For every candidate layer l of a group (low: 4-6, mid: 7-9
 for ViT-B/16) a score token compares the sentence feature f_E with the
 layer's class token f_C^l::
@@ -40,7 +43,8 @@ up-sampling is bilinear to the exact size of the map it is added to.
 ``pyramid='release'`` follows the official release instead: the low and mid
 features are up-sampled (transposed convolutions, ViTDet style) to 4x and
 2x the token grid, fused top-down with F_G (FPN style) and the fused 4x map
-is max-pooled back to the token grid before the 3x3 aggregation.
+is max-pooled back to the token grid before the 3x3 aggregation. The
+pyramid is SFA's: another ``fusion`` refuses ``pyramid='release'``.
 
 ``fusion`` picks the rows of the paper's Table 2: ``'sfa'`` (default, rows
 d-f); ``'concat'``: F_coarse = conv1x1([LN(F_L), LN(F_M), F_G]), the
@@ -53,16 +57,20 @@ when some group has a choice.
 Output of :meth:`AFSF.forward` (a dict): ``'feat'`` F_coarse (B, d_model,
 H, W); ``'word_feats'``, ``'word_mask'``, ``'sent_feat'`` passed on from the
 backbone; ``'afs_layers'`` (B, 2) long, the chosen low and mid layer
-numbers; ``'afs_probs'`` list of the two groups' selection probabilities
-(B, G_low) and (B, G_mid). With ``fusion='top'`` the last two are absent.
+numbers (what the tools and the inferencer report), absent with
+``fusion='top'``. The selection probabilities are not an output (nothing
+uses them); :meth:`AdaptiveSelection.logits` gives the logits they are the
+softmax of.
 
 Layout: the selectors Phi_as and the selection modes live in
-:mod:`asda.models.necks.layer_selection`; each fusion (paper SFA, release
-SFA, concatenation, top only) is a pair of functions below (one builds its
-layers under the names the checkpoints use, one fuses), chosen once in
-``AFSF.__init__``, as is the selection mode.
+:mod:`asda.models.necks.layer_selection`. AFS is :class:`AdaptiveSelection`
+(:class:`NoSelection` for Table 2 a); each fusion is a small module
+(:class:`PaperSFA`, :class:`ReleaseSFA`, :class:`ConcatFusion`,
+:class:`TopFusion`). Both are chosen once in ``AFSF.__init__`` and the neck
+adopts their layers (:func:`asda.models.layers.adopt`) under the names the
+checkpoints use. The generic layers live in :mod:`asda.models.layers`.
 """
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -70,9 +78,13 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
+from ..layers import Conv1x1ReLU, LayerNorm2d, adopt, device_constant, resize_to
 from .layer_selection import SELECTIONS, SELECTORS
 
-__all__ = ['AFSF', 'LayerNorm2d']
+__all__ = [
+    'AFSF', 'LayerFeatures', 'AdaptiveSelection', 'NoSelection', 'PaperSFA',
+    'ReleaseSFA', 'ConcatFusion', 'TopFusion'
+]
 
 PYRAMIDS = ('paper', 'release')
 FUSIONS = ('sfa', 'concat', 'top')
@@ -83,44 +95,17 @@ def _rms_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     return F.normalize(x, dim=-1, eps=eps) * (x.shape[-1] ** 0.5)
 
 
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of a (B, C, H, W) map."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 2, 3, 1)  # (B, H, W, C)
-        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias,
-                         self.eps)
-        return x.permute(0, 3, 1, 2)  # (B, C, H, W)
+def _norm2d(channels: int, in_norm: bool) -> nn.Module:
+    """LayerNorm of the raw CLIP residual stream, or nothing."""
+    return LayerNorm2d(channels) if in_norm else nn.Identity()
 
 
-class _Conv1x1ReLU(nn.Sequential):
-
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__(
-            nn.Conv2d(in_channels, out_channels, 1), nn.ReLU(inplace=True))
+def _layer_table(layers: Tuple[int, ...], device) -> torch.Tensor:
+    """(G,) long: the candidates' layer numbers, on ``device``."""
+    return torch.tensor(layers, dtype=torch.long, device=device)
 
 
-def _resize(x: torch.Tensor, size) -> torch.Tensor:
-    """Bilinear resize of (B, c, h, w) to ``size`` (a no-op when equal)."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
-
-
-def _check_args(low_layers, mid_layers, selection, selector, pyramid,
-                fusion) -> None:
-    """Every argument check of :class:`AFSF`, in one place."""
-    for name, value, allowed in (('selection', selection, tuple(SELECTIONS)),
-                                 ('selector', selector, tuple(SELECTORS)),
-                                 ('pyramid', pyramid, PYRAMIDS),
-                                 ('fusion', fusion, FUSIONS)):
-        if value not in allowed:
-            raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
-    if fusion != 'top' and (not low_layers or not mid_layers):
-        raise ValueError('low_layers and mid_layers need >= 1 candidate')
-
-
-class _LayerFeatures:
+class LayerFeatures:
     """The backbone's per-layer outputs, looked up by layer number.
 
     Args:
@@ -150,80 +135,219 @@ class _LayerFeatures:
                            dim=1)
 
 
+# ----------------------------------------------------------------------- AFS
+class AdaptiveSelection(nn.Module):
+    """AFS (Eq. 1-3): one layer of the low group and one of the mid group.
+
+    One Phi (``cls_norm``, ``cls_proj``) shared by both groups, one selector
+    Phi_as per group with a choice (``low_selector``, ``mid_selector``); a
+    group with one candidate is taken as is (no selector), and Phi exists
+    only when some group has a choice.
+
+    Args:
+        low_layers (Sequence[int]): Candidates of the low group.
+        mid_layers (Sequence[int]): Candidates of the mid group.
+        in_channels (int): C.
+        text_channels (int): D.
+        selector (str): A key of ``SELECTORS`` (Table 5).
+        selection (str): A key of ``SELECTIONS`` (see the module docstring).
+        gumbel_tau (float): Gumbel-softmax temperature.
+        score_norm (bool): Cosine reading of Eq. 1 (see module docstring).
+        in_norm (bool): LayerNorm the class tokens first.
+    """
+
+    def __init__(self, low_layers: Sequence[int], mid_layers: Sequence[int],
+                 in_channels: int, text_channels: int, selector: str,
+                 selection: str, gumbel_tau: float, score_norm: bool,
+                 in_norm: bool):
+        super().__init__()
+        C, D = in_channels, text_channels
+        self.low_layers, self.mid_layers = tuple(low_layers), tuple(mid_layers)
+        self.gumbel_tau = gumbel_tau
+        self.score_norm = score_norm
+        self._choose = SELECTIONS[selection]  # a function of the logits
+        low_choice, mid_choice = len(self.low_layers) > 1, len(self.mid_layers) > 1
+        with_phi = low_choice or mid_choice
+        self.cls_norm = (nn.LayerNorm(C) if in_norm else nn.Identity()) \
+            if with_phi else None
+        self.cls_proj = nn.Linear(C, D) if with_phi else None
+        make_selector = SELECTORS[selector]
+        self.low_selector = make_selector(len(self.low_layers), D) \
+            if low_choice else None
+        self.mid_selector = make_selector(len(self.mid_layers), D) \
+            if mid_choice else None
+
+    def scores(self, sent: torch.Tensor, cls_tokens: torch.Tensor
+               ) -> torch.Tensor:
+        """Eq. 1: f_E (B, D) and class tokens (B, G, C) -> (B, G, D)."""
+        proj = self.cls_proj(self.cls_norm(cls_tokens))
+        sent = sent[:, None, :]  # (B, 1, D)
+        if self.score_norm:
+            proj, sent = _rms_normalize(proj), _rms_normalize(sent)
+        return sent * proj
+
+    def logits(self, selector: nn.Module, candidates: Tuple[int, ...],
+               feats: LayerFeatures, sent: torch.Tensor) -> torch.Tensor:
+        """Eq. 2 before its softmax: Phi_as of the group's scores, (B, G)."""
+        return selector(self.scores(sent, feats.cls(candidates)))
+
+    def select(self, selector: Optional[nn.Module],
+               candidates: Tuple[int, ...], feats: LayerFeatures,
+               sent: torch.Tensor, training: bool
+               ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 2-3 for one group.
+
+        Returns:
+            tuple: the selected map (B, C, H, W) and the chosen layer
+            numbers (B,). (The selection probabilities are
+            ``softmax(self.logits(...))``; the neck does not output them.)
+        """
+        maps = feats.maps(candidates)  # (B, G, C, H, W)
+        table = device_constant(_layer_table, candidates, maps.device)
+        if selector is None:  # one candidate, taken as is
+            index = torch.zeros(maps.shape[0], dtype=torch.long,
+                                device=maps.device)
+            return maps[:, 0], table[index]
+        logits = self.logits(selector, candidates, feats, sent)
+        weights, index = self._choose(logits, training, self.gumbel_tau)
+        # sum_g w_g * map_g: (B, G, 1, 1, 1) * (B, G, C, H, W) -> (B, C, H, W)
+        selected = (weights.to(maps.dtype)[:, :, None, None, None] * maps).sum(1)
+        return selected, table[index]
+
+    def forward(self, feats: LayerFeatures, sent: torch.Tensor,
+                training: bool) -> Tuple[List[torch.Tensor], dict]:
+        """The selected F_L and F_M (B, C, H, W), and the report
+        ``afs_layers`` (B, 2). ``training`` is the neck's (see
+        :func:`asda.models.layers.adopt`)."""
+        low, low_layer = self.select(
+            self.low_selector, self.low_layers, feats, sent, training)
+        mid, mid_layer = self.select(
+            self.mid_selector, self.mid_layers, feats, sent, training)
+        return [low, mid], dict(
+            afs_layers=torch.stack([low_layer, mid_layer], dim=1))
+
+
+class NoSelection(nn.Module):
+    """Table 2 (a): no low / mid group, nothing selected or reported."""
+
+    def forward(self, feats: LayerFeatures, sent: torch.Tensor,
+                training: bool) -> Tuple[List[torch.Tensor], dict]:
+        return [], {}
+
+
 # ------------------------------------------------------------------ fusions
-# A fusion builds its layers on the neck (their names are the checkpoints'
-# keys) and maps (F_G, [F_L, F_M]) to F_coarse (B, d_model, H, W); F_G and the
-# selected maps are (B, C, H, W).
-class _Fusion(NamedTuple):
-    build: Callable[['AFSF', int, int, int], None]
-    fuse: Callable[..., torch.Tensor]
+# A fusion maps F_G (B, C, H, W) and the selected F_L, F_M (B, C, H, W) to
+# F_coarse (B, d, H, W). Arguments: C, c, d and whether F_L / F_M are
+# LayerNorm-ed first (``in_norm``); its layers carry the checkpoints' names.
+class PaperSFA(nn.Module):
+    """SFA (Eq. 5), ``pyramid='paper'``: F_L at 1/4 and F_M at 1/2 of the
+    grid, fused bottom-up (see the module docstring)."""
+
+    def __init__(self, in_channels: int, lateral_channels: int, d_model: int,
+                 in_norm: bool = True):
+        super().__init__()
+        C, c = in_channels, lateral_channels
+        self.low_norm = _norm2d(C, in_norm)
+        self.mid_norm = _norm2d(C, in_norm)
+        self.lateral_top = Conv1x1ReLU(C, c)
+        self.up_low = Conv1x1ReLU(C, c)  # Phi_up's channel reduction
+        self.lateral_mid = Conv1x1ReLU(C, c)
+        self.aggregate = nn.Conv2d(c, d_model, 3, padding=1)
+
+    def forward(self, top: torch.Tensor, low: torch.Tensor,
+                mid: torch.Tensor) -> torch.Tensor:
+        low, mid = self.low_norm(low), self.mid_norm(mid)
+        low = F.avg_pool2d(low, 4, 4, ceil_mode=True)  # (B, C, H/4, W/4)
+        mid = F.avg_pool2d(mid, 2, 2, ceil_mode=True)  # (B, C, H/2, W/2)
+        low = resize_to(self.up_low(low), mid.shape[-2:])  # F_L', (B, c, H/2, W/2)
+        mid = self.lateral_mid(mid) + low  # F_M'
+        top = self.lateral_top(top)  # (B, c, H, W)
+        return self.aggregate(top + resize_to(mid, top.shape[-2:]))
 
 
-def _build_paper_sfa(neck: 'AFSF', C: int, c: int, d_model: int) -> None:
-    neck.lateral_top = _Conv1x1ReLU(C, c)
-    neck.up_low = _Conv1x1ReLU(C, c)  # Phi_up's channel reduction
-    neck.lateral_mid = _Conv1x1ReLU(C, c)
-    neck.aggregate = nn.Conv2d(c, d_model, 3, padding=1)
+class ReleaseSFA(nn.Module):
+    """SFA as the official release (``pyramid='release'``): F_L at 4x and F_M
+    at 2x the grid, fused top-down, max-pooled back to H x W. Arguments as
+    :class:`PaperSFA`."""
+
+    def __init__(self, in_channels: int, lateral_channels: int, d_model: int,
+                 in_norm: bool = True):
+        super().__init__()
+        C, c = in_channels, lateral_channels
+        self.low_norm = _norm2d(C, in_norm)
+        self.mid_norm = _norm2d(C, in_norm)
+        self.lateral_top = Conv1x1ReLU(C, c)
+        self.up_low = nn.Sequential(
+            nn.ConvTranspose2d(C, c, 2, stride=2), LayerNorm2d(c),
+            nn.GELU(), nn.ConvTranspose2d(c, c, 2, stride=2))
+        self.lateral_mid = nn.ConvTranspose2d(C, c, 2, stride=2)
+        self.aggregate = nn.Conv2d(c, d_model, 3, padding=1)
+
+    def forward(self, top: torch.Tensor, low: torch.Tensor,
+                mid: torch.Tensor) -> torch.Tensor:
+        low, mid = self.low_norm(low), self.mid_norm(mid)
+        top = self.lateral_top(top)  # (B, c, H, W)
+        mid = self.lateral_mid(mid)  # (B, c, 2H, 2W)
+        mid = mid + resize_to(top, mid.shape[-2:])
+        low = self.up_low(low)  # (B, c, 4H, 4W)
+        low = low + resize_to(mid, low.shape[-2:])
+        return self.aggregate(F.max_pool2d(low, 4, 4))  # back to H x W
 
 
-def _paper_sfa(neck: 'AFSF', top: torch.Tensor, low: torch.Tensor,
-               mid: torch.Tensor) -> torch.Tensor:
-    """Eq. 5: F_L at 1/4 and F_M at 1/2 of the grid, fused bottom-up."""
-    low = F.avg_pool2d(low, 4, 4, ceil_mode=True)  # (B, C, H/4, W/4)
-    mid = F.avg_pool2d(mid, 2, 2, ceil_mode=True)  # (B, C, H/2, W/2)
-    low = _resize(neck.up_low(low), mid.shape[-2:])  # F_L', (B, c, H/2, W/2)
-    mid = neck.lateral_mid(mid) + low  # F_M'
-    top = neck.lateral_top(top)  # (B, c, H, W)
-    return neck.aggregate(top + _resize(mid, top.shape[-2:]))
+class ConcatFusion(nn.Module):
+    """Table 2 (b, c): conv1x1 of the concatenation [LN(F_L), LN(F_M), F_G]
+    (B, 3C, H, W), no multi-scale maps. Arguments as :class:`PaperSFA`
+    (``lateral_channels`` unused)."""
+
+    def __init__(self, in_channels: int, lateral_channels: int, d_model: int,
+                 in_norm: bool = True):
+        super().__init__()
+        self.low_norm = _norm2d(in_channels, in_norm)
+        self.mid_norm = _norm2d(in_channels, in_norm)
+        self.project = nn.Conv2d(3 * in_channels, d_model, 1)
+
+    def forward(self, top: torch.Tensor, low: torch.Tensor,
+                mid: torch.Tensor) -> torch.Tensor:
+        low, mid = self.low_norm(low), self.mid_norm(mid)
+        return self.project(torch.cat([low, mid, top], dim=1))
 
 
-def _build_release_sfa(neck: 'AFSF', C: int, c: int, d_model: int) -> None:
-    neck.lateral_top = _Conv1x1ReLU(C, c)
-    neck.up_low = nn.Sequential(
-        nn.ConvTranspose2d(C, c, 2, stride=2), LayerNorm2d(c),
-        nn.GELU(), nn.ConvTranspose2d(c, c, 2, stride=2))
-    neck.lateral_mid = nn.ConvTranspose2d(C, c, 2, stride=2)
-    neck.aggregate = nn.Conv2d(c, d_model, 3, padding=1)
+class TopFusion(nn.Module):
+    """Table 2 (a): conv1x1 of F_G alone (no low / mid layers). Arguments as
+    :class:`PaperSFA` (``lateral_channels`` and ``in_norm`` unused)."""
+
+    def __init__(self, in_channels: int, lateral_channels: int, d_model: int,
+                 in_norm: bool = True):
+        super().__init__()
+        self.project = nn.Conv2d(in_channels, d_model, 1)
+
+    def forward(self, top: torch.Tensor) -> torch.Tensor:
+        return self.project(top)
 
 
-def _release_sfa(neck: 'AFSF', top: torch.Tensor, low: torch.Tensor,
-                 mid: torch.Tensor) -> torch.Tensor:
-    """The release: F_L at 4x and F_M at 2x, fused top-down, max-pooled."""
-    top = neck.lateral_top(top)  # (B, c, H, W)
-    mid = neck.lateral_mid(mid)  # (B, c, 2H, 2W)
-    mid = mid + _resize(top, mid.shape[-2:])
-    low = neck.up_low(low)  # (B, c, 4H, 4W)
-    low = low + _resize(mid, low.shape[-2:])
-    return neck.aggregate(F.max_pool2d(low, 4, 4))  # back to H x W
-
-
-def _build_concat(neck: 'AFSF', C: int, c: int, d_model: int) -> None:
-    neck.project = nn.Conv2d(3 * C, d_model, 1)
-
-
-def _concat(neck: 'AFSF', top: torch.Tensor, low: torch.Tensor,
-            mid: torch.Tensor) -> torch.Tensor:
-    """Table 2 (b, c): conv1x1 of the concatenation (B, 3C, H, W)."""
-    return neck.project(torch.cat([low, mid, top], dim=1))
-
-
-def _build_top(neck: 'AFSF', C: int, c: int, d_model: int) -> None:
-    neck.project = nn.Conv2d(C, d_model, 1)
-
-
-def _top(neck: 'AFSF', top: torch.Tensor) -> torch.Tensor:
-    """Table 2 (a): conv1x1 of F_G alone."""
-    return neck.project(top)
-
-
-_FUSIONS: Dict[Tuple[str, str], _Fusion] = {
-    ('sfa', 'paper'): _Fusion(_build_paper_sfa, _paper_sfa),
-    ('sfa', 'release'): _Fusion(_build_release_sfa, _release_sfa),
-    ('concat', 'paper'): _Fusion(_build_concat, _concat),
-    ('concat', 'release'): _Fusion(_build_concat, _concat),
-    ('top', 'paper'): _Fusion(_build_top, _top),
-    ('top', 'release'): _Fusion(_build_top, _top),
+# (fusion, pyramid) -> the fusion module; the pyramid is SFA's
+_FUSIONS: Dict[Tuple[str, str], type] = {
+    ('sfa', 'paper'): PaperSFA,
+    ('sfa', 'release'): ReleaseSFA,
+    ('concat', 'paper'): ConcatFusion,
+    ('top', 'paper'): TopFusion,
 }
+
+
+def _check_args(low_layers, mid_layers, selection, selector, pyramid,
+                fusion) -> None:
+    """Every argument check of :class:`AFSF`, in one place."""
+    for name, value, allowed in (('selection', selection, tuple(SELECTIONS)),
+                                 ('selector', selector, tuple(SELECTORS)),
+                                 ('pyramid', pyramid, PYRAMIDS),
+                                 ('fusion', fusion, FUSIONS)):
+        if value not in allowed:
+            raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
+    if (fusion, pyramid) not in _FUSIONS:
+        raise ValueError(f"pyramid='{pyramid}' needs fusion='sfa' (the "
+                         f"pyramid is SFA's), got fusion='{fusion}'")
+    if fusion != 'top' and (not low_layers or not mid_layers):
+        raise ValueError('low_layers and mid_layers need >= 1 candidate')
 
 
 @MODELS.register_module()
@@ -242,7 +366,7 @@ class AFSF(BaseModule):
             ``'hard'`` (see the module docstring).
         selector (str): ``'linear'``, ``'conv'`` or ``'mlp'`` (Table 5).
         pyramid (str): ``'paper'`` (down-sampled low/mid) or ``'release'``
-            (up-sampled low/mid, max-pooled back).
+            (up-sampled low/mid, max-pooled back; ``fusion='sfa'`` only).
         fusion (str): ``'sfa'``, ``'concat'`` or ``'top'`` (Table 2 rows,
             see the module docstring).
         gumbel_tau (float): Gumbel-softmax temperature.
@@ -277,12 +401,6 @@ class AFSF(BaseModule):
         self.mid_layers = tuple(int(i) for i in mid_layers or ()) \
             if with_groups else ()
         self.top_layer = int(top_layer)
-        # layer numbers of the candidates, on the model's device (indexing
-        # them needs no host-to-device copy in forward); not in state_dict
-        self.register_buffer('low_table', torch.tensor(self.low_layers, dtype=torch.long),
-                             persistent=False)
-        self.register_buffer('mid_table', torch.tensor(self.mid_layers, dtype=torch.long),
-                             persistent=False)
         self.in_channels = in_channels
         self.text_channels = text_channels
         self.d_model = d_model
@@ -291,67 +409,17 @@ class AFSF(BaseModule):
         self.fusion = fusion
         self.gumbel_tau = gumbel_tau
         self.score_norm = score_norm
-        self._choose = SELECTIONS[selection]
         C, D = in_channels, text_channels
-        norm2d = (lambda: LayerNorm2d(C)) if in_norm else nn.Identity
-
-        # AFS: one Phi shared by both groups, one selector per group with a
-        # choice (a single candidate is taken as is: None).
-        low_choice, mid_choice = len(self.low_layers) > 1, len(self.mid_layers) > 1
-        with_phi = low_choice or mid_choice
-        self.cls_norm = (nn.LayerNorm(C) if in_norm else nn.Identity()) \
-            if with_phi else None
-        self.cls_proj = nn.Linear(C, D) if with_phi else None
-        make_selector = SELECTORS[selector]
-        self.low_selector = make_selector(len(self.low_layers), D) \
-            if low_choice else None
-        self.mid_selector = make_selector(len(self.mid_layers), D) \
-            if mid_choice else None
-
-        # SFA (Eq. 4-5) or the Table 2 fusion variant
-        self.top_norm = norm2d()
+        # AFS (Eq. 1-3), kept as self.select_layers
+        adopt(self, 'select_layers', AdaptiveSelection(
+            self.low_layers, self.mid_layers, C, D, selector, selection,
+            gumbel_tau, score_norm, in_norm) if with_groups else NoSelection())
+        # SFA (Eq. 4-5) or the Table 2 fusion, kept as self.fuse
+        self.top_norm = _norm2d(C, in_norm)
         self.text_proj = nn.Linear(D, C)
-        self.low_norm = norm2d() if with_groups else None
-        self.mid_norm = norm2d() if with_groups else None
-        fusion_variant = _FUSIONS[(fusion, pyramid)]
-        for name in ('project', 'lateral_top', 'up_low', 'lateral_mid',
-                     'aggregate'):
-            setattr(self, name, None)  # the fusion builds its own
-        fusion_variant.build(self, C, lateral_channels, d_model)
-        self._fuse = fusion_variant.fuse
-        self._afs = _afs if with_groups else _no_afs
+        adopt(self, 'fuse', _FUSIONS[(fusion, pyramid)](
+            C, lateral_channels, d_model, in_norm))
 
-    # ------------------------------------------------------------------- AFS
-    def _scores(self, sent: torch.Tensor, cls_tokens: torch.Tensor
-                ) -> torch.Tensor:
-        """Eq. 1: f_E (B, D) and class tokens (B, G, C) -> (B, G, D)."""
-        proj = self.cls_proj(self.cls_norm(cls_tokens))
-        sent = sent[:, None, :]  # (B, 1, D)
-        if self.score_norm:
-            proj, sent = _rms_normalize(proj), _rms_normalize(sent)
-        return sent * proj
-
-    def _select(self, selector: Optional[nn.Module], candidates: Tuple[int],
-                table: torch.Tensor, feats: _LayerFeatures, sent: torch.Tensor):
-        """Eq. 2-3 for one group.
-
-        Returns:
-            tuple: the selected map (B, C, H, W), the chosen layer numbers
-            (B,) and the selection probabilities (B, G).
-        """
-        maps = feats.maps(candidates)  # (B, G, C, H, W)
-        if selector is None:  # one candidate, taken as is
-            index = torch.zeros(maps.shape[0], dtype=torch.long,
-                                device=maps.device)
-            return maps[:, 0], table[index], torch.ones_like(index[:, None],
-                                                             dtype=torch.float)
-        logits = selector(self._scores(sent, feats.cls(candidates)))
-        weights, index = self._choose(logits, self.training, self.gumbel_tau)
-        # sum_g w_g * map_g: (B, G, 1, 1, 1) * (B, G, C, H, W) -> (B, C, H, W)
-        selected = (weights.to(maps.dtype)[:, :, None, None, None] * maps).sum(1)
-        return selected, table[index], logits.float().softmax(dim=-1)
-
-    # --------------------------------------------------------------- forward
     def forward(self, inputs: dict) -> dict:
         """AFS + SFA.
 
@@ -362,7 +430,7 @@ class AFSF(BaseModule):
         Returns:
             dict: see the module docstring.
         """
-        feats = _LayerFeatures(inputs)
+        feats = LayerFeatures(inputs)
         sent = inputs['sent_feat']  # (B, D)
         out = dict(word_feats=inputs['word_feats'],
                    word_mask=inputs['word_mask'], sent_feat=sent)
@@ -370,25 +438,6 @@ class AFSF(BaseModule):
         top = self.top_norm(feats.maps((self.top_layer, ))[:, 0])
         # Eq. 4: F_G = F_H * W f_E, per position
         top = top * self.text_proj(sent).to(top.dtype)[:, :, None, None]
-        maps, afs = self._afs(self, feats, sent)
-        out.update(feat=self._fuse(self, top, *maps), **afs)
+        maps, afs = self.select_layers(feats, sent, self.training)
+        out.update(feat=self.fuse(top, *maps), **afs)
         return out
-
-
-def _afs(neck: AFSF, feats: _LayerFeatures, sent: torch.Tensor
-         ) -> Tuple[List[torch.Tensor], dict]:
-    """AFS over the low and mid groups: the two selected maps (B, C, H, W)
-    and ``afs_layers`` (B, 2) / ``afs_probs`` [(B, G_low), (B, G_mid)]."""
-    low, low_layer, low_probs = neck._select(
-        neck.low_selector, neck.low_layers, neck.low_table, feats, sent)
-    mid, mid_layer, mid_probs = neck._select(
-        neck.mid_selector, neck.mid_layers, neck.mid_table, feats, sent)
-    return [neck.low_norm(low), neck.mid_norm(mid)], dict(
-        afs_layers=torch.stack([low_layer, mid_layer], dim=1),
-        afs_probs=[low_probs, mid_probs])
-
-
-def _no_afs(neck: AFSF, feats: _LayerFeatures, sent: torch.Tensor
-            ) -> Tuple[List[torch.Tensor], dict]:
-    """Table 2 (a): no low / mid layers, nothing to report."""
-    return [], {}

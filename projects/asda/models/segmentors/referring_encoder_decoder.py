@@ -1,7 +1,10 @@
 """mmseg ``EncoderDecoder`` that carries the referring expression along.
 
 Every data sample's ``metainfo['text']`` (one expression per image) travels
-to the backbone in the three modes of ``forward``:
+to the backbone, which tokenises it, in the three modes of ``forward``; when
+every sample also carries its token ids ``metainfo['tokens']`` ((L,) long,
+from the backbone's tokenizer: the inferencer tokenises each expression
+once), those go to the backbone instead:
 
 * ``'loss'``: ``extract_feat(inputs, data_samples)`` -> ``decode_head.loss``.
 * ``'predict'``: logits -> mmseg's ``postprocess_result`` (crop the padding,
@@ -35,11 +38,14 @@ from mmseg.utils import OptSampleList, SampleList
 __all__ = ['ReferringEncoderDecoder']
 
 
-def _texts_of(samples: Sequence) -> List[str]:
-    """Expressions from data samples or their metainfo dicts."""
+def _texts_of(samples: Sequence) -> Union[List[str], torch.Tensor]:
+    """Expressions from data samples or their metainfo dicts: their token
+    ids (B, L) when every one carries ``'tokens'``, else the strings."""
+    metas = [s if isinstance(s, dict) else s.metainfo for s in samples]
+    if metas and all('tokens' in meta for meta in metas):
+        return torch.stack([torch.as_tensor(meta['tokens']) for meta in metas])
     texts = []
-    for sample in samples:
-        meta = sample if isinstance(sample, dict) else sample.metainfo
+    for meta in metas:
         if 'text' not in meta:
             raise KeyError("a referring data sample needs metainfo['text'] "
                            '(the expression)')
@@ -76,7 +82,8 @@ class ReferringEncoderDecoder(EncoderDecoder):
         Args:
             inputs (Tensor): (B, 3, H, W) images.
             data_samples (list, optional): Data samples or metainfo dicts
-                holding ``'text'``; used when ``texts`` is None.
+                holding ``'text'`` (and maybe ``'tokens'``, see the module
+                docstring); used when ``texts`` is None.
             texts (list[str] | Tensor, optional): Expressions or token ids.
         """
         if texts is None:
