@@ -37,7 +37,8 @@ def test_gpu_script_dry_run_on_cpu(tmp_path):
     wheels.mkdir()
     _wheel(wheels)
     config = tmp_path / 'tiny64.py'
-    config.write_text(f"_base_ = [{os.path.join(ROOT, 'configs/asda/_base_/models/asda_tiny-clip.py')!r}]\n"
+    base = os.path.join(ROOT, 'configs/asda/_base_/models/asda_tiny-clip.py')
+    config.write_text(f'_base_ = [{base!r}]\n'
                       'model = dict(backbone=dict(img_size=64))\n')
     out = tmp_path / 'out'
     env = dict(os.environ, PYTHON=sys.executable, DEVICE='cpu', BATCH='6',
