@@ -239,17 +239,26 @@ class NoSelection(nn.Module):
 # A fusion maps F_G (B, C, H, W) and the selected F_L, F_M (B, C, H, W) to
 # F_coarse (B, d, H, W). Arguments: C, c, d and whether F_L / F_M are
 # LayerNorm-ed first (``in_norm``); its layers carry the checkpoints' names.
-class PaperSFA(nn.Module):
-    """SFA (Eq. 5), ``pyramid='paper'``: F_L at 1/4 and F_M at 1/2 of the
-    grid, fused bottom-up (see the module docstring)."""
+class _SFAInputs(nn.Module):
+    """What both SFA pyramids start from: F_L and F_M normalised, F_G's
+    lateral conv (built first, in the checkpoints' order)."""
 
-    def __init__(self, in_channels: int, lateral_channels: int, d_model: int,
-                 in_norm: bool = True):
+    def __init__(self, in_channels: int, lateral_channels: int, in_norm: bool):
         super().__init__()
         C, c = in_channels, lateral_channels
         self.low_norm = _norm2d(C, in_norm)
         self.mid_norm = _norm2d(C, in_norm)
         self.lateral_top = Conv1x1ReLU(C, c)
+
+
+class PaperSFA(_SFAInputs):
+    """SFA (Eq. 5), ``pyramid='paper'``: F_L at 1/4 and F_M at 1/2 of the
+    grid, fused bottom-up (see the module docstring)."""
+
+    def __init__(self, in_channels: int, lateral_channels: int, d_model: int,
+                 in_norm: bool = True):
+        super().__init__(in_channels, lateral_channels, in_norm)
+        C, c = in_channels, lateral_channels
         self.up_low = Conv1x1ReLU(C, c)  # Phi_up's channel reduction
         self.lateral_mid = Conv1x1ReLU(C, c)
         self.aggregate = nn.Conv2d(c, d_model, 3, padding=1)
@@ -265,18 +274,15 @@ class PaperSFA(nn.Module):
         return self.aggregate(top + resize_to(mid, top.shape[-2:]))
 
 
-class ReleaseSFA(nn.Module):
+class ReleaseSFA(_SFAInputs):
     """SFA as the official release (``pyramid='release'``): F_L at 4x and F_M
     at 2x the grid, fused top-down, max-pooled back to H x W. Arguments as
     :class:`PaperSFA`."""
 
     def __init__(self, in_channels: int, lateral_channels: int, d_model: int,
                  in_norm: bool = True):
-        super().__init__()
+        super().__init__(in_channels, lateral_channels, in_norm)
         C, c = in_channels, lateral_channels
-        self.low_norm = _norm2d(C, in_norm)
-        self.mid_norm = _norm2d(C, in_norm)
-        self.lateral_top = Conv1x1ReLU(C, c)
         self.up_low = nn.Sequential(
             nn.ConvTranspose2d(C, c, 2, stride=2), LayerNorm2d(c),
             nn.GELU(), nn.ConvTranspose2d(c, c, 2, stride=2))
