@@ -1,15 +1,18 @@
 """Stage one of the demo: contrastive pretraining of the tiny CLIP.
 
     python tools/pretrain_tiny_clip.py [--config CONFIG] [--out PATH] \
-        [--steps 600] [--batch-size 96] [--seed 1000] [--device cpu]
+        [--steps 1500] [--batch-size 32] [--seed 1000] [--device cpu]
 
 Trains the open_clip CLIP that the config's ``model.backbone`` (a
-``CLIPBackbone``) is built from, with open_clip's ``ClipLoss``, on captioned
-synthetic scenes drawn fresh from ``--seed``
-(:mod:`asda.synthetic.captions`: images and captions only, never masks,
-boxes or the referring splits' images; half of each batch are twin groups
-whose captions differ only in shape or only in position;
-:mod:`asda.synthetic.clip_pretrain` holds the steps). Writes
+``CLIPBackbone``) is built from, with open_clip's ``ClipLoss`` on captions
+plus the dense region-phrase term (each weighted: ``--contrastive-weight``,
+``--dense-weight``), on captioned
+synthetic scenes drawn fresh from ``--seed`` (:mod:`asda.synthetic.captions`:
+images, captions and, for the dense term, each object's mask and "colour
+shape" phrase, never the referring splits' images or expressions; half of
+each batch are twin groups whose captions differ only in shape or only in
+position; :mod:`asda.synthetic.clip_pretrain` holds the steps). The dense
+term's projection is not saved. Writes
 
 * ``PATH``: an open_clip state dict (fp16), loadable as
   ``CLIPBackbone(pretrained=PATH)``;
@@ -63,12 +66,13 @@ def parse_args(argv=None):
         help='a config whose model.backbone is the CLIPBackbone to pretrain')
     parser.add_argument('--out', default=osp.join(
         ROOT, 'work_dirs/pretrain_tiny_clip/tiny_clip_synthetic.pt'))
-    parser.add_argument('--steps', type=positive_int, default=600)
-    parser.add_argument('--batch-size', type=positive_int, default=96)
-    parser.add_argument('--lr', type=float, default=5e-4)
-    parser.add_argument('--weight-decay', type=float, default=0.1)
-    parser.add_argument('--warmup', type=int, default=None,
-                        help='warm-up steps (default: 5%% of --steps)')
+    # the CPU route's recipe (docs/demo.md, Stage one): about 25 minutes on
+    # 2 quiet cores
+    parser.add_argument('--steps', type=positive_int, default=1500)
+    parser.add_argument('--batch-size', type=positive_int, default=32)
+    parser.add_argument('--lr', type=float, default=1e-3)
+    parser.add_argument('--weight-decay', type=float, default=0.05)
+    parser.add_argument('--warmup', type=int, default=10, help='warm-up steps')
     parser.add_argument('--twin-share', type=float, default=0.5,
                         help='share of each batch in hard-negative twin groups')
     parser.add_argument('--contrastive-weight', type=float,
