@@ -2,7 +2,9 @@
 # `make pretrain` (tools/pretrain_tiny_clip.py: ClipLoss on captions + the
 # dense region-phrase term; written to the path below), both encoders at
 # 0.1x lr as the paper trains ViT-B/16, otherwise the demo's recipe.
-#   make pretrain && make demo DEMO_ARGS="--config configs/asda/asda_tiny_synthetic_pretrained.py --work-dir work_dirs/demo_pretrained"
+#   make pretrain && make demo DEMO_ARGS="\
+#     --config configs/asda/asda_tiny_synthetic_pretrained.py \
+#     --work-dir work_dirs/demo_pretrained"
 _base_ = ['./asda_tiny_synthetic.py']
 custom_imports = dict(imports=['asda'], allow_failed_imports=False)
 
