@@ -42,6 +42,7 @@ def test_pretrained_demo_configs_load_the_committed_checkpoint(config):
     for name, tensor in state.items():
         assert torch.equal(loaded[name], tensor.to(loaded[name].dtype)), name
 
+
 def test_committed_checkpoint_sees_shape():
     """The shape probe (a smaller draw than the tool's 300 / 150 scenes) on
     the committed weights: >= 80% at the top layer and at a layer AFS can
@@ -54,7 +55,7 @@ def test_committed_checkpoint_sees_shape():
     top = max(trained)
     assert trained[top]['group'] == 'top'
     assert trained[top]['accuracy'] >= PROBE_TARGET, trained
-    assert any(v['accuracy'] >= PROBE_TARGET for layer, v in trained.items()
+    assert any(v['accuracy'] >= PROBE_TARGET for v in trained.values()
                if v['group'] != 'top'), trained
     assert untrained[top]['accuracy'] < PROBE_TARGET - 20, untrained
 
@@ -73,11 +74,8 @@ def test_provenance_is_the_reference_of_the_default_recipe():
     recipe = ('steps', 'batch_size', 'lr', 'weight_decay', 'warmup',
               'twin_share', 'contrastive_weight', 'dense_weight', 'dense_layer',
               'seed', 'heldout', 'heldout_seed', 'probe_seed', 'probe_scenes')
-    recorded = reference['args']
-    assert {k: list(recorded[k]) if isinstance(recorded[k], list) else recorded[k]
-            for k in recipe} == \
-        {k: list(defaults[k]) if isinstance(defaults[k], tuple) else defaults[k]
-         for k in recipe}
+    # the defaults as the provenance records them (JSON: tuples become lists)
+    expected = json.loads(json.dumps({k: defaults[k] for k in recipe}))
+    assert {k: reference['args'][k] for k in recipe} == expected
     assert reference['steps_done'] == reference['steps']
-    with open(PROVENANCE, encoding='utf-8') as f:
-        assert json.load(f)['checkpoint_bytes'] == osp.getsize(CHECKPOINT)
+    assert reference['checkpoint_bytes'] == osp.getsize(CHECKPOINT)
