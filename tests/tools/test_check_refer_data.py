@@ -303,3 +303,87 @@ def test_table_counts_the_bad_refs_of_each_split(tool, gref_data, tmp_path, caps
     [val_row] = [line for line in capsys.readouterr().out.splitlines()
                  if line.startswith('grefcoco (unc) | val ')]
     assert '2 bad ref(s)' in val_row
+
+
+# ------------------------------------------------------ segmentation fields
+# The mask rules (asda.datasets.mask_utils.segmentation_problem) have one
+# owner: the checker refuses what the datasets refuse, in the same words.
+def _polygon(segmentation):
+    return lambda ann, img: ann.update(segmentation=segmentation)
+
+
+def _wrong_size_rle(ann, img):
+    height, width = img['height'], img['width']
+    ann['segmentation'] = dict(size=[height + 1, width],
+                               counts=[0, (height + 1) * width])
+
+
+SEGMENTATION_CASES = {  # name: (edit(target annotation, its image), words)
+    '2-point polygon': (_polygon([[10, 10, 40, 10]]), 'at least 3 points'),
+    'odd coordinate count': (_polygon([[10, 10, 40, 10, 40, 40, 5]]),
+                             'odd number of coordinates (7)'),
+    'bbox only': (lambda ann, img: ann.pop('segmentation'), 'has no segmentation'),
+    'wrong-size RLE': (_wrong_size_rle, 'differs from the image size'),
+}
+
+
+def _edit_target(root, folder, refs, edit):
+    """Apply ``edit`` to the annotation of the first val ref of ``refs``
+    (its first target for a gref) in ``root/folder/instances.json``."""
+    ref = next(r for r in refs if r['split'] == 'val' and r['ann_id'] != [-1])
+    ann_id = ref['ann_id'][0] if isinstance(ref['ann_id'], list) else ref['ann_id']
+    ann_file = root / folder / 'instances.json'
+    coco = json.loads(ann_file.read_text())
+    ann = next(a for a in coco['annotations'] if a['id'] == ann_id)
+    edit(ann, next(i for i in coco['images'] if i['id'] == ref['image_id']))
+    ann_file.write_text(json.dumps(coco))
+    return ref, ann_id
+
+
+@pytest.mark.parametrize('dataset', ['refcoco', 'grefcoco'])
+@pytest.mark.parametrize('case', sorted(SEGMENTATION_CASES))
+def test_checker_and_dataset_agree_on_segmentations(tool, data_copy, gref_data, tmp_path,
+                                                    dataset, case, capsys):
+    from asda.datasets import GRefCOCODataset, RefCOCODataset
+    edit, words = SEGMENTATION_CASES[case]
+    if dataset == 'refcoco':
+        root, args = data_copy, ['refcoco:unc']
+        refs = _refs(root)
+        build = dict(type=RefCOCODataset, split_file='refcoco/refs(unc).p')
+    else:
+        root, args = tmp_path / 'gref', ['grefcoco']
+        shutil.copytree(gref_data, root)
+        refs = json.loads((root / 'grefcoco' / 'grefs(unc).json').read_text())
+        build = dict(type=GRefCOCODataset)
+    ref, ann_id = _edit_target(root, dataset, refs, edit)
+
+    code = tool.main(['--data-root', str(root), '--img-dir', 'images', '--dataset',
+                      *args, '--no-image-check'])
+    out = capsys.readouterr().out
+    kind = build.pop('type')
+    with pytest.raises(ValueError) as err:
+        kind(data_root=str(root), data_prefix=dict(img_path='images/'), split='val',
+             check_images=False, **build)
+    assert code == 1, out
+    found = [line[4:] for line in out.split('problem(s):')[1].splitlines()
+             if words in line]
+    assert found, (words, out)
+    assert f'ref_id={ref["ref_id"]} of ' in found[0]
+    assert f'annotation id={ann_id}' in found[0]
+    assert found[0] in str(err.value), (found[0], str(err.value))
+
+
+def test_skip_invalid_polygons_as_the_dataset(tool, data_copy, capsys):
+    """--skip-invalid-polygons accepts what skip_invalid_polygons=True
+    loads: a degenerate part beside a usable one."""
+    from asda.datasets import RefCOCODataset
+    _edit_target(data_copy, 'refcoco', _refs(data_copy),
+                 _polygon([[10, 10, 40, 10, 40, 40], [10, 10, 40, 10]]))
+    args = ['--data-root', str(data_copy), '--img-dir', 'images', '--dataset',
+            'refcoco:unc', '--no-image-check']
+    assert tool.main(args) == 1
+    assert 'polygon part 1 has 2 point(s)' in capsys.readouterr().out
+    assert tool.main(args + ['--skip-invalid-polygons']) == 0, capsys.readouterr().out
+    RefCOCODataset(data_root=str(data_copy), data_prefix=dict(img_path='images/'),
+                   split='val', split_file='refcoco/refs(unc).p', check_images=False,
+                   skip_invalid_polygons=True)

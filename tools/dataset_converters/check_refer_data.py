@@ -12,7 +12,7 @@ google; gRefCOCO when named, ``--dataset grefcoco``) it checks that
 ``grefs(<by>).json`` or ``.p``) exist and load; that both follow the rules
 the datasets load them by (:mod:`asda.datasets.refs_io` for the files,
 ``RefCOCODataset.ref_problems`` / ``GRefCOCODataset.ref_problems`` for each
-ref's targets, image and categories: the checker asks the same functions, so
+ref's targets, their segmentations, image and categories: the checker asks the same functions, so
 it passes exactly what the dataset loads); counts refs, expressions and
 images per split and compares them with the expected counts; and checks
 every image the refs use (it exists and is whole: the pre-flight check of
@@ -180,7 +180,7 @@ def _read_instances(ann_file: str, allow_outside_paths: bool, problems: List[str
 
 def load_dataset(data_root: str, img_dir: str, name: str, split_by: str,
                  problems: List[str], notes: List[str],
-                 allow_outside_paths: bool = False):
+                 allow_outside_paths: bool = False, skip_invalid_polygons: bool = False):
     """Load one split file; return per-split counts and the images each
     split uses (``{split: {path: refs}}``), or None if it cannot be read.
     Every rule a dataset would raise on is added to ``problems``; a ref that
@@ -205,11 +205,12 @@ def load_dataset(data_root: str, img_dir: str, name: str, split_by: str,
         return None
     dataset = GRefCOCODataset if name in GREF_DATASETS else RefCOCODataset
     return _count_refs(refs, refs_file, dataset, instances, osp.join(data_root, img_dir),
-                       f'{name} ({split_by})', problems, notes)
+                       f'{name} ({split_by})', problems, notes, skip_invalid_polygons)
 
 
 def _count_refs(refs: list, refs_file: str, dataset, instances, image_dir: str,
-                label: str, problems: List[str], notes: List[str]):
+                label: str, problems: List[str], notes: List[str],
+                skip_invalid_polygons: bool = False):
     """Counts per split (``refs``, ``expressions``, ``images``, and ``bad
     refs``: those that break a rule) and the images each split uses; the
     rules are the dataset class's (``dataset.ref_problems``)."""
@@ -228,7 +229,8 @@ def _count_refs(refs: list, refs_file: str, dataset, instances, image_dir: str,
         notes.append(f'{label} split {split!r}: {len(ids)} ref(s) without sentences give '
                      f'no sample (skipped, as the datasets do): ref_id {ids[:20]}')
     for ref in refs:
-        split, found = ref['split'], dataset.ref_problems(ref, instances, refs_file)
+        split = ref['split']
+        found = dataset.ref_problems(ref, instances, refs_file, skip_invalid_polygons)
         problems += found
         if found:
             counts[split]['bad refs'] += 1
@@ -263,14 +265,15 @@ def print_table(rows: List[List[str]]) -> None:
 
 def check(data_root: str, datasets: Sequence[Tuple[str, str]],
           img_dir: str = 'train2014', num_workers: Optional[int] = None,
-          image_check: bool = True, allow_outside_paths: bool = False) -> List[str]:
+          image_check: bool = True, allow_outside_paths: bool = False,
+          skip_invalid_polygons: bool = False) -> List[str]:
     """Run every check; print the table; return the problems."""
     problems: List[str] = []
     notes: List[str] = []
     loaded = []
     for name, split_by in datasets:
         result = load_dataset(data_root, img_dir, name, split_by, problems, notes,
-                              allow_outside_paths)
+                              allow_outside_paths, skip_invalid_polygons)
         expected = expected_counts(osp.join(data_root, name), name, split_by,
                                    problems)
         loaded.append((name, split_by, result, expected))
@@ -348,6 +351,9 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     parser.add_argument('--allow-outside-paths', action='store_true',
                         help='accept image file names that are absolute or climb '
                         'out of the image folder (the datasets\' allow_outside_paths)')
+    parser.add_argument('--skip-invalid-polygons', action='store_true',
+                        help='accept polygon parts with fewer than 3 points, which '
+                        'the datasets\' skip_invalid_polygons drops')
     return parser.parse_args(argv)
 
 
@@ -359,7 +365,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'error: data root {args.data_root} is not a folder', file=sys.stderr)
         return 2
     problems = check(args.data_root, datasets, args.img_dir, args.num_workers,
-                     not args.no_image_check, args.allow_outside_paths)
+                     not args.no_image_check, args.allow_outside_paths,
+                     args.skip_invalid_polygons)
     if problems:
         print(f'\n{len(problems)} problem(s):')
         for problem in problems:

@@ -134,20 +134,27 @@ class GRefCOCODataset(RefCOCODataset):
 
     target_ids = staticmethod(gref_target_ids)
 
+    @staticmethod
+    def mask_ann_ids(ids: List[int], anns: dict) -> List[int]:
+        """The target annotations whose masks make a gref's mask: those of
+        ``ids`` that are not ``iscrowd`` (left out as the GRES API does)."""
+        return [i for i in ids if not anns[i].get('iscrowd', 0)]
+
     @classmethod
-    def ref_problems(cls, ref: dict, instances: Instances,
-                     refs_file: str) -> List[str]:
+    def ref_problems(cls, ref: dict, instances: Instances, refs_file: str,
+                     skip_invalid_polygons: bool = False) -> List[str]:
         """:meth:`RefCOCODataset.ref_problems`, and a gref whose targets
         are all ``iscrowd`` is refused: its mask (crowd regions are left
         out) would be empty although it has targets, so no prediction could
         score on it. The GRES API's data mapper refuses such a gref too
         (it asserts that a sample without a non-crowd target is a
         no-target one)."""
-        problems = super().ref_problems(ref, instances, refs_file)
+        problems = super().ref_problems(ref, instances, refs_file,
+                                        skip_invalid_polygons)
         if problems:
             return problems
         ids = cls.target_ids(ref)
-        if ids and all(instances.anns[i].get('iscrowd', 0) for i in ids):
+        if ids and not cls.mask_ann_ids(ids, instances.anns):
             problems.append(
                 f'ref_id={ref["ref_id"]} of {refs_file}: every target annotation '
                 f'({ids}) is iscrowd in {instances.path}, so its mask would be '
@@ -168,12 +175,9 @@ class GRefCOCODataset(RefCOCODataset):
             non-crowd target annotation).
         """
         ids = self.target_ids(ref)
-        segmentations, categories = [], []
-        for ann_id in ids:
-            ann = anns[ann_id]
-            categories.append(ann.get('category_id'))
-            if not ann.get('iscrowd', 0):
-                segmentations.append(self._checked_segmentation(ann, img, ref))
+        categories = [anns[ann_id].get('category_id') for ann_id in ids]
+        segmentations = [self._checked_segmentation(anns[ann_id], img, ref)
+                         for ann_id in self.mask_ann_ids(ids, anns)]
         given = [c for c in _as_list(ref.get('category_id'))
                  if c != NO_TARGET_ID]
         return dict(

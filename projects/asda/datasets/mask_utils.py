@@ -10,12 +10,13 @@ The referring mask is the union of the decoded parts (``> 0``): the refer API
 sums the parts, so overlaps would otherwise reach 2.
 """
 import warnings
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import numpy as np
 from pycocotools import mask as mask_utils
 
-__all__ = ['check_segmentation', 'decode_segmentation', 'polygon_problem']
+__all__ = ['annotation_segmentation', 'check_segmentation', 'decode_segmentation',
+           'polygon_problem']
 
 
 def _where(context: Optional[str]) -> str:
@@ -76,6 +77,45 @@ def check_segmentation(segmentation: Any,
         raise ValueError(
             f'unsupported segmentation of type {type(segmentation).__name__}'
             f'{where}')
+
+
+def annotation_segmentation(ann: dict,
+                            height: int,
+                            width: int,
+                            context: Optional[str] = None,
+                            skip_invalid_polygons: bool = False
+                            ) -> Tuple[Any, int]:
+    """The checked ``segmentation`` of a COCO annotation: the one rule for
+    a target's mask field, which the datasets and ``check_refer_data.py``
+    ask (through ``RefCOCODataset.ref_problems``).
+
+    Args:
+        ann (dict): A COCO annotation.
+        height (int): Its image's height.
+        width (int): Its image's width.
+        context (str, optional): Quoted in error messages.
+        skip_invalid_polygons (bool): Drop the polygon parts
+            :func:`polygon_problem` refuses instead of raising (the parts
+            left must still make a segmentation).
+
+    Returns:
+        tuple: The segmentation (without the dropped parts) and how many
+        parts were dropped.
+
+    Raises:
+        ValueError: The annotation has no ``segmentation`` (a bbox-only
+            annotation gives no mask), or :func:`check_segmentation` refuses
+            it.
+    """
+    if 'segmentation' not in ann:
+        raise ValueError(f'annotation has no segmentation (a bbox alone gives no '
+                         f'mask){_where(context)}')
+    seg, dropped = ann['segmentation'], 0
+    if skip_invalid_polygons and isinstance(seg, list):
+        kept = [part for part in seg if polygon_problem(part) is None]
+        seg, dropped = kept, len(seg) - len(kept)
+    check_segmentation(seg, height, width, context)
+    return seg, dropped
 
 
 def decode_segmentation(segmentation: Any,

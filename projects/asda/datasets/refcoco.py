@@ -8,7 +8,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS, TRANSFORMS
 
 from .image_check import BadImagesError, check_images, describe_bad_samples
-from .mask_utils import check_segmentation, polygon_problem
+from .mask_utils import annotation_segmentation
 from .refs_io import Instances, describe_problems, index_instances, load_refs, refs_with_sentences
 
 __all__ = ['RefCOCODataset', 'ref_ann_ids']
@@ -58,6 +58,23 @@ def _annotation_problems(ref: dict, ids: List[int], instances: Instances,
                 f'{where}: annotation id={ann_id} belongs to image '
                 f'id={ann["image_id"]} in {instances.path}, not to image '
                 f'id={ref["image_id"]}')
+    return problems
+
+
+def _segmentation_problems(ref: dict, ids: List[int], instances: Instances,
+                           where: str, skip_invalid_polygons: bool) -> List[str]:
+    """Each of ``ids`` (existing annotations of the ref's indexed image)
+    has a segmentation the mask rules accept
+    (:func:`~.mask_utils.annotation_segmentation`)."""
+    img = instances.images[ref['image_id']]
+    problems = []
+    for ann_id in ids:
+        ann = instances.anns[ann_id]
+        try:
+            annotation_segmentation(ann, img['height'], img['width'],
+                                    skip_invalid_polygons=skip_invalid_polygons)
+        except ValueError as err:
+            problems.append(f'{where}: annotation id={ann_id} of {instances.path}: {err}')
     return problems
 
 
@@ -183,21 +200,32 @@ class RefCOCODataset(BaseSegDataset):
     #: The rule for a ref's target annotation ids (:func:`ref_ann_ids`).
     target_ids = staticmethod(ref_ann_ids)
 
+    @staticmethod
+    def mask_ann_ids(ids: List[int], anns: dict) -> List[int]:
+        """The target annotations whose masks make a ref's mask: all of
+        ``ids`` (gRefCOCO leaves ``iscrowd`` ones out)."""
+        return list(ids)
+
     @classmethod
-    def ref_problems(cls, ref: dict, instances: Instances,
-                     refs_file: str) -> List[str]:
+    def ref_problems(cls, ref: dict, instances: Instances, refs_file: str,
+                     skip_invalid_polygons: bool = False) -> List[str]:
         """What is wrong with a ref (one that passes
         :func:`~.refs_io.ref_problems`) given the COCO instances: its target
         ids (:attr:`target_ids`), its image, every target annotation (it
-        exists and lies on the ref's image) and its ``category_id`` s (each a
-        category of the instances file, ``-1`` meaning none). The dataset
-        raises on them; ``check_refer_data.py`` lists them.
+        exists and lies on the ref's image), the ``segmentation`` of each
+        annotation of its mask (:meth:`mask_ann_ids`;
+        :func:`~.mask_utils.annotation_segmentation`) and its
+        ``category_id`` s (each a category of the instances file, ``-1``
+        meaning none). The dataset raises on them; ``check_refer_data.py``
+        lists them.
 
         Args:
             ref (dict): The ref.
             instances (Instances): The checked instances
                 (:func:`~.refs_io.index_instances`).
             refs_file (str): The refs file, named in the problems.
+            skip_invalid_polygons (bool): Polygon parts with fewer than 3
+                points are dropped, not problems (the dataset's option).
 
         Returns:
             list[str]: The problems, each naming the ref and the files.
@@ -208,8 +236,12 @@ class RefCOCODataset(BaseSegDataset):
             ids = cls.target_ids(ref, where)
         except ValueError as err:
             return problems + [str(err)]
-        return (problems + _annotation_problems(ref, ids, instances, where)
-                + _category_problems(ref, instances, where))
+        found = _annotation_problems(ref, ids, instances, where)
+        if not problems and not found:
+            found = _segmentation_problems(
+                ref, cls.mask_ann_ids(ids, instances.anns), instances, where,
+                skip_invalid_polygons)
+        return problems + found + _category_problems(ref, instances, where)
 
     def _load_instances(self) -> Instances:
         """The checked images and annotations of ``ann_file``."""
@@ -227,19 +259,12 @@ class RefCOCODataset(BaseSegDataset):
     def _checked_segmentation(self, ann: dict, img: dict, ref: dict):
         context = (f'{self.ann_file}, annotation id={ann["id"]}, '
                    f'ref_id={ref["ref_id"]}')
-        if 'segmentation' not in ann:
-            raise ValueError(f'annotation has no segmentation ({context})')
-        seg = ann['segmentation']
-        if self.skip_invalid_polygons and isinstance(seg, list):
-            kept = [p for p in seg if polygon_problem(p) is None]
-            if len(kept) < len(seg):
-                from mmengine.logging import print_log
-                print_log(
-                    f'dropped {len(seg) - len(kept)} polygon part(s) with '
-                    f'fewer than 3 points ({context})',
-                    logger='current', level=30)
-            seg = kept
-        check_segmentation(seg, img['height'], img['width'], context)
+        seg, dropped = annotation_segmentation(
+            ann, img['height'], img['width'], context, self.skip_invalid_polygons)
+        if dropped:
+            from mmengine.logging import print_log
+            print_log(f'dropped {dropped} polygon part(s) with fewer than 3 points '
+                      f'({context})', logger='current', level=30)
         return seg
 
     def ref_targets(self, ref: dict, img: dict, anns: dict) -> dict:
@@ -301,7 +326,8 @@ class RefCOCODataset(BaseSegDataset):
         instances = self._load_instances()
         refs = self._with_sentences([ref for ref in refs if ref['split'] == self.split])
         problems = [p for ref in refs
-                    for p in self.ref_problems(ref, instances, self.split_file)]
+                    for p in self.ref_problems(ref, instances, self.split_file,
+                                               self.skip_invalid_polygons)]
         if problems:
             raise ValueError(describe_problems(problems))
 
