@@ -122,3 +122,46 @@ def test_check_can_be_switched_off(broken_dataset):
     dataset = _dataset(root, check_images=False)
     assert len(dataset) > 0 and dataset.metainfo['skipped_samples'] == []
     assert glob.glob(osp.join(root, 'images', '*.jpg'))
+
+
+# ------------------------------------------- size against the annotation file
+def test_image_problem_compares_the_header_size(tmp_path):
+    path = _write(tmp_path / 'img')  # 32 x 48 (h x w)
+    assert image_problem(path, size=(32, 48)) is None
+    assert image_problem(path, size=(48, 32)) == \
+        'is 32x48 (h x w) but the annotation file says 48x32'
+    png = _write(tmp_path / 'img', '.png')
+    assert '32x48' in image_problem(png, size=(33, 48))
+    problems = check_images([path, png], sizes={path: (32, 48), png: (32, 40)})
+    assert list(problems) == [png]
+
+
+def _resize_one_train_image(root):
+    """Rewrite one train image of the dataset at ``root`` at another size
+    (a whole, decodable JPEG); return its name and refs."""
+    import json
+    coco = json.load(open(osp.join(root, 'refcoco', 'instances.json')))
+    with open(osp.join(root, 'refcoco', 'refs(unc).p'), 'rb') as f:
+        refs = pickle.load(f)
+    images = {img['id']: img for img in coco['images']}
+    ref = next(r for r in refs if r['split'] == 'train')
+    img = images[ref['image_id']]
+    path = osp.join(root, 'images', img['file_name'])
+    cv2.imwrite(path, cv2.resize(cv2.imread(path), (img['width'] + 8, img['height'])))
+    return img, [r for r in refs if r['image_id'] == ref['image_id']], refs
+
+
+def test_image_of_another_size_is_found_before_loading(small_dataset, tmp_path):
+    root = str(tmp_path / 'data')
+    shutil.copytree(small_dataset, root)
+    img, users, refs = _resize_one_train_image(root)
+    with pytest.raises(BadImagesError) as err:
+        _dataset(root)
+    assert (f'{img["file_name"]}: is {img["height"]}x{img["width"] + 8} (h x w) but the '
+            f'annotation file says {img["height"]}x{img["width"]}') in str(err.value)
+    # --skip-bad-samples leaves its samples out with the others
+    dataset = _dataset(root, skip_bad_samples=True)
+    skipped = {osp.basename(s['img_path']) for s in dataset.metainfo['skipped_samples']}
+    assert img['file_name'] in skipped
+    kept = {dataset.get_data_info(i)['ref_id'] for i in range(len(dataset))}
+    assert not kept & {r['ref_id'] for r in users}

@@ -85,6 +85,17 @@ def _truncated_image(root):
     return [f'{path}: truncated JPEG', 'refcoco unc val']
 
 
+def _image_of_another_size(root):
+    ref = next(r for r in _refs(root) if r['split'] == 'val')
+    path = _image_of(root, ref)
+    import cv2
+    img = cv2.imread(str(path))
+    height, width = img.shape[:2]
+    cv2.imwrite(str(path), cv2.resize(img, (width, height + 4)))
+    return [f'{path}: is {height + 4}x{width} (h x w) but the annotation file says '
+            f'{height}x{width}', 'refcoco unc val']
+
+
 def _missing_annotation(root):
     refs = _refs(root)
     refs[2]['ann_id'] = 987654
@@ -104,7 +115,8 @@ def _split_counts_differ(root):
 
 
 @pytest.mark.parametrize('corrupt', [_missing_image, _truncated_image,
-                                     _missing_annotation, _split_counts_differ])
+                                     _image_of_another_size, _missing_annotation,
+                                     _split_counts_differ])
 def test_fails_naming_the_problem(tool, data_copy, corrupt, capsys):
     expected = corrupt(data_copy)
     assert tool.main(['--data-root', str(data_copy)] + SYNTHETIC) == 1

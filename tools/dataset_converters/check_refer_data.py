@@ -15,7 +15,8 @@ the datasets load them by (:mod:`asda.datasets.refs_io` for the files,
 ref's targets, their segmentations, image and categories: the checker asks the same functions, so
 it passes exactly what the dataset loads); counts refs, expressions and
 images per split and compares them with the expected counts; and checks
-every image the refs use (it exists and is whole: the pre-flight check of
+every image the refs use (it exists, is whole and has the size
+``instances.json`` gives: the pre-flight check of
 the training and test tools, :func:`asda.datasets.check_images`), in
 parallel with progress. It prints one table and exits with status 1 and the
 list of every problem if there is any.
@@ -180,12 +181,14 @@ def _read_instances(ann_file: str, allow_outside_paths: bool, problems: List[str
 
 def load_dataset(data_root: str, img_dir: str, name: str, split_by: str,
                  problems: List[str], notes: List[str],
-                 allow_outside_paths: bool = False, skip_invalid_polygons: bool = False):
+                 allow_outside_paths: bool = False, skip_invalid_polygons: bool = False,
+                 sizes: Optional[Dict[str, Tuple[int, int]]] = None):
     """Load one split file; return per-split counts and the images each
     split uses (``{split: {path: refs}}``), or None if it cannot be read.
     Every rule a dataset would raise on is added to ``problems``; a ref that
     breaks one is left out of the counts. Refs without sentences, which the
-    datasets skip, count as refs and are listed in ``notes``."""
+    datasets skip, count as refs and are listed in ``notes``. ``sizes``
+    gains the annotated (height, width) of each image used."""
     folder = osp.join(data_root, name)
     ann_file = osp.join(folder, 'instances.json')
     refs_file = split_file(folder, name, split_by)
@@ -205,12 +208,14 @@ def load_dataset(data_root: str, img_dir: str, name: str, split_by: str,
         return None
     dataset = GRefCOCODataset if name in GREF_DATASETS else RefCOCODataset
     return _count_refs(refs, refs_file, dataset, instances, osp.join(data_root, img_dir),
-                       f'{name} ({split_by})', problems, notes, skip_invalid_polygons)
+                       f'{name} ({split_by})', problems, notes, skip_invalid_polygons,
+                       sizes)
 
 
 def _count_refs(refs: list, refs_file: str, dataset, instances, image_dir: str,
                 label: str, problems: List[str], notes: List[str],
-                skip_invalid_polygons: bool = False):
+                skip_invalid_polygons: bool = False,
+                sizes: Optional[Dict[str, Tuple[int, int]]] = None):
     """Counts per split (``refs``, ``expressions``, ``images``, and ``bad
     refs``: those that break a rule) and the images each split uses; the
     rules are the dataset class's (``dataset.ref_problems``)."""
@@ -238,7 +243,10 @@ def _count_refs(refs: list, refs_file: str, dataset, instances, image_dir: str,
         counts[split]['refs'] += 1
         counts[split]['expressions'] += len(ref['sentences'])
         img = instances.images[ref['image_id']]
-        split_images[split][osp.join(image_dir, img['file_name'])] += 1
+        path = osp.join(image_dir, img['file_name'])
+        split_images[split][path] += 1
+        if sizes is not None:
+            sizes[path] = (img['height'], img['width'])
     for split, paths in split_images.items():
         counts[split]['images'] = len(paths)
     return counts, split_images
@@ -270,10 +278,11 @@ def check(data_root: str, datasets: Sequence[Tuple[str, str]],
     """Run every check; print the table; return the problems."""
     problems: List[str] = []
     notes: List[str] = []
+    sizes: Dict[str, Tuple[int, int]] = {}
     loaded = []
     for name, split_by in datasets:
         result = load_dataset(data_root, img_dir, name, split_by, problems, notes,
-                              allow_outside_paths, skip_invalid_polygons)
+                              allow_outside_paths, skip_invalid_polygons, sizes)
         expected = expected_counts(osp.join(data_root, name), name, split_by,
                                    problems)
         loaded.append((name, split_by, result, expected))
@@ -288,7 +297,8 @@ def check(data_root: str, datasets: Sequence[Tuple[str, str]],
             print(f'checking images: {done}/{total}', end=end, file=sys.stderr,
                   flush=True)
 
-        bad = check_images(paths, num_workers=num_workers, progress=progress)
+        bad = check_images(paths, num_workers=num_workers, progress=progress,
+                           sizes=sizes)
         for path, problem in sorted(bad.items()):
             users = [f'{n} {b} {s}' for n, b, result, _ in loaded
                      if result is not None

@@ -9,12 +9,15 @@ format's end marker (JPEG end-of-image ``FF D9``, PNG ``IEND`` chunk): a file
 cut short by an interrupted copy or download loses its end marker, which a
 header-only check would miss. A file whose end marker is not where expected
 (other formats, or bytes appended after the marker) is decoded in full by
-Pillow instead.
+Pillow instead. When the annotation file gives the image's size, the size in
+the image's header (read without decoding the pixels) must be that size: the
+loader refuses an image of another size, and the masks are drawn at the
+annotated one.
 """
 import os
 import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from mmengine import fileio
 
@@ -40,13 +43,40 @@ def _full_decode_problem(path: str) -> Optional[str]:
     return None
 
 
-def image_problem(path: str, backend_args: Optional[dict] = None) -> Optional[str]:
+def _size_problem(path: str, size: Tuple[int, int]) -> Optional[str]:
+    """Whether the header of the image at ``path`` gives ``size`` (h, w);
+    Pillow opens lazily, so no pixel is decoded. EXIF orientation is not
+    applied, as the loader (``color_ignore_orientation``) does not."""
+    from PIL import Image
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except Exception as err:  # noqa: BLE001 (any reader error: unusable)
+        return f'cannot be read ({type(err).__name__}: {err})'
+    expected = (int(size[0]), int(size[1]))
+    if (height, width) != expected:
+        return (f'is {height}x{width} (h x w) but the annotation file says '
+                f'{expected[0]}x{expected[1]}')
+    return None
+
+
+def image_problem(path: str, backend_args: Optional[dict] = None,
+                  size: Optional[Tuple[int, int]] = None) -> Optional[str]:
     """Why the image at ``path`` is unusable, or None if it is fine.
 
     Local files are checked by signature and end marker (full decode when
-    those are inconclusive); files on other storage backends only for
+    those are inconclusive) and, when ``size`` (height, width) is given, by
+    the size in their header; files on other storage backends only for
     existence.
     """
+    problem = _file_problem(path, backend_args)
+    if problem is None and size is not None and '://' not in path:
+        problem = _size_problem(path, size)
+    return problem
+
+
+def _file_problem(path: str, backend_args: Optional[dict]) -> Optional[str]:
+    """Whether the file is there and whole (see the module)."""
     if '://' in path:  # a remote backend: existence is what can be afforded
         return None if fileio.exists(path, backend_args=backend_args) \
             else 'missing'
@@ -77,7 +107,8 @@ def image_problem(path: str, backend_args: Optional[dict] = None) -> Optional[st
 def check_images(paths: Iterable[str],
                  backend_args: Optional[dict] = None,
                  num_workers: Optional[int] = None,
-                 progress: Optional[Callable[[int, int], None]] = None
+                 progress: Optional[Callable[[int, int], None]] = None,
+                 sizes: Optional[Mapping[str, Tuple[int, int]]] = None
                  ) -> Dict[str, str]:
     """Check each distinct image in parallel.
 
@@ -87,6 +118,8 @@ def check_images(paths: Iterable[str],
         num_workers (int, optional): Threads; default ``min(32, 4 * CPUs)``.
         progress (callable, optional): Called as ``progress(done, total)``
             about every 2% of the work.
+        sizes (Mapping, optional): ``{path: (height, width)}`` from the
+            annotation file; each image listed must have that size.
 
     Returns:
         dict: ``{path: problem}`` for the unusable images only.
@@ -98,7 +131,8 @@ def check_images(paths: Iterable[str],
     step = max(1, total // 50)
     problems: Dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=max(1, num_workers)) as pool:
-        results = pool.map(lambda p: image_problem(p, backend_args), unique)
+        results = pool.map(
+            lambda p: image_problem(p, backend_args, (sizes or {}).get(p)), unique)
         for done, (path, problem) in enumerate(zip(unique, results), 1):
             if problem is not None:
                 problems[path] = problem

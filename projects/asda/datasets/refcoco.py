@@ -127,7 +127,8 @@ class RefCOCODataset(BaseSegDataset):
         skip_invalid_polygons (bool): Drop polygon parts with fewer than 3
             points (with a warning) instead of raising. Defaults to False.
         check_images (bool): Before anything runs, check every image of the
-            split (exists, decodes to its end: :mod:`.image_check`) and
+            split (exists, decodes to its end, its header gives the
+            annotated size: :mod:`.image_check`) and
             raise :class:`BadImagesError` listing all the bad ones with their
             ref / sentence ids. Defaults to True.
         skip_bad_samples (bool): Instead of raising, drop the samples of bad
@@ -369,7 +370,9 @@ class RefCOCODataset(BaseSegDataset):
         problems = check_images(
             (info['img_path'] for info in data_list),
             backend_args=self.backend_args,
-            progress=progress if total >= 1000 else None)
+            progress=progress if total >= 1000 else None,
+            sizes={info['img_path']: (info['height'], info['width'])
+                   for info in data_list})
         if not problems:
             return data_list
         bad = [dict(img_path=info['img_path'], ref_id=info['ref_id'],
