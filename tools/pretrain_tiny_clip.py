@@ -39,7 +39,7 @@ from typing import Optional
 
 import torch
 
-from asda.engine.cli import positive_int, read_config
+from asda.engine.cli import output_file, positive_int, read_config
 from asda.synthetic.captions import CaptionStream
 from asda.synthetic.clip_pretrain import (
     DEFAULT_WEIGHTS,
@@ -57,6 +57,9 @@ from asda.synthetic.refer import GENERATOR_VERSION
 from asda.utils.atomic import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+#: The smallest batch :class:`CaptionStream` takes (its twin groups are
+#: three pairs); checked while the arguments are parsed.
+MIN_BATCH_SIZE = 3
 
 
 def parse_args(argv=None):
@@ -64,8 +67,9 @@ def parse_args(argv=None):
     parser.add_argument('--config', default=osp.join(
         ROOT, 'configs/asda/asda_tiny_synthetic.py'),
         help='a config whose model.backbone is the CLIPBackbone to pretrain')
-    parser.add_argument('--out', default=osp.join(
-        ROOT, 'work_dirs/pretrain_tiny_clip/tiny_clip_synthetic.pt'))
+    parser.add_argument('--out', type=output_file, default=osp.join(
+        ROOT, 'work_dirs/pretrain_tiny_clip/tiny_clip_synthetic.pt'),
+        help='the checkpoint; its provenance is written beside it with .json')
     # the CPU route's recipe (docs/demo.md, Stage one), which made the
     # committed checkpoints/tiny_clip_synthetic.pt: about 26 minutes of
     # training on 2 quiet cores
@@ -111,7 +115,24 @@ def parse_args(argv=None):
                         'training; exit 1 if any differs by more than --tolerance '
                         'points')
     parser.add_argument('--tolerance', type=float, default=2.0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    return args
+
+
+def check_args(parser: argparse.ArgumentParser, args) -> None:
+    """What the types cannot check alone, before any work: the batch size
+    the caption stream takes, the twin share, and the provenance file
+    beside ``--out`` (writable too)."""
+    if args.batch_size < MIN_BATCH_SIZE:
+        parser.error(f'--batch-size must be >= {MIN_BATCH_SIZE}, got '
+                     f'{args.batch_size} (the caption stream\'s smallest batch)')
+    if not 0 <= args.twin_share <= 1:
+        parser.error(f'--twin-share must be in [0, 1], got {args.twin_share}')
+    try:
+        output_file(provenance_path(args.out))
+    except argparse.ArgumentTypeError as err:
+        parser.error(f'--out {args.out}: its provenance file {err}')
 
 
 def report(name: str, f: dict) -> str:

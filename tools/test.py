@@ -209,6 +209,24 @@ def _per_split(args, split: str):
     return one
 
 
+def check_split_outputs(args, splits) -> None:
+    """Each split's ``--out`` file (:func:`_per_split`: ``o.<split>.json``)
+    can be written (:func:`asda.engine.cli.output_file`), checked before the
+    first evaluation.
+
+    Raises:
+        ValueError: A derived name cannot be written (it names ``--out``,
+            the split and the file).
+    """
+    if args.out is None:
+        return
+    for split in splits:
+        try:
+            output_file(_per_split(args, split).out)
+        except argparse.ArgumentTypeError as err:
+            raise ValueError(f'--out {args.out}: the {split} split\'s file {err}') from None
+
+
 def print_split_table(results: dict) -> None:
     from prettytable import PrettyTable
     keys = list(dict.fromkeys(k for m in results.values() for k in m))
@@ -227,6 +245,7 @@ def main(argv=None):
         runner = RUNNERS.build(cfg)  # ASDARunner unless the config names one
         return runner.test()
     splits = evaluation_splits(build_cfg(_per_split(args, 'val')), args.split)
+    check_split_outputs(args, splits)
     results = {}
     for split in splits:
         cfg = build_cfg(_per_split(args, split))

@@ -114,3 +114,84 @@ def test_syntax_error_in_a_base_config_names_that_file(tool_path, options,
     assert err.value.filename == str(base) and err.value.lineno == 2
     assert f'syntax error in config file {base}' in str(err.value)
     assert not os.path.exists(work)
+
+
+# ------------------------------------------ output paths and sizes checked first
+def test_pytorch2onnx_out_must_be_writable(tmp_path, monkeypatch, capsys):
+    tool = load_tool('tools/deployment/pytorch2onnx.py', 'asda_pytorch2onnx_out')
+    monkeypatch.setattr(tool, 'init_model', _no_work)
+    out = tmp_path / 'model.onnx'
+    out.mkdir()
+    err = _exit_message(tool.main, [DEMO_CONFIG, 'model.pth', '--out', str(out)], capsys)
+    assert '--out' in err and repr(str(out)) in err and 'is a directory' in err
+
+
+def _pretrain_tool(monkeypatch):
+    tool = load_tool('tools/pretrain_tiny_clip.py', 'asda_pretrain_args')
+    monkeypatch.setattr(tool, 'build_pretrain_clip', _no_work)
+    return tool
+
+
+@pytest.mark.parametrize('which', ['checkpoint', 'provenance'])
+def test_pretrain_tiny_clip_out_must_be_writable(which, tmp_path, monkeypatch,
+                                                 capsys):
+    """The checkpoint and its provenance file (``.json`` beside it) are
+    written after training: a directory at either path is refused first."""
+    tool = _pretrain_tool(monkeypatch)
+    out = tmp_path / 'clip.pt'
+    blocked = out if which == 'checkpoint' else tmp_path / 'clip.json'
+    blocked.mkdir()
+    err = _exit_message(tool.main, ['--config', DEMO_CONFIG, '--out', str(out),
+                                    '--steps', '1'], capsys)
+    assert '--out' in err and repr(str(blocked)) in err and 'is a directory' in err
+
+
+def _stream_minimum() -> int:
+    """The smallest batch size the caption stream takes."""
+    from asda.synthetic.captions import CaptionStream
+    for size in range(1, 64):
+        try:
+            CaptionStream(0, size)
+        except ValueError:
+            continue
+        return size
+    raise AssertionError('the caption stream takes no batch size below 64')
+
+
+def test_pretrain_tiny_clip_batch_size_is_the_streams_minimum(tmp_path, monkeypatch,
+                                                              capsys):
+    tool = _pretrain_tool(monkeypatch)
+    minimum = _stream_minimum()
+    err = _exit_message(tool.main, ['--config', DEMO_CONFIG, '--out',
+                                    str(tmp_path / 'clip.pt'), '--batch-size',
+                                    str(minimum - 1)], capsys)
+    assert '--batch-size' in err and f'must be >= {minimum}, got {minimum - 1}' in err
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('share', ['-0.1', '1.5', 'nan'])
+def test_pretrain_tiny_clip_twin_share_is_a_share(share, tmp_path, monkeypatch, capsys):
+    tool = _pretrain_tool(monkeypatch)
+    err = _exit_message(tool.main, ['--config', DEMO_CONFIG, '--out',
+                                    str(tmp_path / 'clip.pt'), '--twin-share', share],
+                        capsys)
+    assert '--twin-share' in err and 'must be in [0, 1]' in err and share in err
+
+
+def test_test_tool_checks_every_per_split_out_before_evaluating(
+        tool_dataset, tmp_path, monkeypatch, capsys):
+    """--split all / a list writes one --out per split (``o.<split>.json``):
+    each is checked before the first evaluation."""
+    from asda_test_utils import write_config
+    tool = load_tool('tools/test.py', 'asda_test_tool_split_out')
+    monkeypatch.setattr(tool, 'RUNNERS', _NoRunners)
+    cfg = write_config(tmp_path / 'cfg.py', tool_dataset)
+    (tmp_path / 'o.testB.json').mkdir()
+    for split in ('all', 'val,testB'):
+        with pytest.raises(ValueError) as err:
+            tool.main([cfg, 'model.pth', '--split', split, '--out',
+                       str(tmp_path / 'o.json'), '--work-dir', str(tmp_path / 'w')])
+        message = str(err.value)
+        assert f'--out {tmp_path / "o.json"}' in message
+        assert f"'{tmp_path / 'o.testB.json'}' is a directory" in message
+    assert not (tmp_path / 'w').exists()

@@ -42,7 +42,7 @@ import torch
 from mmengine.config import DictAction
 
 from asda.apis import init_model
-from asda.engine.cli import positive_int
+from asda.engine.cli import output_file, positive_int
 from asda.utils.tracing import TokensForward
 
 SAMPLE_EXPRESSIONS = (
@@ -55,7 +55,8 @@ def parse_args(argv=None):
         description='Export a referring segmentor to ONNX')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', default='model.onnx', help='ONNX file')
+    parser.add_argument('--out', type=output_file, default='model.onnx',
+                        help='ONNX file')
     parser.add_argument('--shape', type=positive_int, nargs=2,
                         metavar=('H', 'W'),
                         help='input height and width (multiples of the '
