@@ -66,3 +66,48 @@ def test_demo_end_to_end(demo, small_dataset, tmp_path):
     assert os.stat(work / 'iter_2.pth').st_mtime_ns == mtime
 
 
+
+
+def _relative_demo_setup(small_dataset, tmp_path, monkeypatch):
+    """A config on the small dataset, a random checkpoint in ``work`` and
+    the current directory at ``tmp_path``: work dir and data root are
+    given relative to it, as ``make demo DEMO_ARGS="--work-dir
+    work_dirs/x"`` gives them."""
+    from asda_test_utils import save_random_checkpoint
+    cfg = write_config(tmp_path / 'cfg.py', small_dataset,
+                       'experiment_name = "demo_relative"\n')
+    os.symlink(small_dataset, tmp_path / 'data')
+    (tmp_path / 'work').mkdir()
+    save_random_checkpoint(tmp_path / 'work' / 'epoch_1.pth', cfg, seed=4)
+    monkeypatch.chdir(tmp_path)
+    return cfg
+
+
+def test_demo_with_a_relative_work_dir(demo, small_dataset, tmp_path, monkeypatch):
+    """Every step finds what an earlier one wrote under a relative work dir
+    (the control's refs file among them: it is read back by a dataset whose
+    data root is elsewhere)."""
+    cfg = _relative_demo_setup(small_dataset, tmp_path, monkeypatch)
+    summary = demo.main(['--config', cfg, '--work-dir', 'work', '--data-root', 'data',
+                         '--splits', 'val', '--num-examples', '1', '--skip-train'])
+    work = tmp_path / 'work'
+    assert summary['checkpoint'] == str(work / 'epoch_1.pth')
+    assert set(summary['metrics']) == {'val', 'val (swapped expressions)'}
+    assert osp.isfile(work / 'refs_control_val.p')
+    assert osp.isfile(work / 'metrics.json') and osp.isfile(work / 'examples.png')
+
+
+def test_demo_checks_later_steps_before_training(demo, small_dataset, tmp_path,
+                                                 monkeypatch):
+    """A split the refs file lacks stops the demo before training, naming
+    it, instead of after."""
+    cfg = _relative_demo_setup(small_dataset, tmp_path, monkeypatch)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError('training started before the checks')
+
+    monkeypatch.setattr(steps.ASDARunner, 'from_cfg', no_training)
+    with pytest.raises(ValueError, match=r"--splits: .*refs\(unc\)\.p has no split "
+                       r"'testC' \(it has"):
+        demo.main(['--config', cfg, '--work-dir', 'work', '--data-root', 'data',
+                   '--splits', 'val', 'testC'])

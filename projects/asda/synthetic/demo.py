@@ -19,6 +19,10 @@ demo-gres``) :func:`gres_demo`; both are sequences of the steps below.
 
 Both write ``metrics.json`` and ``examples.png`` (image, expression,
 prediction, ground truth) into the work directory and print the tables.
+Their paths are made absolute once, at the start (a relative work dir is
+relative to the current directory, for every step alike), and the splits
+the evaluations and the control read are checked against the refs file
+before training.
 """
 import copy
 import json
@@ -49,7 +53,7 @@ from .probes import text_only_control_on_grefs
 from .refer import EXPRESSION_KINDS, GENERATOR_VERSION, make_synthetic_refcoco
 
 __all__ = ['refer_demo', 'gres_demo', 'add_demo_arguments', 'RIS_METRIC_KEYS', 'GRES_METRIC_KEYS',
-           'ensure_refcoco', 'ensure_grefcoco', 'load_cfg', 'train',
+           'ensure_refcoco', 'ensure_grefcoco', 'load_cfg', 'check_splits', 'train',
            'trained_checkpoint', 'evaluate', 'swap_expressions',
            'write_control_refs', 'sentence_kinds', 'breakdown_by_kind',
            'breakdown_by_form', 'contrasting_colour', 'draw_examples',
@@ -337,7 +341,7 @@ def draw_examples(cfg: Config, checkpoint: str, out_file: str, num: int) -> None
     model.eval()
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     step = max(1, len(dataset) // num)
-    fig, axes = plt.subplots(num, 3, figsize=(7.5, 2.6 * num))
+    fig, axes = plt.subplots(num, 3, figsize=(7.5, 2.6 * num), squeeze=False)
     for row, idx in enumerate(range(0, step * num, step)):
         data = dataset[idx]
         with torch.no_grad():  # as mmengine's test loop: no graph
@@ -387,15 +391,34 @@ def _as_floats(results: dict) -> dict:
             for split, m in results.items()}
 
 
+def check_splits(cfg: Config, splits: Sequence[str]) -> None:
+    """Refuse, before training, ``splits`` the test refs file lacks
+    (:func:`refs_path`): the evaluations and controls after training read
+    them.
+
+    Raises:
+        ValueError: naming the refs file, the missing splits and those it has.
+    """
+    refs_file = refs_path(cfg)
+    found = {ref['split'] for ref in load_refs(refs_file)}
+    missing = [s for s in dict.fromkeys(splits) if s not in found]
+    if missing:
+        raise ValueError(f'--splits: {refs_file} has no split '
+                         f'{", ".join(map(repr, missing))} (it has '
+                         f'{", ".join(sorted(found))})')
+
+
 def _trained(config: str, work_dir: str, data_root: str,
-             skip_train: bool) -> tuple:
+             skip_train: bool, splits: Sequence[str]) -> tuple:
     """The demo's config (:func:`load_cfg`) and its trained checkpoint:
-    :func:`train`, or with ``skip_train`` the one in the work dir.
+    :func:`train`, or with ``skip_train`` the one in the work dir; the
+    ``splits`` later steps read are checked first (:func:`check_splits`).
 
     Returns:
         tuple: the config, the checkpoint.
     """
     cfg = load_cfg(config, work_dir, data_root)
+    check_splits(cfg, splits)
     os.makedirs(work_dir, exist_ok=True)
     return cfg, trained_checkpoint(work_dir) if skip_train else train(cfg, work_dir)
 
@@ -416,8 +439,10 @@ def refer_demo(config: str, work_dir: str, data_root: str,
     writes to ``metrics.json``. ``skip_train``: evaluate the work dir's
     last checkpoint."""
     start = time.time()
+    config, work_dir, data_root = map(osp.abspath, (config, work_dir, data_root))
     ensure_refcoco(data_root)
-    cfg, checkpoint = _trained(config, work_dir, data_root, skip_train)
+    cfg, checkpoint = _trained(config, work_dir, data_root, skip_train,
+                               list(splits) + ['val'])
     times = (start, time.time() - start)
     results = {split: _evaluate_with_records(cfg, checkpoint, split, work_dir, 'demo')
                for split in splits}
@@ -453,9 +478,11 @@ def gres_demo(config: str, work_dir: str, data_root: str,
     writes to ``metrics.json``. ``skip_train``: evaluate the work dir's
     last checkpoint."""
     start = time.time()
+    config, work_dir, data_root = map(osp.abspath, (config, work_dir, data_root))
     grefs_file = ensure_grefcoco(data_root)
     grefs = load_refs(grefs_file)  # read once
-    cfg, checkpoint = _trained(config, work_dir, data_root, skip_train)
+    cfg, checkpoint = _trained(config, work_dir, data_root, skip_train,
+                               list(splits) + ['train', 'val'])
     times = (start, time.time() - start)
     metrics = _as_floats({
         split: _evaluate_with_records(cfg, checkpoint, split, work_dir, 'demo-gres')
