@@ -85,7 +85,8 @@ def test_no_checkpoint_gives_none(tmp_path):
 _NAMES = itertools.count()
 
 
-def _toy_runner(work_dir, optimizer, by_epoch=True, length=1, resume=False):
+def _toy_runner(work_dir, optimizer, by_epoch=True, length=1, resume=False,
+                load_from=None):
     """An ASDARunner training a linear model on 8 points, 2 iterations an
     epoch, for ``length`` epochs (iterations when not ``by_epoch``); its
     config (saved in the checkpoints' meta) holds ``optimizer``."""
@@ -104,6 +105,7 @@ def _toy_runner(work_dir, optimizer, by_epoch=True, length=1, resume=False):
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1,
                                            by_epoch=by_epoch)),
         resume=resume,
+        load_from=load_from,
         default_scope='mmengine',
         experiment_name=f'toy_resume_{next(_NAMES)}',
         cfg=Config(dict(optim_wrapper=optim_wrapper)))
@@ -152,3 +154,21 @@ def test_resume_with_another_optimizer_type_is_refused(tmp_path):
     assert not (tmp_path / 'epoch_2.pth').exists()
     for k, v in runner.model.state_dict().items():  # nothing was loaded
         assert torch.equal(v, before[k])
+
+
+@pytest.mark.parametrize('kept', [('state_dict', 'meta'), ('state_dict',)])
+def test_resume_from_a_weights_only_checkpoint_is_refused_naming_it(tmp_path, kept):
+    """A published checkpoint (publish_model.py keeps the weights and meta)
+    or bare weights hold no training state to resume."""
+    _toy_runner(tmp_path / 'train', SGD).train()
+    saved = torch.load(tmp_path / 'train' / 'epoch_1.pth', map_location='cpu',
+                       weights_only=False)
+    published = tmp_path / 'published.pth'
+    torch.save({key: saved[key] for key in kept}, published)
+    runner = _toy_runner(tmp_path / 'again', SGD, length=2, resume=True,
+                         load_from=str(published))
+    with pytest.raises(CannotResumeError) as err:
+        runner.train()
+    message = str(err.value)
+    assert f'resume: {published} holds no training state' in message
+    assert 'message_hub' in message and f'load_from={published}' in message

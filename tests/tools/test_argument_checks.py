@@ -195,3 +195,39 @@ def test_test_tool_checks_every_per_split_out_before_evaluating(
         assert f'--out {tmp_path / "o.json"}' in message
         assert f"'{tmp_path / 'o.testB.json'}' is a directory" in message
     assert not (tmp_path / 'w').exists()
+
+
+# ------------------------------------------------------------------ --cfg-options
+@pytest.mark.parametrize('option, words', [
+    ('train_cfg.max_epochs=abc', "'abc' is not a number (the config has "
+                                 'train_cfg.max_epochs=12)'),
+    ('optim_wrapper.optimizer.lr=fast', "'fast' is not a number (the config has "
+                                        'optim_wrapper.optimizer.lr=0.001)'),
+    ('max_epochs=abc', "'abc' is not a number (the config has max_epochs=12)"),
+    ('resume=maybe', "'maybe' is not True or False (the config has resume=False)"),
+])
+def test_cfg_options_of_the_wrong_kind_are_refused_naming_them(
+        option, words, tmp_path, monkeypatch, train_tool):
+    monkeypatch.setattr(train_tool, 'RUNNERS', _NoRunners)
+    with pytest.raises(ValueError) as err:
+        train_tool.main([DEMO_CONFIG, '--work-dir', str(tmp_path / 'w'),
+                         '--cfg-options', option])
+    assert str(err.value) == f'--cfg-options {option}: {words}'
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('option, setting', [
+    ('lr=0.01', 'optim_wrapper.optimizer.lr'),
+    ('max_epochs=3', 'train_cfg.max_epochs'),
+])
+def test_cfg_options_that_change_nothing_name_the_setting(option, setting, train_tool):
+    """A top-level name the settings use (a config's variable, or a short
+    name for a nested key) changes none of them: a warning names the key to
+    set."""
+    args = train_tool.parse_args([DEMO_CONFIG, '--cfg-options', option])
+    with pytest.warns(UserWarning) as record:
+        cfg = train_tool.build_cfg(args)
+    [message] = [str(w.message) for w in record if option in str(w.message)]
+    assert f'--cfg-options {option} changes no setting' in message
+    assert f'set {setting}' in message
+    assert cfg.train_cfg.max_epochs == 12 and cfg.optim_wrapper.optimizer.lr == 0.001

@@ -348,10 +348,9 @@ def _stats(times, batch_size):
 
 
 def run(args):
-    from asda.engine import read_config  # names the file of a syntax error
+    from asda.engine.cli import merge_cfg_options, read_config
     cfg = read_config(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     cfg.model.backbone.pretrained = None  # random weights, nothing downloads
     cfg.model.pop('init_cfg', None)
     init_default_scope(cfg.get('default_scope', 'mmseg'))

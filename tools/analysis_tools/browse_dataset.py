@@ -26,7 +26,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, VISUALIZERS
 
 from asda.engine import apply_data_args, read_config
-from asda.engine.cli import seed
+from asda.engine.cli import merge_cfg_options, seed
 
 
 def parse_args(argv: Optional[Sequence[str]] = None):
@@ -90,8 +90,7 @@ def draw_sample(visualizer, data: dict, original_text: str) -> np.ndarray:
 def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     args = parse_args(argv)
     cfg = read_config(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     apply_data_args(cfg, data_root=args.data_root)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     out_dir = args.out_dir or osp.join(

@@ -35,10 +35,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from asda.engine import read_config  # names the file of a syntax error
+    from asda.engine.cli import merge_cfg_options, read_config
     cfg = read_config(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     cfg.model.backbone.pretrained = None  # never download for counting
     if args.context is not None:
         cfg.model.backbone.context_length = args.context

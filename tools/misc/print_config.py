@@ -5,7 +5,7 @@ from typing import Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
-from asda.engine import read_config
+from asda.engine.cli import merge_cfg_options, read_config
 
 
 def parse_args(argv: Optional[Sequence[str]] = None):
@@ -21,8 +21,7 @@ def parse_args(argv: Optional[Sequence[str]] = None):
 def main(argv: Optional[Sequence[str]] = None) -> Config:
     args = parse_args(argv)
     cfg = read_config(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     print(cfg.pretty_text)
     return cfg
 

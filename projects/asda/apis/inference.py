@@ -43,7 +43,7 @@ from mmengine.registry import init_default_scope
 
 from ..datasets.text import check_text
 from ..engine.checkpoint import load_model_checkpoint
-from ..engine.cli import read_config
+from ..engine.cli import merge_cfg_options, read_config
 from ..models.backbones.tokenizer import Encoding
 from .image_io import ImageInput, load_image
 
@@ -84,9 +84,7 @@ def _as_config(config: Union[str, os.PathLike, Config],
     else:
         raise TypeError(f'config must be a file path or a mmengine Config, '
                         f'got {type(config).__name__}')
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
+    return merge_cfg_options(cfg, cfg_options)
 
 
 def init_model(config: Union[str, os.PathLike, Config],

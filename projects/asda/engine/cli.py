@@ -13,20 +13,29 @@ status 2). An output path must not be a directory nor lie under a file.
 * ``--skip-bad-samples``: run on the samples whose images are usable and
   report the others, instead of stopping at the pre-flight image check.
 * ``--no-image-check``: skip the pre-flight image check.
+
+``--cfg-options`` (:func:`check_cfg_options`): a value that replaces a number
+or a bool of the config must be one (``train_cfg.max_epochs=abc`` is refused
+naming the option, before anything is built); a top-level name that only
+nested settings use (``lr=0.01``, or the config's variable ``max_epochs``,
+already used when the config was read) changes none of them and gets a
+warning naming the keys to set.
 """
 import argparse
 import ast
+import inspect
 import os
 import os.path as osp
 import warnings
-from typing import Iterator, Optional
+from typing import Any, Iterator, List, Optional, Tuple
 
 import cv2
 from mmengine.config import Config, ConfigDict, DictAction
 
 __all__ = [
     'add_runner_args', 'add_data_args', 'parse_runner_args', 'read_config',
-    'load_run_config', 'apply_data_args', 'dataset_cfgs', 'DATALOADERS',
+    'load_run_config', 'apply_data_args', 'check_cfg_options', 'merge_cfg_options',
+    'dataset_cfgs', 'DATALOADERS',
     'IMAGE_EXTENSIONS', 'positive_int', 'seed', 'output_file', 'image_file'
 ]
 
@@ -137,6 +146,94 @@ def read_config(path: str) -> Config:
              found.end_lineno, found.end_offset)) from err
 
 
+def _runner_keys() -> frozenset:
+    """The top-level config keys a run reads: mmengine Runner's arguments
+    and the ones it, ASDARunner and the runner registry read themselves."""
+    from mmengine.runner import Runner
+    return frozenset(inspect.signature(Runner.__init__).parameters) | {
+        'runner_type', 'load_partial', 'model_wrapper_cfg', 'find_unused_parameters',
+        'compile', 'activation_checkpointing', 'efficient_conv_bn_eval', 'gpu_ids'}
+
+
+def _lookup(cfg: Any, key: str) -> Tuple[bool, Any]:
+    """Whether the dotted ``key`` (list items by index) is in ``cfg``, and
+    its value."""
+    node = cfg
+    for part in key.split('.'):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False, None
+    return True, node
+
+
+def _nested_keys(node: Any, name: str, prefix: str = '') -> List[str]:
+    """The dotted keys below the top level of ``node`` whose last part is
+    ``name``."""
+    if isinstance(node, dict):
+        items = [(str(k), v) for k, v in node.items()]
+    elif isinstance(node, (list, tuple)):
+        items = [(str(i), v) for i, v in enumerate(node)]
+    else:
+        return []
+    found = []
+    for part, value in items:
+        key = f'{prefix}.{part}' if prefix else part
+        if prefix and part == name:
+            found.append(key)
+        found += _nested_keys(value, name, key)
+    return found
+
+
+def _kind_problem(current: Any, value: Any) -> Optional[str]:
+    """Why ``value`` cannot replace ``current`` (a str for a bool or a
+    number), or None."""
+    if not isinstance(value, str):
+        return None
+    if isinstance(current, bool):
+        return f'{value!r} is not True or False'
+    if isinstance(current, (int, float)):
+        return f'{value!r} is not a number'
+    return None
+
+
+def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
+    """Check ``--cfg-options`` against the config they change (see the
+    module), before they are merged.
+
+    Raises:
+        ValueError: A value replaces a number or a bool and is a string
+            (``--cfg-options KEY=VALUE``, why, and the config's value).
+    """
+    cfg = cfg._cfg_dict if isinstance(cfg, Config) else cfg  # a ConfigDict
+    for key, value in cfg_options.items():
+        found, current = _lookup(cfg, key)
+        problem = _kind_problem(current, value) if found else None
+        if problem is not None:
+            raise ValueError(f'--cfg-options {key}={value}: {problem} (the config has '
+                             f'{key}={current!r})')
+        if '.' in key or key == 'data_root' or key in _runner_keys() or \
+                isinstance(current, dict):
+            continue
+        settings = _nested_keys(cfg, key)
+        if settings:
+            why = (f"the config's variable {key} was used when the config was read"
+                   if found else f'the config has no top-level {key}')
+            warnings.warn(f'--cfg-options {key}={value} changes no setting: {why}; '
+                          f'set {", ".join(settings)}', stacklevel=3)
+
+
+def merge_cfg_options(cfg: Config, cfg_options: Optional[dict]) -> Config:
+    """Merge ``--cfg-options`` into ``cfg`` once :func:`check_cfg_options`
+    has accepted them: how every tool applies them. Returns ``cfg``."""
+    if cfg_options:
+        check_cfg_options(cfg, cfg_options)
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
 def load_run_config(config: str, launcher: str = 'none', cfg_options=None,
                     work_dir: Optional[str] = None, args=None) -> Config:
     """Read a config the way ``tools/train.py`` and ``tools/test.py`` do.
@@ -159,7 +256,7 @@ def load_run_config(config: str, launcher: str = 'none', cfg_options=None,
                 f'--cfg-options data_root={cfg_options["data_root"]} changes '
                 f'no dataloader (the config has already used it); pass '
                 f'--data-root, or set {keys}', stacklevel=2)
-        cfg.merge_from_dict(cfg_options)
+        merge_cfg_options(cfg, cfg_options)
     if args is not None:
         apply_data_args(cfg, getattr(args, 'data_root', None),
                         getattr(args, 'skip_bad_samples', False),

@@ -1,6 +1,10 @@
 """What :class:`asda.engine.ASDARunner` checks before it resumes, with the
 checkpoint read but nothing of it loaded yet.
 
+* No training state (a weights-only checkpoint: published by
+  ``tools/misc/publish_model.py``, or bare weights): refused, naming the
+  file and what it lacks (mmengine would stop at ``KeyError:
+  'message_hub'``); its weights can start a run as ``load_from``.
 * Nothing left to train (the checkpoint's epoch / iteration has reached
   ``train_cfg.max_epochs`` / ``max_iters``): refused, since mmengine would
   run no step and end as if it had trained.
@@ -50,6 +54,24 @@ def _check_steps_left(loop, meta: dict, filename: str) -> None:
             f'for a new run, use another work dir.')
 
 
+def _check_training_state(checkpoint: dict, filename: str) -> None:
+    """The training state mmengine's resume reads: ``meta`` with
+    ``epoch`` and ``iter``, and ``message_hub``."""
+    if not isinstance(checkpoint, dict):
+        checkpoint = {}
+    meta = checkpoint.get('meta')
+    missing = ['meta.' + key for key in ('epoch', 'iter')
+               if not isinstance(meta, dict) or key not in meta]
+    missing += [key for key in ('message_hub',) if key not in checkpoint]
+    if missing:
+        raise CannotResumeError(
+            f'resume: {filename} holds no training state (it lacks '
+            f'{", ".join(missing)}): it is a weights-only checkpoint (e.g. one '
+            f'tools/misc/publish_model.py wrote) and cannot be resumed. To train '
+            f'from its weights, start a run with --cfg-options load_from={filename} '
+            f'(no --resume).')
+
+
 def _saved_optimizer_type(meta: dict) -> Optional[str]:
     """The optimizer type of the config saved in ``meta``, if any."""
     text = meta.get('cfg')
@@ -97,8 +119,10 @@ def check_resume(runner, checkpoint: dict, filename: str,
         resume_optimizer (bool): Whether the optimizer state is resumed.
 
     Raises:
-        CannotResumeError: Nothing left to train, or another optimizer type.
+        CannotResumeError: No training state, nothing left to train, or
+            another optimizer type.
     """
+    _check_training_state(checkpoint, filename)
     meta = checkpoint.get('meta') or {}
     _check_steps_left(runner.train_loop, meta, filename)
     optimizer = getattr(runner.optim_wrapper, 'optimizer', None)

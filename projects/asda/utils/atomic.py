@@ -47,7 +47,9 @@ def commit_file(tmp: str, path: str) -> None:
 def atomic_output(path: str, commit: bool = True) -> Iterator[str]:
     """Yield the temporary name to write ``path`` under; when the block
     ends, commit it (:func:`commit_file`) if ``commit``. On any error the
-    temporary file is removed and ``path`` is untouched.
+    temporary file is removed and ``path`` is untouched; an ``OSError``
+    that names no file (a write the disk refuses: no space left, file too
+    large) is raised again naming ``path``, with its errno.
     """
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     tmp = temporary_name(path)
@@ -55,9 +57,11 @@ def atomic_output(path: str, commit: bool = True) -> Iterator[str]:
         yield tmp
         if commit:
             commit_file(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if osp.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename is None and err.errno:
+            raise OSError(err.errno, err.strerror or str(err), path) from err
         raise
 
 
