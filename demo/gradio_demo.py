@@ -16,7 +16,9 @@ Files: each request writes its mask PNGs into a folder of its own (unique
 names, whatever runs at the same time); folders older than
 :data:`KEEP_FILES_S` are removed by the next request and the rest when the
 demo exits. Gradio's copies of the results are deleted after the same time
-(``delete_cache``), so a download link lasts that long.
+(``delete_cache``), so a download link lasts that long, and when its server
+closes. SIGTERM stops the demo as Ctrl-C does (:func:`stop_on_sigterm`), so
+both clean up.
 
 Gradio is an optional extra (``pip install -e .[demo]``, or ``make demo-env``
 for the pinned set); ``import asda`` never needs it. Gradio's analytics are
@@ -26,6 +28,7 @@ import argparse
 import os
 import os.path as osp
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -217,6 +220,19 @@ def build_app(model: DemoModel, examples: Sequence[str] = ()):
     return app
 
 
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (``kill``, a service manager's stop) interrupt the main
+    thread as Ctrl-C does: Gradio's ``launch`` then closes its server, which
+    deletes its cache, and the demo's folder is removed at exit. Without it
+    the process would end at once, leaving both behind. Call from the main
+    thread."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f'signal {signal.Signals(signum).name}')
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', nargs='?', help='config (default: the demo config)')
@@ -233,6 +249,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    stop_on_sigterm()
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
     config, checkpoint = args.config, args.checkpoint
     if config is None:

@@ -132,3 +132,50 @@ def test_file_input_follows_exif_orientation(model, small_dataset, tmp_path):
     [out] = model.run(photo, 'the red circle')
     assert out['mask'].shape == (130, 90)
     assert out['overlay'].shape[1] == 90
+
+
+_SERVE = '''
+import sys, time
+from asda_test_utils import load_tool
+demo = load_tool('demo/gradio_demo.py', 'asda_gradio_demo_child')
+demo.stop_on_sigterm()
+model = demo.DemoModel(sys.argv[1], sys.argv[2])
+model.run(sys.argv[3], 'the red circle')  # a request's files in the folder
+try:  # Gradio's launch() blocks the main thread so, and closes on Ctrl-C
+    print('out_dir', model.out_dir, flush=True)
+    while True:
+        time.sleep(0.05)
+except KeyboardInterrupt:
+    print('closing server', flush=True)
+'''
+
+
+def test_sigterm_cleans_up_as_ctrl_c_does(model_files, small_dataset):
+    """SIGTERM (a service stop, ``kill``) stops the demo as Ctrl-C does, so
+    its temporary folder goes at exit. The demo environment's browser test
+    covers Gradio's cache; here the serving loop is Gradio's (a sleeping
+    main thread)."""
+    import signal
+    import subprocess
+    import sys
+
+    from asda_test_utils import child_env
+    [image] = _images(small_dataset, 1)
+    proc = subprocess.Popen([sys.executable, '-c', _SERVE, *model_files, image],
+                            env=child_env(cpu_only=True), cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for line in proc.stdout:  # the model's loading logs come first
+            if line.startswith('out_dir '):
+                break
+        out_dir = line.split(' ', 1)[1].strip()
+        written = glob.glob(osp.join(out_dir, 'request_*', 'mask_1.png'))
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert written, (out_dir, err)
+    assert proc.returncode == 0, err
+    assert 'closing server' in out
+    assert not osp.exists(out_dir)
