@@ -3,6 +3,7 @@ resuming refuses (nothing left to train, another optimizer) or says (the
 config values the checkpoint's optimizer state overrides)."""
 import itertools
 import os
+import pathlib
 
 import pytest
 import torch
@@ -108,7 +109,16 @@ def _toy_runner(work_dir, optimizer, by_epoch=True, length=1, resume=False,
         load_from=load_from,
         default_scope='mmengine',
         experiment_name=f'toy_resume_{next(_NAMES)}',
-        cfg=Config(dict(optim_wrapper=optim_wrapper)))
+        cfg=_toy_config(work_dir, optim_wrapper))
+
+
+def _toy_config(work_dir, optim_wrapper) -> Config:
+    """The toy run's config, read from a file ``toy_config.py`` (beside
+    the work dir), so that the runner dumps it as WORK_DIR/toy_config.py."""
+    path = pathlib.Path(work_dir).parent / 'toy_configs' / 'toy_config.py'
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(f'optim_wrapper = {optim_wrapper!r}\n')
+    return Config.fromfile(str(path))
 
 
 def _log(runner) -> str:
@@ -172,3 +182,17 @@ def test_resume_from_a_weights_only_checkpoint_is_refused_naming_it(tmp_path, ke
     message = str(err.value)
     assert f'resume: {published} holds no training state' in message
     assert 'message_hub' in message and f'load_from={published}' in message
+
+
+def test_a_refused_run_leaves_the_config_dump_alone(tmp_path):
+    """WORK_DIR/<config>.py describes the checkpoints beside it: a run
+    refused by its checks (here, another optimizer) does not rewrite it;
+    one that passes them does."""
+    _toy_runner(tmp_path, SGD).train()
+    dump = tmp_path / 'toy_config.py'
+    assert "type='SGD'" in dump.read_text()
+    with pytest.raises(CannotResumeError):
+        _toy_runner(tmp_path, dict(type='AdamW', lr=0.01), length=2, resume=True).train()
+    assert "type='SGD'" in dump.read_text() and 'AdamW' not in dump.read_text()
+    _toy_runner(tmp_path, dict(SGD, lr=0.02), length=2, resume=True).train()
+    assert 'lr=0.02' in dump.read_text()

@@ -18,6 +18,10 @@ resume that survives a crash.
   checkpoint's optimizer state overrides (:mod:`asda.engine.resume`).
 * ``train()`` holds the work dir (:mod:`asda.engine.work_dir_lock`): a
   second run training into it at the same time is refused.
+* The config is dumped into the work dir (``WORK_DIR/<config>.py``) once the
+  run has passed its checks (datasets built, the checkpoint loaded or the
+  resume accepted), not when the runner is made: a refused run leaves the
+  dump that describes the checkpoints beside it as it was.
 * Every runner of a process has its own experiment name. mmengine keeps
   loggers, message hubs and visualizers by that name, process-wide, and
   makes it from the config's name and the second the run starts: a second
@@ -72,6 +76,8 @@ class ASDARunner(Runner):
 
     # while resume() runs: whether it resumes the optimizer state
     _resuming: Optional[bool] = None
+    # the config dump waits for the run's checks (see the module)
+    _dump_pending: bool = False
 
     def __init__(self, *args, **kwargs):
         # a damaged load_from / --resume file stops the run here, before
@@ -80,6 +86,16 @@ class ASDARunner(Runner):
             verify_checkpoint(kwargs['load_from'])
         _unique_experiment_name(kwargs)
         super().__init__(*args, **kwargs)
+
+    def dump_config(self) -> None:
+        """Called by mmengine when the runner is made: the dump waits until
+        the run has passed its checks (:meth:`load_or_resume`)."""
+        self._dump_pending = True
+
+    def _dump_config_now(self) -> None:
+        if self._dump_pending:
+            self._dump_pending = False
+            super().dump_config()
 
     def train(self):
         """Train, holding the work dir (:func:`hold_work_dir`)."""
@@ -121,7 +137,12 @@ class ASDARunner(Runner):
         return checkpoint
 
     def load_or_resume(self) -> None:
-        """Resume (``resume=True``) or load ``load_from``; see the module."""
+        """Resume (``resume=True``) or load ``load_from``; then, the run's
+        checks passed, dump the config (see the module)."""
+        self._load_or_resume()
+        self._dump_config_now()
+
+    def _load_or_resume(self) -> None:
         if self._has_loaded:
             return
         resume_from = None
