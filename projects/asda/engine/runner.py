@@ -18,6 +18,10 @@ resume that survives a crash.
   checkpoint's optimizer state overrides (:mod:`asda.engine.resume`).
 * ``train()`` holds the work dir (:mod:`asda.engine.work_dir_lock`): a
   second run training into it at the same time is refused.
+* Every checkpoint holds the state of every random generator training
+  draws from, and a resumed run restores it, so that it continues as the
+  uninterrupted run would have (:class:`asda.engine.rng_state.RNGStateHook`,
+  registered on every ASDARunner).
 * The config is dumped into the work dir (``WORK_DIR/<config>.py``) once the
   run has passed its checks (datasets built, the checkpoint loaded or the
   resume accepted), not when the runner is made: a refused run leaves the
@@ -48,6 +52,7 @@ from .checkpoint import (
     verify_checkpoint,
 )
 from .resume import check_resume
+from .rng_state import RNGStateHook
 from .work_dir_lock import hold_work_dir
 
 __all__ = ['ASDARunner']
@@ -86,6 +91,13 @@ class ASDARunner(Runner):
             verify_checkpoint(kwargs['load_from'])
         _unique_experiment_name(kwargs)
         super().__init__(*args, **kwargs)
+        if not any(isinstance(hook, RNGStateHook) for hook in self.hooks):
+            self.register_hook(RNGStateHook())
+
+    @property
+    def resuming(self) -> bool:
+        """Whether a resume is loading its checkpoint now."""
+        return self._resuming is not None
 
     def dump_config(self) -> None:
         """Called by mmengine when the runner is made: the dump waits until

@@ -1,0 +1,61 @@
+"""tools/train.py --resume continues bit for bit: the tiny ASDA model on the
+synthetic data with the demo's random augmentations (flip, photometric
+distortion), dropout and a shuffled order, validated after each epoch, stopped
+after epoch 1 and resumed, ends with every weight equal to the uninterrupted
+run's (asda.engine.rng_state). CPU child processes, where training is
+deterministic."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from asda_test_utils import ROOT, TESTS, child_env, write_config
+
+pytestmark = pytest.mark.slow
+
+EXTRA = '''
+_random_pipeline = [
+    dict(type='LoadReferringImage'),
+    dict(type='LoadReferringAnnotations'),
+    dict(type='ReferringRandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion', brightness_delta=16, contrast_range=(0.8, 1.2),
+         saturation_range=(0.8, 1.2), hue_delta=2),
+    dict(type='ReferringResize', scale=(224, 224), keep_ratio=True),
+    dict(type='PackReferringInputs'),
+]
+train_dataloader = dict(batch_size=2, num_workers={workers}, persistent_workers=False,
+                        dataset=dict(data_root=data_root, indices=4,
+                                     pipeline=_random_pipeline))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root=data_root, indices=2))
+train_cfg = dict(val_interval=1)
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1, save_best=None))
+'''
+
+
+@pytest.mark.parametrize('workers', [0, 1])
+def test_resumed_training_equals_the_uninterrupted_one(tool_dataset, tmp_path, workers):
+    cfg = write_config(tmp_path / 'cfg.py', tool_dataset, EXTRA.format(workers=workers))
+    train = osp.join(ROOT, 'tools', 'train.py')
+
+    def run(work, epochs, *more):
+        return [train, cfg, '--work-dir', str(tmp_path / work), *more, '--cfg-options',
+                f'train_cfg.max_epochs={epochs}', f'experiment_name={work}_{epochs}']
+
+    runs = [run('whole', 2), run('parts', 1), run('parts', 2, '--resume')]
+    proc = subprocess.run([sys.executable, osp.join(TESTS, 'run_tools.py'), json.dumps(runs)],
+                          env=child_env(cpu_only=True), cwd=ROOT, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f'resume: continuing from {tmp_path / "parts" / "epoch_1.pth"}' in proc.stdout
+
+    def weights(work):
+        return torch.load(tmp_path / work / 'epoch_2.pth', map_location='cpu',
+                          weights_only=False)['state_dict']
+
+    whole, resumed = weights('whole'), weights('parts')
+    assert whole.keys() == resumed.keys()
+    differ = [k for k in whole if not torch.equal(whole[k], resumed[k])]
+    assert not differ, f'{len(differ)} of {len(whole)} tensors differ, e.g. {differ[:3]}'
