@@ -2,7 +2,8 @@
 [--port 7860]``.
 
 Upload an image (or pick a bundled example), type up to
-:data:`MAX_EXPRESSIONS` expressions, one per line. For each expression the
+:data:`MAX_EXPRESSIONS` expressions, one per line, each at most
+:data:`MAX_EXPRESSION_CHARS` characters. For each expression the
 page shows the overlay with the expression, the binary mask, the probability
 map and the low / mid CLIP layers AFS chose, and offers the mask as a PNG
 download. With no arguments it serves the checkpoint ``make demo`` trains
@@ -44,6 +45,11 @@ DEMO_WORK_DIR = osp.join(ROOT, 'work_dirs', 'demo')
 EXAMPLE_DIR = osp.join(ROOT, 'data', 'synthetic', 'images')
 #: Expressions one request may have: the page has a result row for each.
 MAX_EXPRESSIONS = 4
+#: Characters an expression may have: about what CLIP's 77-token context
+#: holds (the inferencer warns when an expression is cut to its model's
+#: context). The overlay writes an expression on one line, cut with an
+#: ellipsis where the image is narrower.
+MAX_EXPRESSION_CHARS = 300
 #: Seconds the files of a request (and Gradio's cached copies) are kept.
 KEEP_FILES_S = 600
 
@@ -65,9 +71,11 @@ def default_checkpoint(work_dir: str = DEMO_WORK_DIR) -> str:
     return path
 
 
-def parse_expressions(text: Optional[str], limit: int = MAX_EXPRESSIONS) -> List[str]:
+def parse_expressions(text: Optional[str], limit: int = MAX_EXPRESSIONS,
+                      max_chars: int = MAX_EXPRESSION_CHARS) -> List[str]:
     """One expression per non-empty line, at most ``limit`` of them (more
-    are refused before anything is inferred: the page shows ``limit``)."""
+    are refused before anything is inferred: the page shows ``limit``),
+    each at most ``max_chars`` characters."""
     lines = [line.strip() for line in (text or '').splitlines()]
     expressions = [line for line in lines if line]
     if not expressions:
@@ -76,6 +84,11 @@ def parse_expressions(text: Optional[str], limit: int = MAX_EXPRESSIONS) -> List
         raise DemoInputError(
             f'{len(expressions)} expressions given; the demo segments at most {limit} '
             f'per request. Remove {len(expressions) - limit} line(s).')
+    for k, expression in enumerate(expressions, 1):
+        if len(expression) > max_chars:
+            raise DemoInputError(
+                f'expression {k} has {len(expression)} characters; the demo takes at '
+                f'most {max_chars} per expression. Shorten it.')
     return expressions
 
 
@@ -109,7 +122,9 @@ class DemoModel:
         from asda.apis import RISInferencer
         from asda.visualization import RISLocalVisualizer
         self.inferencer = RISInferencer(config, checkpoint, device=device)
-        self.visualizer = RISLocalVisualizer(name=f'gradio_demo_{id(self)}')
+        # one line of text above the overlay, whatever the expression's length
+        self.visualizer = RISLocalVisualizer(name=f'gradio_demo_{id(self)}',
+                                             max_text_lines=1)
         # the visualizer keeps its canvas (a matplotlib figure): one request
         # draws at a time when Gradio runs several at once
         self._draw_lock = threading.Lock()
@@ -174,9 +189,12 @@ def build_app(model: DemoModel, examples: Sequence[str] = ()):
     with gr.Blocks(title='ASDA referring segmentation', analytics_enabled=False,
                    delete_cache=(keep, keep)) as app:
         gr.Markdown('# ASDA: referring image segmentation\nUpload an image, type '
-                    f'up to {max_outputs} expressions, one per line, press **Segment**.')
+                    f'up to {max_outputs} expressions, one per line (at most '
+                    f'{MAX_EXPRESSION_CHARS} characters each), press **Segment**.')
         with gr.Row():
             image = gr.Image(type='numpy', label='image', elem_id='image')
+            # the cap is checked on the server (parse_expressions), which says
+            # so in the page; a browser-side max_length would cut the text unseen
             text = gr.Textbox(lines=3, label='expressions (one per line)',
                               elem_id='expressions')
         button = gr.Button('Segment', elem_id='segment')

@@ -65,6 +65,25 @@ def test_lines_are_capped_before_inference(demo, model, small_dataset):
     assert len(model.run(image, '\n'.join(lines.splitlines()[:4]))) == 4
 
 
+@pytest.mark.filterwarnings('ignore:expression .* more than the context length')
+def test_long_expressions_are_refused_and_overlays_stay_one_line(demo, model,
+                                                                 small_dataset):
+    """4 x 20,000 characters are refused before inference, naming the cap;
+    the longest accepted expression is written on one line, cut with an
+    ellipsis: the overlay is no taller than a short expression's."""
+    model.inferencer = _CountingInferencer(model.inferencer)
+    [image] = _images(small_dataset, 1)
+    cap = demo.MAX_EXPRESSION_CHARS
+    with pytest.raises(demo.DemoInputError,
+                       match=f'expression 1 has 20000 characters; the demo takes at '
+                       f'most {cap}'):
+        model.run(image, '\n'.join(['x' * 20000] * 4))
+    assert model.inferencer.expressions == 0
+    short, longest = model.run(image, 'the red circle\n' + 'the red circle ' * (cap // 15))
+    assert len(longest['expression']) <= cap
+    assert longest['overlay'].shape == short['overlay'].shape
+
+
 def test_concurrent_requests_get_their_own_files_and_overlays(model, small_dataset,
                                                                monkeypatch):
     images = _images(small_dataset, 4)

@@ -173,3 +173,21 @@ def test_missing_glyphs_drawn_as_placeholder_with_one_warning():
     expected = _rendered(banner.shape, '\u25a1 on the \u25a1 \u25a1', 24, (8, 8),
                          (24, 24, 24), (255, 255, 255))
     _assert_same_pixels(banner, expected)
+
+
+@pytest.mark.parametrize('text', [' '.join(['word'] * 4000), 'x' * 20000])
+def test_banner_cut_to_one_line_with_an_ellipsis(image, text):
+    """max_text_lines=1 (the web demo): an expression of any length, words
+    or one unbroken run, is one line cut with an ellipsis that fits the
+    width; the overlay is one line taller than the image."""
+    vis = RISLocalVisualizer(name=f'ris_vis_one_line_{len(text)}', max_text_lines=1)
+    [line] = vis.banner_lines(image.shape[1], text)
+    assert line.endswith('\u2026') and len(line) > 1
+    assert text.startswith(line[:-1].rstrip())
+    one_line = vis.draw_referring(image, 'the red circle').shape[0]
+    assert vis.draw_referring(image, text).shape[0] == one_line
+    # what fits is drawn whole
+    assert vis.banner_lines(image.shape[1], 'the red circle') == ['the red circle']
+    # without the limit, the expression wraps (tools/test.py --show-dir)
+    assert len(RISLocalVisualizer(name=f'ris_vis_wrap_{len(text)}').banner_lines(
+        image.shape[1], ' '.join(['word'] * 40))) > 1

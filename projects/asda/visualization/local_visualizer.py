@@ -3,7 +3,9 @@
 :class:`RISLocalVisualizer` is mmseg's ``SegLocalVisualizer`` for one binary
 mask per sample: the object (prediction and/or ground truth) is tinted and
 outlined on the image, and the expression (``metainfo['text']``) is written
-in a banner above it. ``tools/test.py --show-dir DIR`` uses it through
+in a banner above it, wrapped to the image's width (or cut to
+``max_text_lines`` lines, the last ending with an ellipsis: the web demo
+writes one). ``tools/test.py --show-dir DIR`` uses it through
 mmseg's ``SegVisualizationHook`` (``visualizer = dict(type=
 'RISLocalVisualizer', ...)`` in the runtime config); one file is written per
 expression (the name carries the ``sent_id``), not one per image.
@@ -37,6 +39,8 @@ Color = Tuple[int, int, int]
 PLACEHOLDER = '\u25a1'
 #: Text size in pixels at ``font_scale`` 1.0.
 BASE_FONT_PX = 24
+#: Ends a line of the banner that is cut.
+ELLIPSIS = '\u2026'
 
 
 def font_path() -> str:
@@ -93,6 +97,9 @@ class RISLocalVisualizer(SegLocalVisualizer):
         font_scale (float, optional): Text size of the expression, 1.0 =
             ``BASE_FONT_PX`` pixels (captions: 0.8 of it); None: from the
             image width.
+        max_text_lines (int, optional): Lines the expression may take; a
+            longer one is cut, its last line ending with ``ELLIPSIS``.
+            None (default): as many as it needs.
         **kwargs: Other ``SegLocalVisualizer`` arguments (``classes``,
             ``palette``, ``dataset_name``: kept as ``dataset_meta``, unused
             for drawing, a referring mask has one foreground class).
@@ -108,7 +115,10 @@ class RISLocalVisualizer(SegLocalVisualizer):
                  gt_color: Color = (48, 220, 48),
                  contour: bool = True,
                  font_scale: Optional[float] = None,
+                 max_text_lines: Optional[int] = None,
                  **kwargs):
+        if max_text_lines is not None and max_text_lines < 1:
+            raise ValueError(f'max_text_lines must be >= 1 or None, got {max_text_lines}')
         classes = kwargs.pop('classes', None) or ('background', 'object')
         palette = kwargs.pop('palette', None) or [[0, 0, 0], [255, 255, 255]]
         super().__init__(name=name, image=image, vis_backends=vis_backends,
@@ -119,6 +129,7 @@ class RISLocalVisualizer(SegLocalVisualizer):
         self.gt_color = tuple(int(c) for c in gt_color)
         self.contour = contour
         self.font_scale = font_scale
+        self.max_text_lines = max_text_lines
         self._warned_glyphs = False
 
     # --------------------------------------------------------------- drawing
@@ -190,6 +201,39 @@ class RISLocalVisualizer(SegLocalVisualizer):
             lines.append(line)
         return lines or ['']
 
+    @staticmethod
+    def _cut(text: str, width: int, font: ImageFont.FreeTypeFont) -> str:
+        """The longest start of ``text`` that fits ``width`` with
+        ``ELLIPSIS`` after it (found by bisection: any length is cheap)."""
+        low, high = 0, len(text)
+        while low < high:
+            mid = (low + high + 1) // 2
+            if font.getlength(text[:mid].rstrip() + ELLIPSIS) <= width:
+                low = mid
+            else:
+                high = mid - 1
+        return text[:low].rstrip() + ELLIPSIS
+
+    def _font_and_pad(self, width: int) -> Tuple[ImageFont.FreeTypeFont, int]:
+        scale = self._scale(width)
+        return text_font(max(6, round(BASE_FONT_PX * scale))), max(4, int(8 * scale))
+
+    def banner_lines(self, width: int, text: str) -> List[str]:
+        """The lines the banner of a ``width`` pixels wide canvas writes
+        ``text`` in: wrapped at spaces; with ``max_text_lines``, at most
+        that many, a line that is cut or too wide for the banner ending with
+        ``ELLIPSIS``."""
+        font, pad = self._font_and_pad(width)
+        inner = width - 2 * pad
+        lines = self._wrap(self._drawable(text), inner, font)
+        if self.max_text_lines is None:
+            return lines
+        cut = len(lines) > self.max_text_lines
+        lines = lines[:self.max_text_lines]
+        return [self._cut(line, inner, font)
+                if (cut and k == len(lines) - 1) or font.getlength(line) > inner
+                else line for k, line in enumerate(lines)]
+
     def _caption(self, panel: np.ndarray, caption: str,
                  color: Color) -> np.ndarray:
         """A small label in the panel's top-left corner."""
@@ -205,12 +249,10 @@ class RISLocalVisualizer(SegLocalVisualizer):
         return panel
 
     def _banner(self, width: int, text: str) -> np.ndarray:
-        """(h, width, 3) dark banner with ``text`` wrapped to its width;
-        line i is drawn at (pad, pad + i * step)."""
-        scale = self._scale(width)
-        font = text_font(max(6, round(BASE_FONT_PX * scale)))
-        pad = max(4, int(8 * scale))
-        lines = self._wrap(self._drawable(text), width - 2 * pad, font)
+        """(h, width, 3) dark banner with ``text`` in its lines
+        (:meth:`banner_lines`); line i is drawn at (pad, pad + i * step)."""
+        font, pad = self._font_and_pad(width)
+        lines = self.banner_lines(width, text)
         ascent, descent = font.getmetrics()
         step = ascent + descent + pad // 2
         banner = np.full((pad + step * len(lines) + pad // 2, width, 3), 24,
