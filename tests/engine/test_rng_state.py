@@ -91,19 +91,28 @@ def test_resumed_run_equals_the_uninterrupted_one(tmp_path, disturb):
         assert torch.equal(expected[key], got[key]), key
 
 
-def test_resume_says_when_it_cannot_be_exact(tmp_path):
+@pytest.mark.parametrize('by_epoch, workers, reason', [
+    (False, 0, 'an iteration-based loop re-reads the batches it skips'),
+    (True, 1, "the train dataloader's persistent workers keep their random state"),
+])
+def test_resume_says_when_it_cannot_be_exact(tmp_path, by_epoch, workers, reason):
     """An iteration-based loop re-reads the batches it skips on resume
-    (mmengine), drawing again: the resumed run says its draws differ."""
-    def runner(iters, resume=False):
+    (mmengine), and persistent workers keep generators no checkpoint holds:
+    the resumed run says its draws differ."""
+    def runner(length, resume=False):
+        sampler = 'DefaultSampler' if by_epoch else 'InfiniteSampler'
+        train_cfg = dict(by_epoch=True, max_epochs=length) if by_epoch else \
+            dict(by_epoch=False, max_iters=length)
         return ASDARunner(
             model=_DropoutToy(), work_dir=str(tmp_path),
-            train_dataloader=dict(dataset=_NoisyData(), batch_size=4, num_workers=0,
-                                  sampler=dict(type='InfiniteSampler'),
+            train_dataloader=dict(dataset=_NoisyData(), batch_size=4,
+                                  num_workers=workers, persistent_workers=workers > 0,
+                                  sampler=dict(type=sampler),
                                   collate_fn=dict(type='default_collate')),
             optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-            train_cfg=dict(by_epoch=False, max_iters=iters),
+            train_cfg=train_cfg,
             default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1,
-                                               by_epoch=False)),
+                                               by_epoch=by_epoch)),
             resume=resume, default_scope='mmengine',
             experiment_name=f'rng_toy_{next(_NAMES)}')
 
@@ -113,4 +122,4 @@ def test_resume_says_when_it_cannot_be_exact(tmp_path):
     with open(resumed.logger.handlers[-1].baseFilename) as f:
         log = f.read()
     assert 'the random draws after the resume differ from an uninterrupted run' in log
-    assert 'an iteration-based loop re-reads the batches it skips' in log
+    assert reason in log

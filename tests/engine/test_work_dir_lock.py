@@ -75,3 +75,27 @@ def test_only_rank_zero_holds_it(holder, tmp_path, monkeypatch):
     monkeypatch.setenv('RANK', '1')
     with hold_work_dir(str(tmp_path / 'work')):
         pass  # rank 1 of the holder's own job: not refused
+
+
+def test_a_forked_child_that_outlives_the_run_does_not_keep_the_lock(tmp_path):
+    """A process forked while the run holds the work dir (a persistent
+    dataloader worker, still alive until its runner is collected) shares
+    the lock's descriptor: the run's end releases the lock for it too."""
+    with hold_work_dir(str(tmp_path)):
+        child = os.fork()
+        if child == 0:  # the worker: outlives the run, then exits
+            time.sleep(5)
+            os._exit(0)
+    try:
+        with hold_work_dir(str(tmp_path)):  # the next run in this process
+            pass
+        probe = subprocess.run(
+            [sys.executable, '-c', textwrap.dedent(f'''
+                import fcntl, os
+                fd = os.open({str(tmp_path / LOCK_FILE)!r}, os.O_RDWR)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)''')],
+            capture_output=True, text=True, timeout=60)
+        assert probe.returncode == 0, probe.stderr  # and another process's
+    finally:
+        os.kill(child, 9)
+        os.waitpid(child, 0)

@@ -93,4 +93,9 @@ def hold_work_dir(work_dir: str) -> Iterator[None]:
     finally:
         _HELD[key][1] -= 1
         if _HELD[key][1] == 0:
-            os.close(_HELD.pop(key)[0])  # releases the lock
+            fd = _HELD.pop(key)[0]
+            # unlocked explicitly: a process forked meanwhile (a persistent
+            # dataloader worker) shares the descriptor, and closing ours
+            # alone would leave the lock held until it exits
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
