@@ -6,7 +6,7 @@ file."""
 import os
 
 import pytest
-from asda_test_utils import DEMO_CONFIG, load_tool
+from asda_test_utils import DEMO_CONFIG, load_tool, write_config
 
 
 def _no_work(*args, **kwargs):
@@ -114,3 +114,30 @@ def test_syntax_error_in_a_base_config_names_that_file(tool_path, options,
     assert err.value.filename == str(base) and err.value.lineno == 2
     assert f'syntax error in config file {base}' in str(err.value)
     assert not os.path.exists(work)
+
+
+@pytest.mark.parametrize('split', [',', ' , ', ''])
+def test_test_tool_split_must_name_a_split(split, small_dataset, tmp_path, monkeypatch,
+                                           capsys):
+    """``--split ','`` evaluated nothing and printed an empty table (exit 0)."""
+    tool = load_tool('tools/test.py', 'asda_test_tool_split_args')
+    monkeypatch.setattr(tool, 'RUNNERS', _NoRunners)
+    cfg = write_config(tmp_path / 'cfg.py', small_dataset)
+    err = _exit_message(tool.main, [cfg, 'model.pth', '--split', split,
+                                    '--work-dir', str(tmp_path / 'w')], capsys)
+    assert f'--split: {split!r} names no split' in err
+    assert not (tmp_path / 'w').exists()
+
+
+@pytest.mark.parametrize('option', ['train_cfg.max_epochs=0', 'train_cfg.max_epochs=-1'])
+def test_train_tool_refuses_a_length_that_trains_nothing(option, small_dataset, tmp_path):
+    """``train_cfg.max_epochs=0`` trained nothing and exited 0 with no
+    message; the runner refuses it when it is made, before the model is
+    built."""
+    tool = load_tool('tools/train.py', 'asda_train_tool_length_args')
+    cfg = write_config(tmp_path / 'cfg.py', small_dataset)
+    value = option.split('=')[1]
+    with pytest.raises(ValueError, match=f'train_cfg.max_epochs must be an integer >= 1, '
+                       f'got {value}: the run would train nothing'):
+        tool.main([cfg, '--work-dir', str(tmp_path / 'w'), '--cfg-options', option])
+    assert os.listdir(tmp_path / 'w') == ['.asda_run.lock']  # no log, no config dump
