@@ -8,6 +8,8 @@ Writes the overlay (the mask tinted on the image, the expression written
 above it) and optionally the binary mask (0 / 255 PNG at the image's size)
 and the probability map. More expressions of the same image: ``-e "another
 one"`` (repeatable); their files get a numbered suffix (``overlay_1.png``).
+Output names that are the input image, or that name one file twice, are
+refused before anything runs.
 ``--fp16`` / ``--bf16``: half-precision inference (autocast; e.g. ``--device
 cuda --fp16``). A photo with an EXIF orientation tag is turned as viewers show
 it (:func:`asda.apis.image_io.load_image`), and so are its mask and overlay.
@@ -19,7 +21,10 @@ import os.path as osp
 import numpy as np
 
 from asda.apis import RISInferencer
-from asda.engine.cli import image_file
+from asda.engine.cli import image_file, probability_threshold, same_file
+
+#: The output options, each with a numbered file per extra expression.
+OUTPUTS = ('out_file', 'out_mask', 'out_prob')
 
 
 def parse_args(argv=None):
@@ -37,9 +42,10 @@ def parse_args(argv=None):
                         help='also write the probability map (8-bit PNG)')
     parser.add_argument('-e', '--extra-expression', action='append',
                         default=[], help='another expression (repeatable)')
-    parser.add_argument('--threshold', type=float,
-                        help='foreground threshold on the probability '
-                        '(default: the config\'s decode_head.threshold)')
+    parser.add_argument('--threshold', type=probability_threshold,
+                        help='foreground threshold on the probability, '
+                        'strictly between 0 and 1 (default: the config\'s '
+                        'decode_head.threshold)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     half = parser.add_mutually_exclusive_group()
     half.add_argument('--fp16', dest='dtype', action='store_const',
@@ -47,7 +53,34 @@ def parse_args(argv=None):
                       help='run the model under float16 autocast')
     half.add_argument('--bf16', dest='dtype', action='store_const',
                       const='bf16', help='run the model under bfloat16 autocast')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    problem = output_clash(args)
+    if problem is not None:
+        parser.error(problem)
+    return args
+
+
+def output_clash(args) -> str:
+    """Why the files the run would write (every output option, numbered for
+    each extra expression) clash, or None: one is the input image, or two
+    are one file."""
+    written = {}
+    for name in OUTPUTS:
+        path = getattr(args, name)
+        if path is None:
+            continue
+        option = '--' + name.replace('_', '-')
+        for k in range(1 + len(args.extra_expression)):
+            out = _numbered(path, k)
+            what = f'{option} {path}' + (f' (for expression {k + 1}: {out})' if k else '')
+            if same_file(out, args.img):
+                return (f'{what} would overwrite the input image {args.img}; '
+                        'choose another name')
+            for other, other_what in written.items():
+                if same_file(out, other):
+                    return f'{what} and {other_what} are the same file'
+            written[out] = what
+    return None
 
 
 def _numbered(path: str, k: int) -> str:

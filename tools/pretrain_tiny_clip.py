@@ -111,7 +111,12 @@ def parse_args(argv=None):
                         'training; exit 1 if any differs by more than --tolerance '
                         'points')
     parser.add_argument('--tolerance', type=float, default=2.0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if _same_file(provenance_path(args.out), args.out):
+        parser.error(f'--out {args.out}: the provenance is written to '
+                     f'{provenance_path(args.out)}, the checkpoint itself; give '
+                     'the checkpoint another extension (e.g. .pt)')
+    return args
 
 
 def report(name: str, f: dict) -> str:

@@ -141,3 +141,65 @@ def test_train_tool_refuses_a_length_that_trains_nothing(option, small_dataset, 
                        f'got {value}: the run would train nothing'):
         tool.main([cfg, '--work-dir', str(tmp_path / 'w'), '--cfg-options', option])
     assert os.listdir(tmp_path / 'w') == ['.asda_run.lock']  # no log, no config dump
+
+
+def test_pretrain_out_must_not_be_its_own_provenance(tmp_path, capsys):
+    """``--out x.json`` wrote the provenance over the checkpoint."""
+    tool = load_tool('tools/pretrain_tiny_clip.py', 'asda_pretrain_args')
+    out = str(tmp_path / 'x.json')
+    with pytest.raises(SystemExit) as exit_:
+        tool.parse_args(['--out', out])
+    assert exit_.value.code not in (0, None)
+    err = capsys.readouterr().err
+    assert f'--out {out}: the provenance is written to {out}, the checkpoint itself' in err
+    assert tool.parse_args(['--out', str(tmp_path / 'x.pt')]).out == str(tmp_path / 'x.pt')
+
+
+def _photo(tmp_path, name='photo.png'):
+    path = tmp_path / name
+    path.write_bytes(b'the photo')
+    return str(path)
+
+
+@pytest.mark.parametrize('case', ['out-file', 'out-mask', 'out-prob', 'numbered',
+                                  'through a link'])
+def test_image_demo_never_overwrites_its_input(case, tmp_path, monkeypatch, capsys):
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo_args')
+    monkeypatch.setattr(demo, 'RISInferencer', _no_work)
+    photo = _photo(tmp_path, 'photo_1.png' if case == 'numbered' else 'photo.png')
+    argv = [photo, 'the red circle', DEMO_CONFIG, 'model.pth',
+            '--out-file', str(tmp_path / 'overlay.png')]
+    if case == 'numbered':  # the second expression's overlay is photo_1.png
+        argv += ['--out-file', str(tmp_path / 'photo.png'), '-e', 'the blue square']
+        what = f'--out-file {tmp_path / "photo.png"} (for expression 2: {photo})'
+    elif case == 'through a link':
+        (tmp_path / 'link').symlink_to(tmp_path)
+        argv += ['--out-mask', str(tmp_path / 'link' / 'photo.png')]
+        what = f'--out-mask {tmp_path / "link" / "photo.png"}'
+    else:
+        argv += [f'--{case}', photo]
+        what = f'--{case} {photo}'
+    err = _exit_message(demo.main, argv, capsys)
+    assert f'{what} would overwrite the input image {photo}' in err
+    assert open(photo, 'rb').read() == b'the photo'
+
+
+def test_image_demo_outputs_must_be_distinct_files(tmp_path, monkeypatch, capsys):
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo_args')
+    monkeypatch.setattr(demo, 'RISInferencer', _no_work)
+    out, mask = str(tmp_path / 'o.png'), str(tmp_path / 'o_1.png')
+    err = _exit_message(demo.main, [_photo(tmp_path), 'the red circle', DEMO_CONFIG,
+                                    'model.pth', '--out-file', out, '--out-mask', mask,
+                                    '-e', 'the blue square'], capsys)
+    assert (f'--out-mask {mask} and --out-file {out} (for expression 2: {mask}) are '
+            'the same file') in err
+
+
+@pytest.mark.parametrize('value', ['2', '-1', 'nan', '0', '1', 'inf'])
+def test_image_demo_threshold_lies_between_0_and_1(value, tmp_path, monkeypatch, capsys):
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo_args')
+    monkeypatch.setattr(demo, 'RISInferencer', _no_work)
+    err = _exit_message(demo.main, [_photo(tmp_path), 'the red circle', DEMO_CONFIG,
+                                    'model.pth', '--out-file', str(tmp_path / 'o.png'),
+                                    '--threshold', value], capsys)
+    assert f'--threshold: must lie strictly between 0 and 1, got {value}' in err
