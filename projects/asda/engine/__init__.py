@@ -25,10 +25,10 @@ from .launch import enable_amp, setup_cpu_distributed
 from .optim_wrapper import CPUAutocastOptimWrapper
 from .resume import CannotResumeError, NothingLeftToTrainError
 from .runner import ASDARunner, check_train_length
-from .work_dir_lock import LOCK_FILE, WorkDirInUseError, hold_work_dir
+from .work_dir_lock import LOCK_FILE, BadLockFileError, WorkDirInUseError, hold_work_dir
 
 __all__ = [
-    'ASDARunner', 'CPUAutocastOptimWrapper', 'CannotResumeError',
+    'ASDARunner', 'BadLockFileError', 'CPUAutocastOptimWrapper', 'CannotResumeError',
     'CheckpointMismatchError', 'DivergenceHook', 'LOCK_FILE',
     'NonFiniteWeightsError', 'NothingLeftToTrainError', 'SafeCheckpointHook',
     'TrainingDivergedError', 'UnreadableCheckpointError', 'WorkDirInUseError',
