@@ -323,6 +323,8 @@ def test_several_expressions_pairs_and_batches(inferencer, rgb_image):
     ('', ValueError, r"expression 0 is empty: ''"),
     ('   ', ValueError, r"expression 0 is empty: '   '"),
     (['the red circle', ''], ValueError, r"expression 1 is empty"),
+    (['the red circle', '\x1b[31m'], ValueError, r"expression 1 has no printable word"),
+    ('\ufeff\u200b', ValueError, r"expression 0 has no printable word"),
     ([], ValueError, 'no expression'),
     (None, ValueError, 'no expression'),
     ([None], TypeError, r'expression 0 must be a str, got NoneType: None'),
