@@ -10,6 +10,8 @@ import shutil
 import pytest
 from asda_test_utils import load_tool
 
+from asda.datasets.refs_io import RefsEncodingWarning
+
 SYNTHETIC = ['--img-dir', 'images', '--dataset', 'refcoco:unc', 'refcoco:umd',
              'refcoco:google', '--num-workers', '2']
 
@@ -303,3 +305,48 @@ def test_table_counts_the_bad_refs_of_each_split(tool, gref_data, tmp_path, caps
     [val_row] = [line for line in capsys.readouterr().out.splitlines()
                  if line.startswith('grefcoco (unc) | val ')]
     assert '2 bad ref(s)' in val_row
+
+
+def _py2_pickle(obj, latin1=()):
+    """A protocol-2 pickle as Python 2 wrote the refs: every str a byte
+    string (SHORT_BINSTRING / BINSTRING), UTF-8 encoded, or Latin-1 for the
+    strings in ``latin1``."""
+    if isinstance(obj, str):
+        data = obj.encode('latin-1' if obj in latin1 else 'utf-8')
+        if len(data) < 256:
+            return b'U' + bytes([len(data)]) + data
+        return b'T' + len(data).to_bytes(4, 'little') + data
+    if isinstance(obj, bool) or obj is None:
+        return {True: b'\x88', False: b'\x89', None: b'N'}[obj]
+    if isinstance(obj, int):
+        return b'J' + obj.to_bytes(4, 'little', signed=True)
+    if isinstance(obj, list):
+        return b'](' + b''.join(_py2_pickle(v, latin1) for v in obj) + b'e'
+    if isinstance(obj, dict):
+        return b'}(' + b''.join(_py2_pickle(k, latin1) + _py2_pickle(v, latin1)
+                                for k, v in obj.items()) + b'u'
+    raise TypeError(obj)
+
+
+def test_a_latin1_string_is_decoded_alone_and_noted(tool, data_copy, capsys):
+    """One Latin-1 byte made the whole pickle decode as Latin-1 ('café' in
+    UTF-8 read 'cafÃ©') with no warning, and the checker passed it."""
+    from asda.datasets import RefCOCODataset
+    refs = _refs(data_copy)
+    utf8, latin1 = refs[0]['sentences'][0], refs[1]['sentences'][0]
+    utf8['sent'], latin1['sent'] = 'the caf\u00e9 sign', 'the na\u00efve cup'
+    path = data_copy / 'refcoco' / 'refs(unc).p'
+    path.write_bytes(b'\x80\x02' + _py2_pickle(refs, latin1=[latin1['sent']]) + b'.')
+    assert tool.main(['--data-root', str(data_copy), '--img-dir', 'images',
+                      '--dataset', 'refcoco:unc', '--no-image-check']) == 0
+    out = capsys.readouterr().out
+    assert (f"note: {path}: 1 string(s) are not UTF-8 and were decoded as Latin-1 "
+            f"(the other strings as UTF-8): ref_id={refs[1]['ref_id']} "
+            f"sentences[0].sent 'the na\u00efve cup'") in out
+    with pytest.warns(RefsEncodingWarning, match=f'ref_id={refs[1]["ref_id"]} '):
+        dataset = RefCOCODataset(
+            data_root=str(data_copy), data_prefix=dict(img_path='images/'),
+            split=refs[0]['split'], check_images=False)
+    texts = {info['sent_id']: info['text']
+             for info in map(dataset.get_data_info, range(len(dataset)))}
+    assert texts[utf8['sent_id']] == 'the caf\u00e9 sign'

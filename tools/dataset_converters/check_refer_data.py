@@ -18,7 +18,10 @@ images per split and compares them with the expected counts; and checks
 every image the refs use (it exists and is whole: the pre-flight check of
 the training and test tools, :func:`asda.datasets.check_images`), in
 parallel with progress. It prints one table and exits with status 1 and the
-list of every problem if there is any.
+list of every problem if there is any. Notes (refs without sentences, which
+give no sample; pickle strings that are not UTF-8, decoded as Latin-1) are
+printed after the table and do not fail the check, as the datasets load
+such files with a warning.
 
 Expected counts: a ``counts.json`` beside the refs pickles (written by
 ``make_synthetic_refcoco.py``) when there is one, otherwise the published
@@ -29,11 +32,13 @@ import argparse
 import json
 import os.path as osp
 import sys
+import warnings
 from collections import Counter, defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from asda.datasets import GRefCOCODataset, RefCOCODataset, check_images
 from asda.datasets.refs_io import (
+    RefsEncodingWarning,
     index_instances,
     read_refs,
     ref_problems,
@@ -185,7 +190,9 @@ def load_dataset(data_root: str, img_dir: str, name: str, split_by: str,
     split uses (``{split: {path: refs}}``), or None if it cannot be read.
     Every rule a dataset would raise on is added to ``problems``; a ref that
     breaks one is left out of the counts. Refs without sentences, which the
-    datasets skip, count as refs and are listed in ``notes``."""
+    datasets skip, count as refs and are listed in ``notes``, and so are
+    strings of a pickle that are not UTF-8 (decoded as Latin-1, with the
+    datasets' warning)."""
     folder = osp.join(data_root, name)
     ann_file = osp.join(folder, 'instances.json')
     refs_file = split_file(folder, name, split_by)
@@ -196,10 +203,18 @@ def load_dataset(data_root: str, img_dir: str, name: str, split_by: str,
         return None
     instances = _read_instances(ann_file, allow_outside_paths, problems)
     try:
-        refs = read_refs(refs_file)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always', RefsEncodingWarning)
+            refs = read_refs(refs_file)
     except Exception as err:  # noqa: BLE001 (any load error is the finding)
         problems.append(f'{refs_file}: cannot be loaded ({err})')
         return None
+    for warning in caught:  # the datasets warn the same way
+        if issubclass(warning.category, RefsEncodingWarning):
+            notes.append(str(warning.message))
+        else:
+            warnings.warn_explicit(warning.message, warning.category,
+                                   warning.filename, warning.lineno)
     problems += refs_problems(refs, refs_file)
     if instances is None or not isinstance(refs, list):
         return None
