@@ -208,6 +208,31 @@ def _all_crowd(grefs, coco):
             ann['iscrowd'] = 1
 
 
+def _empty_polygon(coco, where):
+    """A polygon of zero area, or one lying wholly outside the val image."""
+    img = _val_image(coco)
+    if where == 'zero area':
+        return [[10, 10, 20, 20, 30, 30]]
+    return [[img['width'] + 5, 5, img['width'] + 40, 5, img['width'] + 40, 40]]
+
+
+def _empty_targets(grefs, coco, where, multi=False):
+    """Every target annotation of a val gref gets an empty polygon."""
+    ids = _target(grefs, multi)['ann_id']
+    for ann in coco['annotations']:
+        if ann['id'] in ids:
+            ann['segmentation'] = _empty_polygon(coco, where)
+
+
+def _one_more_empty_target(grefs, coco):
+    """A multi-target val gref gains a target annotation with an empty
+    polygon; the union of its targets is not empty."""
+    ann = dict(next(a for a in coco['annotations'] if a['image_id'] == 4),
+               id=99999, segmentation=_empty_polygon(coco, 'outside'))
+    coco['annotations'].append(ann)
+    _target(grefs, multi=True)['ann_id'].append(ann['id'])
+
+
 GREF_CASES = {  # name: (edit(grefs, coco), words of the problem, or None: accepted)
     'no sentences': (lambda g, c: _target(g).update(sentences=[]), None),  # no sample
     'float ann_id': (lambda g, c: _target(g).update(ann_id=[float(_target(g)['ann_id'][0])]),
@@ -230,6 +255,16 @@ GREF_CASES = {  # name: (edit(grefs, coco), words of the problem, or None: accep
     'list image_id': (lambda g, c: _target(g).update(image_id=[4]),
                       'image_id must be an integer'),
     'all crowd': (_all_crowd, 'is iscrowd'),
+    'zero-area target': (lambda g, c: _empty_targets(g, c, 'zero area'),
+                         'its target mask is empty'),
+    'target outside the image': (lambda g, c: _empty_targets(g, c, 'outside'),
+                                 'its target mask is empty'),
+    'all targets empty': (lambda g, c: _empty_targets(g, c, 'zero area', multi=True),
+                          'its target mask is empty'),
+    'one more target, empty': (_one_more_empty_target, None),
+    'control-character sent': (
+        lambda g, c: _target(g)['sentences'][0].update(sent='\x1b[0m\ufeff'),
+        'has no printable word'),
     'no file_name': (lambda g, c: _val_image(c).pop('file_name'),
                      'image id=4 has no "file_name"'),
     'no height': (lambda g, c: _val_image(c).pop('height'), 'image id=4 has no "height"'),
@@ -350,3 +385,30 @@ def test_a_latin1_string_is_decoded_alone_and_noted(tool, data_copy, capsys):
     texts = {info['sent_id']: info['text']
              for info in map(dataset.get_data_info, range(len(dataset)))}
     assert texts[utf8['sent_id']] == 'the caf\u00e9 sign'
+
+
+@pytest.mark.parametrize('where', ['zero area', 'outside the image'])
+def test_an_empty_target_mask_is_refused_by_checker_and_dataset(where, tool, data_copy,
+                                                                capsys):
+    """An empty target scored IoU 1 with an empty prediction (oIoU and mIoU
+    100.00), and both the dataset and the checker accepted it."""
+    from asda.datasets import RefCOCODataset
+    ref = next(r for r in _refs(data_copy) if r['split'] == 'val')
+    ann_file = data_copy / 'refcoco' / 'instances.json'
+    coco = json.loads(ann_file.read_text())
+    img = next(i for i in coco['images'] if i['id'] == ref['image_id'])
+    ann = next(a for a in coco['annotations'] if a['id'] == ref['ann_id'])
+    w, h = img['width'], img['height']
+    ann['segmentation'] = [[5, 5, 25, 25, 45, 45]] if where == 'zero area' else \
+        [[-60, 5, -10, 5, -10, h - 5, -60, h - 5]]
+    ann_file.write_text(json.dumps(coco))
+    words = (f'ref_id={ref["ref_id"]} of {data_copy / "refcoco" / "refs(unc).p"}: its '
+             f'target mask is empty (annotation id(s) [{ann["id"]}] in {ann_file} cover '
+             f'no pixel of the {w} x {h} image')
+    assert tool.main(['--data-root', str(data_copy), '--img-dir', 'images',
+                      '--dataset', 'refcoco:unc', '--no-image-check']) == 1
+    assert words in capsys.readouterr().out.split('problem(s):')[1]
+    with pytest.raises(ValueError) as err:
+        RefCOCODataset(data_root=str(data_copy), data_prefix=dict(img_path='images/'),
+                       split='val', check_images=False)
+    assert words in str(err.value)

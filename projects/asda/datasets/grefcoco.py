@@ -133,6 +133,7 @@ class GRefCOCODataset(RefCOCODataset):
         super().__init__(data_root, ann_file, split_file, *args, **kwargs)
 
     target_ids = staticmethod(gref_target_ids)
+    skip_crowd_targets = True
 
     @classmethod
     def ref_problems(cls, ref: dict, instances: Instances,

@@ -8,10 +8,10 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS, TRANSFORMS
 
 from .image_check import BadImagesError, check_images, describe_bad_samples
-from .mask_utils import check_segmentation, polygon_problem
+from .mask_utils import check_segmentation, mask_area, polygon_problem
 from .refs_io import Instances, describe_problems, index_instances, load_refs, refs_with_sentences
 
-__all__ = ['RefCOCODataset', 'ref_ann_ids']
+__all__ = ['RefCOCODataset', 'empty_target_problems', 'ref_ann_ids']
 
 SAMPLE_MODES = ('sentence', 'ref')
 #: The ``category_id`` of a no-target gref (gRefCOCO writes ``[-1]``).
@@ -59,6 +59,35 @@ def _annotation_problems(ref: dict, ids: List[int], instances: Instances,
                 f'id={ann["image_id"]} in {instances.path}, not to image '
                 f'id={ref["image_id"]}')
     return problems
+
+
+def empty_target_problems(ref: dict, ids: List[int], instances: Instances,
+                          where: str, skip_crowd: bool = False) -> List[str]:
+    """An expression with a target has a mask with a pixel: the union of
+    its target annotations' segmentations (the non-crowd ones when
+    ``skip_crowd``, as gRefCOCO's mask leaves crowd regions out), decoded
+    at its image's size (:func:`~.mask_utils.mask_area`), is not empty. On
+    an empty target, an empty prediction scores IoU 1: a zero-area polygon,
+    or one lying wholly outside the image, would read as a perfect score.
+    The one owner of this rule (the dataset and ``check_refer_data.py`` ask
+    it through :meth:`RefCOCODataset.ref_problems`); only a no-target
+    gref (no ``ids``) has no mask. Segmentations that cannot be decoded
+    are left to :func:`~.mask_utils.check_segmentation`.
+    """
+    img = instances.images.get(ref['image_id'])
+    anns = [instances.anns[i] for i in ids if i in instances.anns]
+    segmentations = [ann.get('segmentation') for ann in anns
+                      if not (skip_crowd and ann.get('iscrowd', 0))]
+    if img is None or not segmentations or None in segmentations:
+        return []
+    if mask_area(segmentations, img['height'], img['width']) != 0:
+        return []
+    return [f'{where}: its target mask is empty (annotation id(s) {ids} in '
+            f'{instances.path} cover no pixel of the {img["width"]} x '
+            f'{img["height"]} image: zero area, or wholly outside it); an empty '
+            'prediction would score IoU 1 on it. Fix the annotation or drop the ref'
+            + ('; only a no-target gref (ann_id [-1]) may have no mask'
+               if skip_crowd else '')]
 
 
 def _category_problems(ref: dict, instances: Instances, where: str) -> List[str]:
@@ -182,6 +211,8 @@ class RefCOCODataset(BaseSegDataset):
     # ------------------------------------------------------------------
     #: The rule for a ref's target annotation ids (:func:`ref_ann_ids`).
     target_ids = staticmethod(ref_ann_ids)
+    #: Whether crowd annotations are left out of the target mask.
+    skip_crowd_targets = False
 
     @classmethod
     def ref_problems(cls, ref: dict, instances: Instances,
@@ -208,8 +239,11 @@ class RefCOCODataset(BaseSegDataset):
             ids = cls.target_ids(ref, where)
         except ValueError as err:
             return problems + [str(err)]
-        return (problems + _annotation_problems(ref, ids, instances, where)
-                + _category_problems(ref, instances, where))
+        problems += _annotation_problems(ref, ids, instances, where)
+        if not problems:
+            problems += empty_target_problems(ref, ids, instances, where,
+                                              cls.skip_crowd_targets)
+        return problems + _category_problems(ref, instances, where)
 
     def _load_instances(self) -> Instances:
         """The checked images and annotations of ``ann_file``."""
