@@ -9,7 +9,9 @@ above it) and optionally the binary mask (0 / 255 PNG at the image's size)
 and the probability map. More expressions of the same image: ``-e "another
 one"`` (repeatable); their files get a numbered suffix (``overlay_1.png``).
 Output names that are the input image, or that name one file twice, are
-refused before anything runs.
+refused before anything runs, and so is an image of more than
+``--max-pixels`` pixels (read from its header, nothing decoded;
+:mod:`asda.apis.image_io`).
 ``--fp16`` / ``--bf16``: half-precision inference (autocast; e.g. ``--device
 cuda --fp16``). A photo with an EXIF orientation tag is turned as viewers show
 it (:func:`asda.apis.image_io.load_image`), and so are its mask and overlay.
@@ -21,7 +23,8 @@ import os.path as osp
 import numpy as np
 
 from asda.apis import RISInferencer
-from asda.engine.cli import image_file, probability_threshold, same_file
+from asda.apis.image_io import DEFAULT_MAX_PIXELS, ImageTooLargeError, check_image_file
+from asda.engine.cli import image_file, positive_int, probability_threshold, same_file
 
 #: The output options, each with a numbered file per extra expression.
 OUTPUTS = ('out_file', 'out_mask', 'out_prob')
@@ -46,6 +49,9 @@ def parse_args(argv=None):
                         help='foreground threshold on the probability, '
                         'strictly between 0 and 1 (default: the config\'s '
                         'decode_head.threshold)')
+    parser.add_argument('--max-pixels', type=positive_int, default=DEFAULT_MAX_PIXELS,
+                        help='refuse a larger image before decoding it (default '
+                        f'{DEFAULT_MAX_PIXELS:,} = 8192 x 8192)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     half = parser.add_mutually_exclusive_group()
     half.add_argument('--fp16', dest='dtype', action='store_const',
@@ -57,6 +63,10 @@ def parse_args(argv=None):
     problem = output_clash(args)
     if problem is not None:
         parser.error(problem)
+    try:  # the image's header only: nothing is decoded yet
+        check_image_file(args.img, args.max_pixels, 'IMG')
+    except (FileNotFoundError, ImageTooLargeError) as err:
+        parser.error(str(err))
     return args
 
 
@@ -95,7 +105,7 @@ def main(argv=None):
     import mmcv
 
     inferencer = RISInferencer(args.config, args.checkpoint, device=args.device,
-                               dtype=args.dtype)
+                               dtype=args.dtype, max_pixels=args.max_pixels)
     if args.threshold is not None:
         inferencer.model.decode_head.threshold = args.threshold
     expressions = [args.expression] + list(args.extra_expression)

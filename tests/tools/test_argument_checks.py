@@ -5,8 +5,9 @@ file is written. Output paths are checked too: not a directory, not under a
 file."""
 import os
 
+import numpy as np
 import pytest
-from asda_test_utils import DEMO_CONFIG, load_tool, write_config
+from asda_test_utils import DEMO_CONFIG, load_tool, write_config, write_png_bomb
 
 
 def _no_work(*args, **kwargs):
@@ -203,3 +204,23 @@ def test_image_demo_threshold_lies_between_0_and_1(value, tmp_path, monkeypatch,
                                     'model.pth', '--out-file', str(tmp_path / 'o.png'),
                                     '--threshold', value], capsys)
     assert f'--threshold: must lie strictly between 0 and 1, got {value}' in err
+
+
+def test_image_demo_refuses_a_decompression_bomb_before_any_work(tmp_path, monkeypatch,
+                                                                  capsys):
+    """A 12 KB PNG of 10000 x 10000 pixels was decoded whole (300 MB)."""
+    import cv2
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo_args')
+    monkeypatch.setattr(demo, 'RISInferencer', _no_work)
+    monkeypatch.setattr(cv2, 'imdecode', _no_work)
+    bomb = write_png_bomb(tmp_path / 'bomb.png', 10000, 10000)
+    argv = [bomb, 'the red circle', DEMO_CONFIG, 'model.pth',
+            '--out-file', str(tmp_path / 'o.png')]
+    err = _exit_message(demo.main, argv, capsys)
+    assert (f'IMG ({bomb}): 10000 x 10000 = 100,000,000 pixels, more than the limit '
+            'of 67,108,864') in err
+    small = str(tmp_path / 'small.png')
+    cv2.imwrite(small, np.zeros((20, 30, 3), np.uint8))
+    err = _exit_message(demo.main, [small] + argv[1:] + ['--max-pixels', '599'], capsys)
+    assert f'IMG ({small}): 30 x 20 = 600 pixels, more than the limit of 599' in err
+    assert sorted(os.listdir(tmp_path)) == ['bomb.png', 'small.png']

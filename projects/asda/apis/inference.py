@@ -22,7 +22,10 @@ and ``predict`` (crop the padding, resize to the original size, sigmoid >
 are the same.
 
 Images: file paths, numpy arrays (RGB) or PIL images, decoded by
-:func:`asda.apis.image_io.load_image` (which says how each kind is read).
+:func:`asda.apis.image_io.load_image` (which says how each kind is read). An
+image of more than ``max_pixels`` pixels is refused before it is decoded
+(:class:`asda.apis.image_io.ImageTooLargeError`; default
+:data:`asda.apis.image_io.DEFAULT_MAX_PIXELS`).
 
 Expressions are tokenised once, here, by the model's tokenizer
 (:meth:`asda.models.backbones.CLIPTokenizer.encode`): a truncation is
@@ -45,7 +48,7 @@ from ..datasets.text import check_text
 from ..engine.checkpoint import load_model_checkpoint
 from ..engine.cli import read_config
 from ..models.backbones.tokenizer import Encoding
-from .image_io import ImageInput, load_image
+from .image_io import DEFAULT_MAX_PIXELS, ImageInput, load_image
 
 __all__ = [
     'RISInferencer', 'ExpressionTruncatedWarning', 'init_model', 'load_image',
@@ -166,6 +169,10 @@ class RISInferencer:
             forward pass runs under ``torch.autocast`` in that dtype (CPU or
             CUDA; bf16 on CUDA needs a GPU that supports it). ``prob`` stays
             float32; masks agree with fp32 up to pixels near the threshold.
+        max_pixels (int, optional): Images of more pixels are refused
+            before they are decoded
+            (:class:`asda.apis.image_io.ImageTooLargeError`). Defaults to
+            :data:`asda.apis.image_io.DEFAULT_MAX_PIXELS`; None: no limit.
 
     Call ``inferencer(image, expressions)``: one image and one expression
     (str) or several (list of str); or ``inferencer(images=[...],
@@ -194,7 +201,13 @@ class RISInferencer:
                  device: Union[str, torch.device] = 'cpu',
                  batch_size: int = 1,
                  cfg_options: Optional[dict] = None,
-                 dtype: str = 'fp32'):
+                 dtype: str = 'fp32',
+                 max_pixels: Optional[int] = DEFAULT_MAX_PIXELS):
+        if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(
+                max_pixels, int) or max_pixels < 1):
+            raise ValueError(f'max_pixels must be a positive int or None, got '
+                             f'{max_pixels!r}')
+        self.max_pixels = max_pixels
         self.device = torch.device(device)
         self.dtype = self._check_dtype(dtype, self.device)
         if checkpoint is None:
@@ -300,7 +313,8 @@ class RISInferencer:
 
     # ------------------------------------------------------------- prepare
     def _prepare(self, image: ImageInput, index: int) -> dict:
-        img, path = load_image(image, name=f'image {index}')
+        img, path = load_image(image, name=f'image {index}',
+                               max_pixels=self.max_pixels)
         results = dict(img=img, img_shape=img.shape[:2],
                        ori_shape=img.shape[:2])
         if path is not None:
@@ -429,7 +443,7 @@ class RISInferencer:
                   out_file: Optional[str] = None) -> np.ndarray:
         """Overlay of ``result`` (one returned dict) on ``image``, with the
         expression written above it. Returns RGB; writes ``out_file``."""
-        img, _ = load_image(image)
+        img, _ = load_image(image, max_pixels=self.max_pixels)
         drawn = self.visualizer.draw_referring(
             img[..., ::-1], text=result.get('text'), pred_mask=result['mask'])
         if out_file is not None:
