@@ -61,8 +61,11 @@ class NonFiniteWeightsError(ValueError):
 
 def non_finite_tensors(state_dict: Dict[str, Any]) -> List[Tuple[str, int, int]]:
     """The floating-point tensors of ``state_dict`` that hold NaN or inf
-    values, in its order: ``(name, NaN count, inf count)``."""
+    values, in its order: ``(name, NaN count, inf count)`` (none when it
+    is no dict)."""
     found = []
+    if not isinstance(state_dict, dict):
+        return found
     for name, value in state_dict.items():
         if not (isinstance(value, torch.Tensor) and value.is_floating_point()):
             continue
