@@ -5,6 +5,7 @@ import time
 
 import pytest
 import torch.nn as nn
+from asda_test_utils import linear_toy_training
 from mmengine.config import Config
 from mmengine.model import BaseModel
 
@@ -48,8 +49,11 @@ def test_runners_made_at_once_keep_their_own_log_and_hub(tmp_path, monkeypatch):
     (dict(by_epoch=True, max_epochs=1.5), 'max_epochs'),
 ])
 def test_a_training_length_that_trains_nothing_is_refused(train_cfg, key, tmp_path):
+    """mmengine trains such a run for no step and ends as if it had
+    trained."""
     with pytest.raises(ValueError, match=f'train_cfg.{key} must be an integer >= 1, '
                        f'got {train_cfg[key]!r}'):
-        ASDARunner(model=_Toy(), work_dir=str(tmp_path), train_cfg=train_cfg,
+        ASDARunner(**linear_toy_training(), work_dir=str(tmp_path), train_cfg=train_cfg,
+                   optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
                    default_scope='mmengine', cfg=Config(dict()))
     assert not tmp_path.exists() or os.listdir(tmp_path) == []  # nothing written
