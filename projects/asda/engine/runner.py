@@ -101,8 +101,9 @@ class ASDARunner(Runner):
     _resuming: Optional[bool] = None
 
     def __init__(self, *args, **kwargs):
-        # a damaged load_from / --resume file stops the run here, before
-        # the log is written and the datasets are built
+        # a training length that trains nothing and a damaged load_from /
+        # --resume file stop the run here, before the log is written and
+        # the datasets are built
         bound = inspect.signature(Runner.__init__).bind_partial(
             self, *args, **kwargs).arguments
         check_train_length(bound.get('train_cfg'))

@@ -53,7 +53,7 @@ def _open_lock_file(path: str) -> int:
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
     try:
         fd = os.open(path, flags, 0o644)
-    except OSError as err:
+    except OSError:
         if osp.islink(path):
             raise BadLockFileError(
                 f'lock file {path} is a symbolic link (to '
@@ -61,7 +61,7 @@ def _open_lock_file(path: str) -> int:
         if osp.isdir(path):
             raise BadLockFileError(
                 f'lock file {path} is a directory. Remove it.') from None
-        raise BadLockFileError(f'cannot open the lock file {path}: {err}') from None
+        raise  # e.g. a work dir this user may not write to
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
