@@ -136,12 +136,14 @@ def test_compares_with_published_counts_and_names_missing_files(
     assert f'{data_copy / "refcoco+" / "refs(unc).p"}: missing' in out
 
 
-def test_published_counts_are_sourced(tool):
-    for (name, split_by), splits in tool.PUBLISHED.items():
-        assert split_by in tool.DATASETS[name]
+def test_published_counts_are_sourced():
+    from asda.datasets import refer_check
+    for (name, split_by), splits in refer_check.PUBLISHED.items():
+        assert split_by in refer_check.DATASETS[name]
         for kinds in splits.values():
             for kind, (count, source) in kinds.items():
-                assert kind in tool.KINDS and count > 0 and source in tool.SOURCES
+                assert kind in refer_check.KINDS and count > 0 and \
+                    source in refer_check.SOURCES
 
 
 def test_grefcoco_lists_and_no_target(tool, tmp_path, capsys):
