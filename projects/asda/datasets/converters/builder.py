@@ -81,6 +81,15 @@ def assign_splits(keys: Sequence, ratios: Dict[str, float], seed: int) -> dict:
     return splits
 
 
+#: Where the usual split names come in a table; others follow by name.
+SPLIT_ORDER = ('train', 'val', 'test', 'testA', 'testB')
+
+
+def _split_order(split: str) -> tuple:
+    known = split in SPLIT_ORDER
+    return (not known, SPLIT_ORDER.index(split) if known else 0, split)
+
+
 def split_counts(refs: Sequence[dict]) -> Dict[str, Dict[str, int]]:
     """Per split: its ``refs``, ``expressions`` and ``images``, the counts
     ``tools/dataset_converters/check_refer_data.py`` compares a folder
@@ -90,7 +99,7 @@ def split_counts(refs: Sequence[dict]) -> Dict[str, Dict[str, int]]:
         by_split[ref['split']].append(ref)
     return {split: dict(refs=len(rs), expressions=sum(len(r['sentences']) for r in rs),
                         images=len({r['image_id'] for r in rs}))
-            for split, rs in sorted(by_split.items())}
+            for split, rs in sorted(by_split.items(), key=lambda kv: _split_order(kv[0]))}
 
 
 def write_counts_manifest(ann_dir: str, counts: Dict[str, dict], source: str, **extra) -> str:

@@ -3,6 +3,7 @@
 on it, rename it into place, print the counts. ``tools/dataset_converters/
 {coco,masks,labelme}_to_refer.py`` are thin wrappers of :func:`run`."""
 import argparse
+import os.path as osp
 import sys
 from typing import Callable, Dict, List
 
@@ -69,6 +70,10 @@ def run(build: Callable[[], ReferBuilder], args) -> int:
         args (Namespace): Parsed :func:`add_output_args` options.
     """
     folder = args.folder or ('grefcoco' if args.gres else 'refcoco')
+    if osp.lexists(args.out_dir) and not args.overwrite:
+        print(f'error: {args.out_dir} exists; choose another OUT_DIR or pass --overwrite',
+              file=sys.stderr)
+        return 1
 
     def data_check(root: str) -> List[str]:
         return check(root, [(folder, args.split_by)], img_dir='images',

@@ -14,7 +14,7 @@ names stay as they are in COCO).
 """
 import json
 import os.path as osp
-from collections import Counter
+from collections import defaultdict
 from typing import Dict, List, Optional
 
 from ..mask_utils import decode_segmentation
@@ -50,12 +50,15 @@ def _load_coco(path: str) -> tuple:
 def _duplicates(coco: dict, path: str) -> List[str]:
     """Image ids, image file names and annotation ids given twice."""
     problems = []
-    for key, entries, what in (('id', coco['images'], 'image id'),
-                               ('file_name', coco['images'], 'image file_name'),
-                               ('id', coco['annotations'], 'annotation id')):
-        seen = Counter(e.get(key) for e in entries if isinstance(e, dict))
-        problems += [f'{path}: duplicate {what} {value!r} ({n} entries)'
-                     for value, n in seen.items() if n > 1 and value is not None]
+    for key, group, what in (('id', 'images', 'image id'),
+                             ('file_name', 'images', 'image file_name'),
+                             ('id', 'annotations', 'annotation id')):
+        where = defaultdict(list)
+        for k, entry in enumerate(coco[group]):
+            if isinstance(entry, dict) and entry.get(key) is not None:
+                where[entry[key]].append(f'#{k}')
+        problems += [f'{path}: duplicate {what} {value!r} ({group} {", ".join(entries)})'
+                     for value, entries in where.items() if len(entries) > 1]
     return problems
 
 
