@@ -305,3 +305,15 @@ def test_table_counts_the_bad_refs_of_each_split(tool, gref_data, tmp_path, caps
     [val_row] = [line for line in capsys.readouterr().out.splitlines()
                  if line.startswith('grefcoco (unc) | val ')]
     assert '2 bad ref(s)' in val_row
+
+
+def test_gres_folder_of_any_name(tool, tmp_path, capsys):
+    """--gres: a grefs folder that is not named grefcoco (a converted one)."""
+    from asda.synthetic.gres import make_synthetic_grefcoco
+    make_synthetic_grefcoco(str(tmp_path), seed=2,
+                            split_sizes=dict(train=2, val=1, testA=1, testB=1))
+    os.rename(tmp_path / 'grefcoco', tmp_path / 'mine')
+    args = ['--data-root', str(tmp_path), '--img-dir', 'images', '--dataset', 'mine:unc']
+    assert tool.main(args) == 1
+    assert f"{tmp_path / 'mine' / 'refs(unc).p'}: missing" in capsys.readouterr().out
+    assert tool.main(args + ['--gres']) == 0, capsys.readouterr().out
