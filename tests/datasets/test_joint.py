@@ -82,9 +82,15 @@ def _image_ids(dataset):
             for m in dataset.datasets for i in range(len(m))]
 
 
-def test_evaluation_images_are_dropped_and_logged(overlapping):
-    root, refs = overlapping
-    joint, messages = _build(_joint_cfg(root))
+@pytest.fixture(scope='module')
+def plain(overlapping):
+    """The joint dataset of the three, ratios 1, and its log messages."""
+    return _build(_joint_cfg(overlapping[0]))
+
+
+def test_evaluation_images_are_dropped_and_logged(overlapping, plain):
+    _, refs = overlapping
+    joint, messages = plain
     ids = {joint.get_data_info(i)['image_id'] for i in range(len(joint))}
     assert ids and not ids & EVAL_IMAGES
     assert ids == set(range(1, 13)) - EVAL_IMAGES
@@ -112,9 +118,9 @@ def test_evaluation_images_are_dropped_and_logged(overlapping):
         joint.get_data_info(i)['image_id'] for i in range(len(joint)))
 
 
-def test_ratios(overlapping):
+def test_ratios(overlapping, plain):
     root, _ = overlapping
-    plain, _ = _build(_joint_cfg(root))
+    plain, _ = plain
     sizes = [len(m) for m in plain.datasets]
     joint, _ = _build(_joint_cfg(root, ratios=[2, 0.5, 0]))
     assert len(joint) == 2 * sizes[0] + round(0.5 * sizes[1])

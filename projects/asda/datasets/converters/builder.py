@@ -215,8 +215,7 @@ class ReferBuilder:
         """The numbered refs (sentences numbered in the same order)."""
         splits = self._splits(ratios, seed)
         refs, sent_id = [], 0
-        for (image_id, ann_ids), entries in sorted(self.groups.items(),
-                                                  key=lambda kv: (kv[0][0], kv[0][1])):
+        for (image_id, ann_ids), entries in sorted(self.groups.items()):
             sentences = []
             for text, _, row_id, _ in entries:
                 sent_id += 1

@@ -84,7 +84,7 @@ def run(build: Callable[[], ReferBuilder], args) -> int:
             args.out_dir, folder=folder, split_by=args.split_by,
             ratios=split_ratios(args.split_ratios), seed=args.seed, images=args.images,
             overwrite=args.overwrite, check=data_check)
-    except (ConversionError, FileNotFoundError, FileExistsError) as err:
+    except (ConversionError, OSError) as err:  # OSError: a missing file, a full disk, ...
         print(f'error: {err}', file=sys.stderr)
         return 1
     print(f'\nwrote {args.out_dir}: {summary["num_images"]} images, '

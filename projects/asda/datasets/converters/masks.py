@@ -79,12 +79,16 @@ def _row_targets(row: Row, gres: bool, problems: List[str]) -> List[Target]:
     """The row's targets: (mask file, instance id or None) each."""
     if not gres:
         mask = row.fields.get('mask')
+        ids = list_field(row, 'instance_ids', problems)
         if mask is None:
             return []
-        if not isinstance(mask, str):
-            problems.append(f'{row.where}: "mask" must be one file name, got {mask!r} '
-                            '(several targets need --gres)')
+        if not isinstance(mask, str) or (ids is not None and len(ids) != 1):
+            problems.append(f'{row.where}: one "mask" file (and one instance id) per row, '
+                            f'got mask={mask!r}, instance_ids={ids!r}; several targets need '
+                            '--gres')
             return []
+        if ids is not None:
+            row = Row(row.where, dict(instance_id=ids[0]))
         return [(mask, int_field(row, 'instance_id', problems))]
     masks = list_field(row, 'mask', problems) or []
     bad = [m for m in masks if not isinstance(m, str) or not m]
