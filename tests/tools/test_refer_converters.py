@@ -338,3 +338,22 @@ def test_existing_output_needs_overwrite(tools, converted, tmp_path, capsys):
                                      '--split-ratios', 'train=1')) == 0
     assert sorted(os.listdir(out)) == ['images', 'refcoco']
     assert sorted(os.listdir(tmp_path)) == ['out', 'rows.jsonl']
+
+
+def test_labelme_gres_expression_of_two_objects(tools, tmp_path):
+    """With --gres an expression given to two shapes refers to both."""
+    fx = labelme_fixture(tmp_path / 'in')
+    p = osp.join(fx['labelme_dir'], 'p.json')
+    with open(p) as f:
+        data = json.load(f)
+    data['shapes'][1]['description'] = 'the striped cat'
+    with open(p, 'w') as f:
+        json.dump(data, f)
+    out = tmp_path / 'out'
+    assert tools['labelme'].main(_args('labelme', fx, None, out, '--gres')) == 0
+    found = loaded_masks(str(out), 'grefcoco/grefs(unc).json', gres=True)
+    h, w = found['the striped cat'][1].shape
+    cat, box = (decode_segmentation(fx['expected'][t][1], h, w) > 0
+                for t in ('the striped cat', 'the box'))
+    np.testing.assert_array_equal(found['the striped cat'][1], cat | box)
+    np.testing.assert_array_equal(found['the cat on the left'][1], cat)
