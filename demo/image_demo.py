@@ -2,7 +2,8 @@
 
     python demo/image_demo.py IMAGE "the red circle on the left" \
         CONFIG CHECKPOINT --out-file overlay.png [--out-mask mask.png] \
-        [--out-prob prob.png] [--device cpu] [--threshold 0.35] [--fp16]
+        [--out-prob prob.png] [--device cpu] [--threshold 0.35] [--fp16] \
+        [--boxes]
 
 Writes the overlay (the mask tinted on the image, the expression written
 above it) and optionally the binary mask (0 / 255 PNG at the image's size)
@@ -13,8 +14,11 @@ refused before anything runs, and so is an image of more than
 ``--max-pixels`` pixels (read from its header, nothing decoded;
 :mod:`asda.apis.image_io`).
 ``--fp16`` / ``--bf16``: half-precision inference (autocast; e.g. ``--device
-cuda --fp16``). A photo with an EXIF orientation tag is turned as viewers show
-it (:func:`asda.apis.image_io.load_image`), and so are its mask and overlay.
+cuda --fp16``). ``--boxes``: draw the box of the mask's largest connected
+component (a GRES model: the box of each of its ``instances``) on the overlay
+and print it (``[x, y, w, h]``). A photo with an EXIF orientation tag is
+turned as viewers show it (:func:`asda.apis.image_io.load_image`), and so are
+its mask and overlay.
 """
 import argparse
 import os
@@ -24,6 +28,7 @@ import numpy as np
 
 from asda.apis import RISInferencer
 from asda.apis.image_io import DEFAULT_MAX_PIXELS, ImageTooLargeError, check_image_file
+from asda.apis.inference import result_boxes
 from asda.engine.cli import image_file, positive_int, probability_threshold, same_file
 
 #: The output options, each with a numbered file per extra expression.
@@ -53,6 +58,9 @@ def parse_args(argv=None):
                         help='refuse a larger image before decoding it (default '
                         f'{DEFAULT_MAX_PIXELS:,} = 8192 x 8192)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument('--boxes', action='store_true',
+                        help='draw and print the box of the mask (a GRES model: '
+                        'of each of its instances)')
     half = parser.add_mutually_exclusive_group()
     half.add_argument('--fp16', dest='dtype', action='store_const',
                       const='fp16', default='fp32',
@@ -113,7 +121,7 @@ def main(argv=None):
     for k, result in enumerate(results):
         out_file = _numbered(args.out_file, k)
         os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-        inferencer.visualize(args.img, result, out_file=out_file)
+        inferencer.visualize(args.img, result, out_file=out_file, boxes=args.boxes)
         mask = result['mask']
         low, mid = result['afs_layers'] or (None, None)
         no_target = '' if result['no_target'] is None else \
@@ -121,6 +129,8 @@ def main(argv=None):
         print(f'{result["text"]!r}: {int(mask.sum())} of {mask.size} pixels '
               f'({100.0 * mask.mean():.1f}%), AFS layers low={low} mid={mid}'
               f'{no_target} -> {out_file}')
+        if args.boxes:
+            print(f'  boxes [x, y, w, h]: {result_boxes(result)}')
         if args.out_mask:
             mmcv.imwrite(mask.astype(np.uint8) * 255,
                          _numbered(args.out_mask, k))

@@ -138,12 +138,14 @@ def test_compares_with_published_counts_and_names_missing_files(
     assert f'{data_copy / "refcoco+" / "refs(unc).p"}: missing' in out
 
 
-def test_published_counts_are_sourced(tool):
-    for (name, split_by), splits in tool.PUBLISHED.items():
-        assert split_by in tool.DATASETS[name]
+def test_published_counts_are_sourced():
+    from asda.datasets import refer_check
+    for (name, split_by), splits in refer_check.PUBLISHED.items():
+        assert split_by in refer_check.DATASETS[name]
         for kinds in splits.values():
             for kind, (count, source) in kinds.items():
-                assert kind in tool.KINDS and count > 0 and source in tool.SOURCES
+                assert kind in refer_check.KINDS and count > 0 and \
+                    source in refer_check.SOURCES
 
 
 def test_grefcoco_lists_and_no_target(tool, tmp_path, capsys):
@@ -412,3 +414,15 @@ def test_an_empty_target_mask_is_refused_by_checker_and_dataset(where, tool, dat
         RefCOCODataset(data_root=str(data_copy), data_prefix=dict(img_path='images/'),
                        split='val', check_images=False)
     assert words in str(err.value)
+
+
+def test_gres_folder_of_any_name(tool, tmp_path, capsys):
+    """--gres: a grefs folder that is not named grefcoco (a converted one)."""
+    from asda.synthetic.gres import make_synthetic_grefcoco
+    make_synthetic_grefcoco(str(tmp_path), seed=2,
+                            split_sizes=dict(train=2, val=1, testA=1, testB=1))
+    os.rename(tmp_path / 'grefcoco', tmp_path / 'mine')
+    args = ['--data-root', str(tmp_path), '--img-dir', 'images', '--dataset', 'mine:unc']
+    assert tool.main(args) == 1
+    assert f"{tmp_path / 'mine' / 'refs(unc).p'}: missing" in capsys.readouterr().out
+    assert tool.main(args + ['--gres']) == 0, capsys.readouterr().out

@@ -18,7 +18,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from pycocotools import mask as mask_utils
 
-__all__ = ['check_segmentation', 'decode_segmentation', 'mask_area', 'polygon_problem']
+__all__ = ['check_segmentation', 'decode_segmentation', 'encode_mask', 'mask_area',
+           'polygon_problem']
 
 
 def _where(context: Optional[str]) -> str:
@@ -142,3 +143,11 @@ def decode_segmentation(segmentation: Any,
     if mask.ndim == 3:  # defensive: decode of a list returns (h, w, n)
         mask = mask.max(axis=2)
     return (mask > 0).astype(np.uint8)
+
+
+def encode_mask(mask: np.ndarray) -> dict:
+    """A binary mask (foreground: > 0) as a compressed COCO RLE that JSON
+    holds: ``{'size': [h, w], 'counts': str}``; :func:`decode_segmentation`
+    gives the mask back pixel for pixel."""
+    rle = mask_utils.encode(np.asfortranarray((np.asarray(mask) > 0).astype(np.uint8)))
+    return dict(size=[int(v) for v in rle['size']], counts=rle['counts'].decode('ascii'))

@@ -294,6 +294,12 @@ class RefCOCODataset(BaseSegDataset):
             category_id=ref.get('category_id', ann.get('category_id')),
             segmentation=self._checked_segmentation(ann, img, ref))
 
+    def image_path(self, img: dict) -> str:
+        """The path of a COCO image entry's file: its ``file_name`` under
+        the image folder (``data_prefix['img_path']``)."""
+        img_dir = self.data_prefix.get('img_path', '') or ''
+        return fileio.join_path(img_dir, img['file_name']) if img_dir else img['file_name']
+
     def ref_info(self, ref: dict, instances: Instances) -> dict:
         """The data info of one checked ref, without its sentences.
 
@@ -306,10 +312,8 @@ class RefCOCODataset(BaseSegDataset):
             ``image_id`` and the fields of :meth:`ref_targets`.
         """
         img = instances.images[ref['image_id']]
-        img_dir = self.data_prefix.get('img_path', '') or ''
         info = dict(
-            img_path=fileio.join_path(img_dir, img['file_name'])
-            if img_dir else img['file_name'],
+            img_path=self.image_path(img),
             seg_map_path=None,
             ref_id=ref['ref_id'],
             image_id=ref['image_id'],

@@ -73,12 +73,14 @@ def parse_runner_args(parser: argparse.ArgumentParser, argv=None):
 
 def dataset_cfgs(cfg: Config) -> Iterator[ConfigDict]:
     """Every dataset config of the dataloaders, wrapped ones included
-    (``dataset.dataset``, ``dataset.datasets``)."""
+    (``dataset.dataset``, ``dataset.datasets``, and the evaluation splits a
+    :class:`asda.datasets.JointReferringDataset` ``exclude`` s)."""
 
     def walk(dataset):
         if not isinstance(dataset, dict):
             return
-        inner = [dataset.get('dataset')] + list(dataset.get('datasets') or [])
+        inner = [dataset.get('dataset')] + list(dataset.get('datasets') or []) + \
+            list(dataset.get('exclude') or [])
         wrapped = [d for d in inner if isinstance(d, dict)]
         if wrapped:
             for d in wrapped:
