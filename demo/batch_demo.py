@@ -23,7 +23,7 @@ import sys
 from asda.apis import RISInferencer
 from asda.apis.batch import file_rows, folder_rows, run_batch
 from asda.datasets.converters import ConversionError
-from asda.engine.cli import positive_int
+from asda.engine.cli import positive_int, probability_threshold
 
 
 def parse_args(argv=None):
@@ -40,9 +40,9 @@ def parse_args(argv=None):
                         'file\'s folder)')
     parser.add_argument('-e', '--expression', action='append', default=[],
                         help='with a folder: an expression for every image (repeatable)')
-    parser.add_argument('--threshold', type=float,
-                        help='foreground threshold on the probability (default: the '
-                        'config\'s decode_head.threshold)')
+    parser.add_argument('--threshold', type=probability_threshold,
+                        help='foreground threshold on the probability, strictly between '
+                        '0 and 1 (default: the config\'s decode_head.threshold)')
     parser.add_argument('--save-every', type=positive_int, default=10,
                         help='rows between two writes of results.json (default 10)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')

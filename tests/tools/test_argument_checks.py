@@ -206,6 +206,21 @@ def test_image_demo_threshold_lies_between_0_and_1(value, tmp_path, monkeypatch,
     assert f'--threshold: must lie strictly between 0 and 1, got {value}' in err
 
 
+@pytest.mark.parametrize('value', ['2', '-1', 'nan', '0', '1', 'inf'])
+def test_batch_demo_threshold_lies_between_0_and_1(value, tmp_path, monkeypatch, capsys):
+    demo = load_tool('demo/batch_demo.py', 'asda_batch_demo_args')
+    monkeypatch.setattr(demo, 'RISInferencer', _no_work)
+    monkeypatch.setattr(demo, 'run_batch', _no_work)
+    images = tmp_path / 'images'
+    images.mkdir()
+    _photo(images)
+    err = _exit_message(demo.main, [str(images), DEMO_CONFIG, 'model.pth', '-e', 'the circle',
+                                    '--out-dir', str(tmp_path / 'out'),
+                                    '--threshold', value], capsys)
+    assert f'--threshold: must lie strictly between 0 and 1, got {value}' in err
+    assert os.listdir(tmp_path) == ['images']
+
+
 def test_image_demo_refuses_a_decompression_bomb_before_any_work(tmp_path, monkeypatch,
                                                                   capsys):
     """A 12 KB PNG of 10000 x 10000 pixels was decoded whole (300 MB)."""
