@@ -9,9 +9,16 @@ map and the low / mid CLIP layers AFS chose, and offers the mask as a PNG
 download. With no arguments it serves the checkpoint ``make demo`` trains
 (``work_dirs/demo``).
 
-An upload is turned by its EXIF orientation (Gradio does it for the image
-input; a file path goes through :func:`asda.apis.image_io.load_image`, which
-does the same), so the masks match the photo as it is shown.
+An upload reaches the demo as its file: Gradio does not decode it (the
+image input's ``type='filepath'``, ``image_mode=None``), and
+:func:`asda.apis.image_io.load_image` reads its size from the header and
+refuses an image of more than ``--max-pixels`` pixels (default
+:data:`asda.apis.image_io.DEFAULT_MAX_PIXELS`) before decoding it, with the
+message in the page: a small file can hold a decompression bomb. Pillow's own
+limit is lifted in the demo's process (``PIL.Image.MAX_IMAGE_PIXELS``) so that
+Gradio's lazy open of the upload does not fail first with a generic error.
+The image is turned by its EXIF orientation, so the masks match the photo as
+it is shown.
 
 Files: each request writes its mask PNGs into a folder of its own (unique
 names, whatever runs at the same time); folders older than
@@ -92,14 +99,26 @@ def parse_expressions(text: Optional[str], limit: int = MAX_EXPRESSIONS,
     return expressions
 
 
-def load_image(image) -> np.ndarray:
-    """RGB uint8 array from what the page sends (array or file path),
-    decoded as the inferencer decodes its inputs (:mod:`asda.apis.image_io`)."""
+def load_image(image, max_pixels: Optional[int] = None) -> np.ndarray:
+    """RGB uint8 array from what the page sends (a file path, or an array),
+    decoded as the inferencer decodes its inputs (:mod:`asda.apis.image_io`),
+    an image of more than ``max_pixels`` pixels refused before it is decoded
+    (None: :data:`asda.apis.image_io.DEFAULT_MAX_PIXELS`)."""
+    from asda.apis.image_io import DEFAULT_MAX_PIXELS, ImageTooLargeError
     from asda.apis.image_io import load_image as decode
     if image is None:
         raise DemoInputError('Upload an image or pick an example first.')
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     try:
-        bgr, _ = decode(image)
+        bgr, _ = decode(image, max_pixels=limit)
+    except ImageTooLargeError as err:
+        size = (f'{err.width} x {err.height} pixels ('
+                f'{err.width * err.height / 1e6:.1f} megapixels)'
+                if err.width is not None else 'more pixels than Pillow opens')
+        raise DemoInputError(
+            f'The image is too large: {size}; this demo takes at most '
+            f'{limit / 1e6:.1f} megapixels ({limit:,} pixels). Make it smaller '
+            'and upload it again.') from err
     except (OSError, TypeError, ValueError) as err:
         raise DemoInputError(f'Cannot read the image: {err}') from err
     return np.ascontiguousarray(bgr[..., ::-1])
@@ -114,14 +133,20 @@ class DemoModel:
         device (str): Where to run.
         max_expressions (int): Expressions one request may have.
         keep_files_s (float): Seconds a request's mask files are kept.
+        max_pixels (int, optional): Pixels an image may have (checked before
+            it is decoded). Defaults to
+            :data:`asda.apis.image_io.DEFAULT_MAX_PIXELS`.
     """
 
     def __init__(self, config: str, checkpoint: str, device: str = 'cpu',
                  max_expressions: int = MAX_EXPRESSIONS,
-                 keep_files_s: float = KEEP_FILES_S):
-        from asda.apis import RISInferencer
+                 keep_files_s: float = KEEP_FILES_S,
+                 max_pixels: Optional[int] = None):
+        from asda.apis import DEFAULT_MAX_PIXELS, RISInferencer
         from asda.visualization import RISLocalVisualizer
-        self.inferencer = RISInferencer(config, checkpoint, device=device)
+        self.max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+        self.inferencer = RISInferencer(config, checkpoint, device=device,
+                                        max_pixels=self.max_pixels)
         # one line of text above the overlay, whatever the expression's length
         self.visualizer = RISLocalVisualizer(name=f'gradio_demo_{id(self)}',
                                              max_text_lines=1)
@@ -152,7 +177,7 @@ class DemoModel:
         """Per expression: overlay, mask, probability map, AFS layers,
         mask PNG path (in a folder of this request's own)."""
         import cv2
-        rgb = load_image(image)
+        rgb = load_image(image, self.max_pixels)
         expressions = parse_expressions(text, self.max_expressions)
         results = self.inferencer(rgb, expressions)
         folder = self._request_dir()
@@ -192,9 +217,12 @@ def build_app(model: DemoModel, examples: Sequence[str] = ()):
                     f'up to {max_outputs} expressions, one per line (at most '
                     f'{MAX_EXPRESSION_CHARS} characters each), press **Segment**.')
         with gr.Row():
-            image = gr.Image(type='numpy', label='image', elem_id='image')
-            # the cap is checked on the server (parse_expressions), which says
-            # so in the page; a browser-side max_length would cut the text unseen
+            # the upload's file, undecoded: load_image checks its size first
+            image = gr.Image(type='filepath', image_mode=None, label='image',
+                             elem_id='image')
+            # the expression cap is checked on the server (parse_expressions),
+            # which says so in the page; a browser-side max_length would cut
+            # the text unseen
             text = gr.Textbox(lines=3, label='expressions (one per line)',
                               elem_id='expressions')
         button = gr.Button('Segment', elem_id='segment')
@@ -252,6 +280,7 @@ def stop_on_sigterm() -> None:
 
 
 def parse_args(argv=None):
+    from asda.engine.cli import positive_int
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', nargs='?', help='config (default: the demo config)')
     parser.add_argument('checkpoint', nargs='?',
@@ -259,6 +288,9 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--max-pixels', type=positive_int, default=None,
+                        help='refuse an image of more pixels before decoding it '
+                        '(default: asda.apis.image_io.DEFAULT_MAX_PIXELS, 8192 x 8192)')
     args = parser.parse_args(argv)
     if (args.config is None) != (args.checkpoint is None):
         parser.error('give both CONFIG and CHECKPOINT, or neither (the make demo model)')
@@ -283,7 +315,12 @@ def main(argv=None):
                  '`pip install -e .[demo]`')
     examples = sorted(os.path.join(EXAMPLE_DIR, f) for f in os.listdir(EXAMPLE_DIR)
                       )[:3] if osp.isdir(EXAMPLE_DIR) else []
-    model = DemoModel(config, checkpoint, args.device)
+    # Gradio opens each upload (lazily) before the page's function sees it;
+    # Pillow's own limit would fail that open with a generic error, while
+    # load_image refuses a large image with a message, before decoding it.
+    from PIL import Image
+    Image.MAX_IMAGE_PIXELS = None
+    model = DemoModel(config, checkpoint, args.device, max_pixels=args.max_pixels)
     app = build_app(model, examples)
     frequency, age = app.delete_cache
     print(f'at most {model.max_expressions} expressions per request; result files are '

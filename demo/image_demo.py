@@ -2,15 +2,23 @@
 
     python demo/image_demo.py IMAGE "the red circle on the left" \
         CONFIG CHECKPOINT --out-file overlay.png [--out-mask mask.png] \
-        [--out-prob prob.png] [--device cpu] [--threshold 0.35] [--fp16]
+        [--out-prob prob.png] [--device cpu] [--threshold 0.35] [--fp16] \
+        [--boxes]
 
 Writes the overlay (the mask tinted on the image, the expression written
 above it) and optionally the binary mask (0 / 255 PNG at the image's size)
 and the probability map. More expressions of the same image: ``-e "another
 one"`` (repeatable); their files get a numbered suffix (``overlay_1.png``).
+Output names that are the input image, or that name one file twice, are
+refused before anything runs, and so is an image of more than
+``--max-pixels`` pixels (read from its header, nothing decoded;
+:mod:`asda.apis.image_io`).
 ``--fp16`` / ``--bf16``: half-precision inference (autocast; e.g. ``--device
-cuda --fp16``). A photo with an EXIF orientation tag is turned as viewers show
-it (:func:`asda.apis.image_io.load_image`), and so are its mask and overlay.
+cuda --fp16``). ``--boxes``: draw the box of the mask's largest connected
+component (a GRES model: the box of each of its ``instances``) on the overlay
+and print it (``[x, y, w, h]``). A photo with an EXIF orientation tag is
+turned as viewers show it (:func:`asda.apis.image_io.load_image`), and so are
+its mask and overlay.
 """
 import argparse
 import os
@@ -19,7 +27,12 @@ import os.path as osp
 import numpy as np
 
 from asda.apis import RISInferencer
-from asda.engine.cli import image_file
+from asda.apis.image_io import DEFAULT_MAX_PIXELS, ImageTooLargeError, check_image_file
+from asda.apis.inference import result_boxes
+from asda.engine.cli import image_file, positive_int, probability_threshold, same_file
+
+#: The output options, each with a numbered file per extra expression.
+OUTPUTS = ('out_file', 'out_mask', 'out_prob')
 
 
 def parse_args(argv=None):
@@ -37,17 +50,55 @@ def parse_args(argv=None):
                         help='also write the probability map (8-bit PNG)')
     parser.add_argument('-e', '--extra-expression', action='append',
                         default=[], help='another expression (repeatable)')
-    parser.add_argument('--threshold', type=float,
-                        help='foreground threshold on the probability '
-                        '(default: the config\'s decode_head.threshold)')
+    parser.add_argument('--threshold', type=probability_threshold,
+                        help='foreground threshold on the probability, '
+                        'strictly between 0 and 1 (default: the config\'s '
+                        'decode_head.threshold)')
+    parser.add_argument('--max-pixels', type=positive_int, default=DEFAULT_MAX_PIXELS,
+                        help='refuse a larger image before decoding it (default '
+                        f'{DEFAULT_MAX_PIXELS:,} = 8192 x 8192)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument('--boxes', action='store_true',
+                        help='draw and print the box of the mask (a GRES model: '
+                        'of each of its instances)')
     half = parser.add_mutually_exclusive_group()
     half.add_argument('--fp16', dest='dtype', action='store_const',
                       const='fp16', default='fp32',
                       help='run the model under float16 autocast')
     half.add_argument('--bf16', dest='dtype', action='store_const',
                       const='bf16', help='run the model under bfloat16 autocast')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    problem = output_clash(args)
+    if problem is not None:
+        parser.error(problem)
+    try:  # the image's header only: nothing is decoded yet
+        check_image_file(args.img, args.max_pixels, 'IMG')
+    except (FileNotFoundError, ImageTooLargeError) as err:
+        parser.error(str(err))
+    return args
+
+
+def output_clash(args) -> str:
+    """Why the files the run would write (every output option, numbered for
+    each extra expression) clash, or None: one is the input image, or two
+    are one file."""
+    written = {}
+    for name in OUTPUTS:
+        path = getattr(args, name)
+        if path is None:
+            continue
+        option = '--' + name.replace('_', '-')
+        for k in range(1 + len(args.extra_expression)):
+            out = _numbered(path, k)
+            what = f'{option} {path}' + (f' (for expression {k + 1}: {out})' if k else '')
+            if same_file(out, args.img):
+                return (f'{what} would overwrite the input image {args.img}; '
+                        'choose another name')
+            for other, other_what in written.items():
+                if same_file(out, other):
+                    return f'{what} and {other_what} are the same file'
+            written[out] = what
+    return None
 
 
 def _numbered(path: str, k: int) -> str:
@@ -62,7 +113,7 @@ def main(argv=None):
     import mmcv
 
     inferencer = RISInferencer(args.config, args.checkpoint, device=args.device,
-                               dtype=args.dtype)
+                               dtype=args.dtype, max_pixels=args.max_pixels)
     if args.threshold is not None:
         inferencer.model.decode_head.threshold = args.threshold
     expressions = [args.expression] + list(args.extra_expression)
@@ -70,7 +121,7 @@ def main(argv=None):
     for k, result in enumerate(results):
         out_file = _numbered(args.out_file, k)
         os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-        inferencer.visualize(args.img, result, out_file=out_file)
+        inferencer.visualize(args.img, result, out_file=out_file, boxes=args.boxes)
         mask = result['mask']
         low, mid = result['afs_layers'] or (None, None)
         no_target = '' if result['no_target'] is None else \
@@ -78,6 +129,8 @@ def main(argv=None):
         print(f'{result["text"]!r}: {int(mask.sum())} of {mask.size} pixels '
               f'({100.0 * mask.mean():.1f}%), AFS layers low={low} mid={mid}'
               f'{no_target} -> {out_file}')
+        if args.boxes:
+            print(f'  boxes [x, y, w, h]: {result_boxes(result)}')
         if args.out_mask:
             mmcv.imwrite(mask.astype(np.uint8) * 255,
                          _numbered(args.out_mask, k))

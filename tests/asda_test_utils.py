@@ -2,8 +2,9 @@
 conftest puts tests/ on sys.path): import a tools/ script, write a config,
 the grefs of the text-only control, save a random-init checkpoint, damage a
 checkpoint file, the environment of a child process, the counts of a
-referring dataset's split, and the float32 rounding tolerance of values
-computed in different orders."""
+referring dataset's split, the float32 rounding tolerance of values
+computed in different orders, and a decompression bomb (a small PNG of many
+pixels)."""
 import importlib
 import importlib.util
 import os
@@ -11,6 +12,7 @@ import os.path as osp
 import site
 import struct
 import zipfile
+import zlib
 from typing import Dict, Sequence
 
 import numpy as np
@@ -250,3 +252,22 @@ def split_stats(dataset) -> Dict[str, int]:
         sents += len(info['sentences']) if 'sentences' in info else 1
     return dict(samples=len(dataset), refs=len(refs), sentences=sents,
                 images=len(imgs))
+
+
+def write_png_bomb(path, width: int, height: int) -> str:
+    """A valid black 1-bit PNG of ``width`` x ``height`` pixels at ``path``:
+    a few kilobytes (its rows compress to almost nothing) that decode to
+    ``3 * width * height`` bytes of BGR."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack('>I', len(data)) + kind + data
+                + struct.pack('>I', zlib.crc32(kind + data)))
+
+    row = b'\0' * (1 + (width + 7) // 8)  # filter byte + packed bits
+    packer = zlib.compressobj(9)
+    idat = b''.join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack('>IIBBBBB', width, height, 1, 0, 0, 0, 0)  # 1-bit gray
+    with open(path, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', idat)
+                + chunk(b'IEND', b''))
+    return str(path)

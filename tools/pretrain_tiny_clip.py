@@ -123,12 +123,16 @@ def parse_args(argv=None):
 def check_args(parser: argparse.ArgumentParser, args) -> None:
     """What the types cannot check alone, before any work: the batch size
     the caption stream takes, the twin share, and the provenance file
-    beside ``--out`` (writable too)."""
+    beside ``--out`` (writable, and not the checkpoint itself)."""
     if args.batch_size < MIN_BATCH_SIZE:
         parser.error(f'--batch-size must be >= {MIN_BATCH_SIZE}, got '
                      f'{args.batch_size} (the caption stream\'s smallest batch)')
     if not 0 <= args.twin_share <= 1:
         parser.error(f'--twin-share must be in [0, 1], got {args.twin_share}')
+    if _same_file(provenance_path(args.out), args.out):
+        parser.error(f'--out {args.out}: the provenance is written to '
+                     f'{provenance_path(args.out)}, the checkpoint itself; give '
+                     'the checkpoint another extension (e.g. .pt)')
     try:
         output_file(provenance_path(args.out))
     except argparse.ArgumentTypeError as err:

@@ -27,6 +27,30 @@ from asda.engine import add_runner_args, load_run_config, parse_runner_args, set
 from asda.engine.cli import output_file
 
 
+def split_names(text: str) -> list:
+    """The split names of a ``--split`` list (``val,testA``): at least one.
+
+    Raises:
+        ValueError: ``text`` names no split (``','``, ``''``).
+    """
+    names = [s.strip() for s in text.split(',') if s.strip()]
+    if not names:
+        raise ValueError(f'{text!r} names no split; give one (val), a list '
+                         '(val,testA) or all')
+    return names
+
+
+def split_option(text: str) -> str:
+    """``--split``: ``all``, or a split or list of them
+    (:func:`split_names`), checked at parse time."""
+    if text != 'all':
+        try:
+            split_names(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Evaluate a referring segmentor (oIoU, mIoU, Pr@X)')
@@ -34,7 +58,8 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument(
-        '--split', help='evaluate this split of the test dataset (e.g. val, '
+        '--split', type=split_option,
+        help='evaluate this split of the test dataset (e.g. val, '
         'testA, testB, test) instead of the one in the config; a list '
         '(val,testA) or "all" (every split but train; the standard ones of '
         'the refs file must all exist): one table')
@@ -173,7 +198,7 @@ def evaluation_splits(cfg: Config, requested: str) -> list:
 
     has = ', '.join(ordered(found))
     if requested != 'all':
-        wanted = [s for s in requested.split(',') if s]
+        wanted = split_names(requested)
         missing = [s for s in wanted if s not in found]
         if missing:
             raise ValueError(f'--split {requested}: {path} has no split '

@@ -323,6 +323,8 @@ def test_several_expressions_pairs_and_batches(inferencer, rgb_image):
     ('', ValueError, r"expression 0 is empty: ''"),
     ('   ', ValueError, r"expression 0 is empty: '   '"),
     (['the red circle', ''], ValueError, r"expression 1 is empty"),
+    (['the red circle', '\x1b[31m'], ValueError, r"expression 1 has no printable word"),
+    ('\ufeff\u200b', ValueError, r"expression 0 has no printable word"),
     ([], ValueError, 'no expression'),
     (None, ValueError, 'no expression'),
     ([None], TypeError, r'expression 0 must be a str, got NoneType: None'),
@@ -465,3 +467,55 @@ def test_mask_follows_exif_orientation(inferencer, rgb_image, tmp_path):
     [result] = inferencer(path, 'the red circle')
     assert result['mask'].shape == (130, 90)
     assert inferencer.visualize(path, result).shape[1] == 90  # the overlay too
+
+
+def test_mask_outputs_by_hand():
+    from asda.apis.inference import mask_outputs
+    mask = np.zeros((12, 12), bool)
+    mask[2:6, 3:9] = True  # 24 pixels, box [3, 2, 6, 4]
+    mask[9:11, 9:11] = True  # a 4-pixel stray blob
+    prob = np.full((12, 12), 0.2, np.float32)
+    prob[2:6, 3:9] = 0.9
+    prob[9:11, 9:11] = 0.6
+    out = mask_outputs(mask, prob, instances=False)
+    assert out['box'] == [3, 2, 6, 4] and out['instances'] is None
+    assert out['score'] == pytest.approx((24 * 0.9 + 4 * 0.6) / 28)
+    parts = mask_outputs(mask, prob, instances=True, min_instance_area=4)['instances']
+    assert [(p['box'], p['area']) for p in parts] == [([3, 2, 6, 4], 24), ([9, 9, 2, 2], 4)]
+    assert [p['score'] for p in parts] == pytest.approx([0.9, 0.6])
+    np.testing.assert_array_equal(parts[1]['mask'], (prob == np.float32(0.6)))
+    assert len(mask_outputs(mask, prob, True, min_instance_area=5)['instances']) == 1
+    empty = mask_outputs(np.zeros((4, 4), bool), np.zeros((4, 4), np.float32), True)
+    assert empty == dict(box=None, score=0.0, instances=[])
+
+
+def test_results_carry_box_and_gres_instances(ris_config, rgb_image, tmp_path, inferencer):
+    """Every result has the box of its mask's largest component; a GRES
+    model's (one with the no-target output) also its components."""
+    from mmengine.config import Config
+
+    from asda.utils.boxes import largest_component_box, mask_components
+    prob = inferencer(rgb_image, 'the red circle')[0]['prob']
+    threshold = float(np.median(prob))  # a random-init model: half the pixels
+    cfg = Config.fromfile(ris_config)
+    cfg.model.decode_head.threshold = threshold
+    cfg.model.decode_head.no_target = dict(threshold=0.999)
+    path = str(tmp_path / 'cfg_gres.py')
+    cfg.dump(path)
+    save_random_checkpoint(tmp_path / 'gres.pth', path, seed=0)
+    gres = RISInferencer(path, str(tmp_path / 'gres.pth'), min_instance_area=3)
+    result = gres(rgb_image, 'the red circles')[0]
+    mask = result['mask']
+    assert mask.any() and result['box'] == largest_component_box(mask)
+    parts = result['instances']
+    expected = mask_components(mask, min_area=3)
+    assert len(parts) == len(expected) >= 1
+    for part, want in zip(parts, expected):
+        np.testing.assert_array_equal(part['mask'], want['mask'])
+        assert part['box'] == want['box'] and part['area'] == want['area'] >= 3
+        assert part['score'] == pytest.approx(float(result['prob'][part['mask']].mean()))
+    assert parts[0]['box'] == result['box']
+    # a model without the no-target output lists no instances
+    plain = inferencer(rgb_image, 'the red circle')[0]
+    assert plain['instances'] is None
+    assert plain['box'] == largest_component_box(plain['mask'])

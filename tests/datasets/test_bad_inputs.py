@@ -96,6 +96,22 @@ def test_non_builtin_refs_pickle_is_refused(synthetic_copy, build_dataset):
     assert path in str(err.value)
 
 
+@pytest.mark.parametrize('sent', ['\x00\x1f', '\ufeff', '\x1b[1m\x1b[0m'])
+def test_sentence_without_a_printable_word(synthetic_copy, build_dataset, sent):
+    """Such a sentence tokenised to nothing and trained as an empty one."""
+    path = osp.join(synthetic_copy, SPLIT_FILE)
+    with open(path, 'rb') as f:
+        refs = pickle.load(f)
+    refs[0]['sentences'][0]['sent'] = sent
+    with open(path, 'wb') as f:
+        pickle.dump(refs, f)
+    sent_id = refs[0]['sentences'][0]['sent_id']
+    with pytest.raises(ValueError) as err:
+        build_dataset(synthetic_copy, split=refs[0]['split'])
+    assert (f'ref_id={refs[0]["ref_id"]} of {path}: sentence #0 (sent_id={sent_id}): '
+            f'"sent" has no printable word: {sent!r}') in str(err.value)
+
+
 def test_unknown_split_lists_available(synthetic, build_dataset):
     with pytest.raises(ValueError) as err:
         build_dataset(synthetic[0], split='testC')

@@ -236,14 +236,44 @@ def _py2_pickle(obj):
     raise TypeError(obj)
 
 
-@pytest.mark.parametrize('sent, text', [(b'caf\xc3\xa9', 'caf\u00e9'),
-                                        (b'caf\xe9', 'caf\u00e9')])
-def test_python2_refs_pickle(tmp_path, sent, text):
+@pytest.mark.parametrize('sent, text, utf8', [(b'caf\xc3\xa9', 'caf\u00e9', True),
+                                              (b'caf\xe9', 'caf\u00e9', False)])
+def test_python2_refs_pickle(tmp_path, sent, text, utf8):
     from asda.datasets import load_refs
+    from asda.datasets.refs_io import RefsEncodingWarning
     ref = {b'ref_id': 1, b'ann_id': 2, b'image_id': 3, b'split': b'train',
            b'sentences': [{b'sent_id': 4, b'sent': sent}]}
     path = tmp_path / 'refs(unc).p'
     path.write_bytes(b'\x80\x02' + _py2_pickle([ref]) + b'.')
-    refs = load_refs(str(path))  # utf-8, falling back to latin-1
+    if utf8:
+        refs = load_refs(str(path))
+    else:  # not UTF-8: that string is decoded as Latin-1, with a warning
+        with pytest.warns(RefsEncodingWarning, match='ref_id=1 sentences'):
+            refs = load_refs(str(path))
     assert refs == [dict(ref_id=1, ann_id=2, image_id=3, split='train',
                          sentences=[dict(sent_id=4, sent=text)])]
+
+
+def test_one_latin1_string_does_not_garble_the_others(tmp_path):
+    """One Latin-1 byte made the whole file be decoded as Latin-1: every
+    UTF-8 'café' became 'cafÃ©', with no warning."""
+    from asda.datasets import load_refs
+    from asda.datasets.refs_io import RefsEncodingWarning
+
+    def ref(ref_id, sent):
+        return {b'ref_id': ref_id, b'ann_id': 2, b'image_id': 3, b'split': b'train',
+                b'sentences': [{b'sent_id': ref_id, b'sent': b'the cup'},
+                               {b'sent_id': 10 + ref_id, b'sent': sent}]}
+
+    path = tmp_path / 'refs(unc).p'
+    path.write_bytes(b'\x80\x02' + _py2_pickle(
+        [ref(1, b'caf\xc3\xa9 au lait'), ref(2, b'the na\xefve cup'),
+         ref(3, b'cr\xc3\xa8me br\xc3\xbbl\xc3\xa9e')]) + b'.')
+    with pytest.warns(RefsEncodingWarning) as caught:
+        refs = load_refs(str(path))
+    assert [r['sentences'][1]['sent'] for r in refs] == [
+        'caf\u00e9 au lait', 'the na\u00efve cup', 'cr\u00e8me br\u00fbl\u00e9e']
+    [warning] = caught
+    assert str(warning.message).startswith(
+        f"{path}: 1 string(s) are not UTF-8 and were decoded as Latin-1 (the other "
+        f"strings as UTF-8): ref_id=2 sentences[1].sent 'the na\u00efve cup'.")

@@ -10,7 +10,13 @@ import threading
 import cv2
 import numpy as np
 import pytest
-from asda_test_utils import ROOT, load_tool, save_random_checkpoint, write_config
+from asda_test_utils import (
+    ROOT,
+    load_tool,
+    save_random_checkpoint,
+    write_config,
+    write_png_bomb,
+)
 from PIL import Image
 
 DEMO_PYTHON = os.environ.get('ASDA_DEMO_PYTHON',
@@ -198,3 +204,39 @@ def test_sigterm_cleans_up_as_ctrl_c_does(model_files, small_dataset):
     assert proc.returncode == 0, err
     assert 'closing server' in out
     assert not osp.exists(out_dir)
+
+
+@pytest.mark.parametrize('side', [10000, 15000])
+def test_a_decompression_bomb_is_refused_in_the_page(demo, model, tmp_path, monkeypatch,
+                                                     side):
+    """A 12 KB PNG of 10000 x 10000 pixels took 31 s and 2.6 GB; at 15000 x
+    15000 the page showed Gradio's generic error. The upload reaches the
+    demo as its file, its size is read from the header, and the page says
+    why it is refused; nothing is decoded. (main lifts Pillow's own limit,
+    which Gradio's lazy open of the upload would hit first.)"""
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', None)
+
+    def imdecode(*args, **kwargs):
+        raise AssertionError('the image was decoded before its size was checked')
+
+    monkeypatch.setattr(cv2, 'imdecode', imdecode)
+    bomb = write_png_bomb(tmp_path / 'bomb.png', side, side)
+    with pytest.raises(demo.DemoInputError) as err:
+        model.run(bomb, 'the red circle')
+    assert str(err.value) == (
+        f'The image is too large: {side} x {side} pixels ({side**2 / 1e6:.1f} '
+        'megapixels); this demo takes at most 67.1 megapixels (67,108,864 pixels). '
+        'Make it smaller and upload it again.')
+
+
+def test_the_pixel_limit_is_an_option(demo, model_files, small_dataset):
+    [image] = _images(small_dataset, 1)
+    height, width = cv2.imread(image).shape[:2]
+    model = demo.DemoModel(*model_files, max_pixels=height * width - 1)
+    try:
+        with pytest.raises(demo.DemoInputError, match=f'The image is too large: {width} x '
+                           f'{height} pixels'):
+            model.run(image, 'the red circle')
+    finally:
+        model.close()
+    assert demo.parse_args(['--max-pixels', '1000']).max_pixels == 1000

@@ -1,7 +1,11 @@
-"""ASDARunner: each runner of a process has its own name, log and hub."""
+"""ASDARunner: each runner of a process has its own name, log and hub; a
+training length that trains nothing is refused."""
+import os
 import time
 
+import pytest
 import torch.nn as nn
+from asda_test_utils import linear_toy_training
 from mmengine.config import Config
 from mmengine.model import BaseModel
 
@@ -36,3 +40,20 @@ def test_runners_made_at_once_keep_their_own_log_and_hub(tmp_path, monkeypatch):
     assert logs[0].startswith(str(tmp_path / 'a')) and logs[1].startswith(str(tmp_path / 'b'))
     with open(logs[0]) as f:
         assert 'a line of the second run' not in f.read()
+
+
+@pytest.mark.parametrize('train_cfg, key', [
+    (dict(by_epoch=True, max_epochs=0), 'max_epochs'),
+    (dict(type='EpochBasedTrainLoop', max_epochs=-1), 'max_epochs'),
+    (dict(by_epoch=False, max_iters=0), 'max_iters'),
+    (dict(by_epoch=True, max_epochs=1.5), 'max_epochs'),
+])
+def test_a_training_length_that_trains_nothing_is_refused(train_cfg, key, tmp_path):
+    """mmengine trains such a run for no step and ends as if it had
+    trained."""
+    with pytest.raises(ValueError, match=f'train_cfg.{key} must be an integer >= 1, '
+                       f'got {train_cfg[key]!r}'):
+        ASDARunner(**linear_toy_training(), work_dir=str(tmp_path), train_cfg=train_cfg,
+                   optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+                   default_scope='mmengine', cfg=Config(dict()))
+    assert not tmp_path.exists() or os.listdir(tmp_path) == []  # nothing written

@@ -1,5 +1,6 @@
 """One run per work dir (asda.engine.work_dir_lock): a second holder is
-refused naming the first's pid; the lock goes with its process."""
+refused naming the first's pid; the lock goes with its process; a lock
+path that is a symbolic link or no regular file is refused."""
 import fcntl
 import os
 import subprocess
@@ -10,7 +11,7 @@ import time
 import pytest
 
 import asda.engine.work_dir_lock as module
-from asda.engine import LOCK_FILE, WorkDirInUseError, hold_work_dir
+from asda.engine import LOCK_FILE, BadLockFileError, WorkDirInUseError, hold_work_dir
 
 # a process holding WORK_DIR until killed (the module alone: no asda import)
 HOLDER = textwrap.dedent(f'''
@@ -99,3 +100,37 @@ def test_a_forked_child_that_outlives_the_run_does_not_keep_the_lock(tmp_path):
     finally:
         os.kill(child, 9)
         os.waitpid(child, 0)
+
+
+@pytest.mark.parametrize('target_exists', [True, False])
+def test_a_planted_symbolic_link_is_not_followed(target_exists, tmp_path):
+    """A link at the lock path made the run truncate (or create) its target."""
+    work, victim = tmp_path / 'work', tmp_path / 'victim.txt'
+    work.mkdir()
+    if target_exists:
+        victim.write_text('precious')
+    (work / LOCK_FILE).symlink_to(victim)
+    with pytest.raises(BadLockFileError,
+                       match=f'lock file {work / LOCK_FILE} is a symbolic link '
+                       f'\\(to {victim}\\); it is not followed'):
+        with hold_work_dir(str(work)):
+            pass
+    if target_exists:
+        assert victim.read_text() == 'precious'
+    else:
+        assert not victim.exists()
+
+
+@pytest.mark.parametrize('kind', ['directory', 'fifo'])
+def test_a_lock_path_that_is_no_regular_file_is_refused(kind, tmp_path):
+    work = tmp_path / 'work'
+    work.mkdir()
+    if kind == 'directory':
+        (work / LOCK_FILE).mkdir()
+        problem = 'is a directory'
+    else:
+        os.mkfifo(work / LOCK_FILE)
+        problem = r'is not a regular file \(mode p'
+    with pytest.raises(BadLockFileError, match=f'lock file {work / LOCK_FILE} {problem}'):
+        with hold_work_dir(str(work)):
+            pass

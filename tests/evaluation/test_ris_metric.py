@@ -168,3 +168,57 @@ def test_size_mismatch_names_the_sample():
     s = _sample(_mask(4, 4), _mask(5, 5), i=7).to_dict()
     with pytest.raises(ValueError, match='ref_id=107, sent_id=207'):
         m.process({}, [s])
+
+
+def _rects(h, w, *rects):
+    """A (1, h, w) mask with 1 in each (y0, y1, x0, x1) rectangle."""
+    m = _mask(h, w)
+    for y0, y1, x0, x1 in rects:
+        m[0, y0:y1, x0:x1] = 1
+    return m
+
+
+def test_rec_accuracy_against_boxes_by_hand(tmp_path):
+    """Box of the prediction's largest 8-connected component against the
+    box of the ground-truth mask; IoU >= 0.5 is a hit; an empty prediction
+    is a miss."""
+    gt = _rects(12, 12, (2, 6, 3, 8))  # box [3, 2, 5, 4]
+    cases = [
+        # main blob [3, 2, 6, 4] (IoU 20/24) and a stray 3x3 blob that would
+        # stretch the box of the whole mask to [3, 2, 9, 10] (IoU 20/90)
+        (_rects(12, 12, (2, 6, 3, 9), (9, 12, 9, 12)), 20 / 24),
+        (_mask(12, 12), 0.0),  # empty: a miss
+        (_rects(12, 12, (2, 4, 3, 8)), 0.5),  # [3, 2, 5, 2]: exactly 0.5, a hit
+        # [1, 0, 4, 4]: x overlap 3..5, y overlap 2..4: 4 of 16 + 20 - 4
+        (_rects(12, 12, (0, 4, 1, 5)), 4 / 32),
+    ]
+    metric = RISMetric(rec=True, out_file=str(tmp_path / 'rec.json'))
+    res = _run(metric, [(pred, gt) for pred, _ in cases])
+    for record, (_, expected) in zip(metric.results, cases):
+        assert record['box_iou'] == pytest.approx(expected)
+    assert [r['pred_box'] for r in metric.results] == [
+        [3, 2, 6, 4], None, [3, 2, 5, 2], [1, 0, 4, 4]]
+    assert {tuple(r['gt_box']) for r in metric.results} == {(3, 2, 5, 4)}
+    assert res['Acc@0.5'] == pytest.approx(50.0)
+    assert res['mBoxIoU'] == pytest.approx(100 * (20 / 24 + 0.5 + 4 / 32) / 4)
+    # the mask metrics are unchanged by the option
+    plain = _run(RISMetric(), [(pred, gt) for pred, _ in cases])
+    assert {k: res[k] for k in plain} == plain
+    assert set(res) - set(plain) == {'Acc@0.5', 'mBoxIoU'}
+    records = json.loads((tmp_path / 'rec.json').read_text())['records']
+    assert records[0]['pred_box'] == [3, 2, 6, 4] and records[1]['pred_box'] is None
+    assert records[0]['box_iou'] == pytest.approx(20 / 24)
+
+
+def test_rec_is_off_by_default_and_scores_at_the_original_size():
+    assert set(_run(RISMetric(), _pairs(2))) == {
+        'oIoU', 'mIoU', 'Pr@0.5', 'Pr@0.6', 'Pr@0.7', 'Pr@0.8', 'Pr@0.9'}
+    gt = _rects(10, 20, (2, 6, 3, 8))
+    pred = _rects(10, 20, (2, 6, 3, 9))
+    metric = RISMetric(rec=True, rec_iou_thr=0.9, score_size=7)
+    res = _run(metric, [(pred, gt)])
+    assert metric.results[0]['gt_box'] == [3, 2, 5, 4]  # not the 7 x 7 one
+    assert metric.results[0]['box_iou'] == pytest.approx(20 / 24)
+    assert res['Acc@0.9'] == 0.0
+    with pytest.raises(ValueError, match='rec_iou_thr'):
+        RISMetric(rec=True, rec_iou_thr=0)

@@ -166,6 +166,12 @@ def test_tokenizer_encode_says_what_it_cut():
 @pytest.mark.parametrize('texts, error, match', [
     (['cat', None], TypeError, 'expression 1 must be a str, got NoneType: None'),
     (['', 'cat'], ValueError, "expression 0 is empty: ''"),
+    # no printable word once normalised (each tokenised to no token at all)
+    (['cat', '\x00\x07'], ValueError, r"expression 1 has no printable word: '\\x00\\x07'"),
+    (['\ufeff'], ValueError, r"expression 0 has no printable word: '\\ufeff'"),
+    (['\x1b[31m\x1b[0m'], ValueError, r"expression 0 has no printable word: "
+     r"'\\x1b\[31m\\x1b\[0m'"),
+    (['&amp;nbsp;'], ValueError, 'expression 0 has no printable word'),
 ])
 def test_tokenizer_refuses_what_the_inferencer_refuses(texts, error, match):
     """One rule for an expression's text (tokenizer.check_text): the

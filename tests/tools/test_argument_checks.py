@@ -5,8 +5,9 @@ file is written. Output paths are checked too: not a directory, not under a
 file."""
 import os
 
+import numpy as np
 import pytest
-from asda_test_utils import DEMO_CONFIG, load_tool
+from asda_test_utils import DEMO_CONFIG, load_tool, write_config, write_png_bomb
 
 
 def _no_work(*args, **kwargs):
@@ -231,3 +232,127 @@ def test_cfg_options_that_change_nothing_name_the_setting(option, setting, train
     assert f'--cfg-options {option} changes no setting' in message
     assert f'set {setting}' in message
     assert cfg.train_cfg.max_epochs == 12 and cfg.optim_wrapper.optimizer.lr == 0.001
+
+
+@pytest.mark.parametrize('split', [',', ' , ', ''])
+def test_test_tool_split_must_name_a_split(split, small_dataset, tmp_path, monkeypatch,
+                                           capsys):
+    """``--split ','`` evaluated nothing and printed an empty table (exit 0)."""
+    tool = load_tool('tools/test.py', 'asda_test_tool_split_args')
+    monkeypatch.setattr(tool, 'RUNNERS', _NoRunners)
+    cfg = write_config(tmp_path / 'cfg.py', small_dataset)
+    err = _exit_message(tool.main, [cfg, 'model.pth', '--split', split,
+                                    '--work-dir', str(tmp_path / 'w')], capsys)
+    assert f'--split: {split!r} names no split' in err
+    assert not (tmp_path / 'w').exists()
+
+
+@pytest.mark.parametrize('option', ['train_cfg.max_epochs=0', 'train_cfg.max_epochs=-1'])
+def test_train_tool_refuses_a_length_that_trains_nothing(option, small_dataset, tmp_path):
+    """``train_cfg.max_epochs=0`` trained nothing and exited 0 with no
+    message; the runner refuses it when it is made, before the model is
+    built."""
+    tool = load_tool('tools/train.py', 'asda_train_tool_length_args')
+    cfg = write_config(tmp_path / 'cfg.py', small_dataset)
+    value = option.split('=')[1]
+    with pytest.raises(ValueError, match=f'train_cfg.max_epochs must be an integer >= 1, '
+                       f'got {value}: the run would train nothing'):
+        tool.main([cfg, '--work-dir', str(tmp_path / 'w'), '--cfg-options', option])
+    assert os.listdir(tmp_path / 'w') == ['.asda_run.lock']  # no log, no config dump
+
+
+def test_pretrain_out_must_not_be_its_own_provenance(tmp_path, capsys):
+    """``--out x.json`` wrote the provenance over the checkpoint."""
+    tool = load_tool('tools/pretrain_tiny_clip.py', 'asda_pretrain_args')
+    out = str(tmp_path / 'x.json')
+    with pytest.raises(SystemExit) as exit_:
+        tool.parse_args(['--out', out])
+    assert exit_.value.code not in (0, None)
+    err = capsys.readouterr().err
+    assert f'--out {out}: the provenance is written to {out}, the checkpoint itself' in err
+    assert tool.parse_args(['--out', str(tmp_path / 'x.pt')]).out == str(tmp_path / 'x.pt')
+
+
+def _photo(tmp_path, name='photo.png'):
+    path = tmp_path / name
+    path.write_bytes(b'the photo')
+    return str(path)
+
+
+@pytest.mark.parametrize('case', ['out-file', 'out-mask', 'out-prob', 'numbered',
+                                  'through a link'])
+def test_image_demo_never_overwrites_its_input(case, tmp_path, monkeypatch, capsys):
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo_args')
+    monkeypatch.setattr(demo, 'RISInferencer', _no_work)
+    photo = _photo(tmp_path, 'photo_1.png' if case == 'numbered' else 'photo.png')
+    argv = [photo, 'the red circle', DEMO_CONFIG, 'model.pth',
+            '--out-file', str(tmp_path / 'overlay.png')]
+    if case == 'numbered':  # the second expression's overlay is photo_1.png
+        argv += ['--out-file', str(tmp_path / 'photo.png'), '-e', 'the blue square']
+        what = f'--out-file {tmp_path / "photo.png"} (for expression 2: {photo})'
+    elif case == 'through a link':
+        (tmp_path / 'link').symlink_to(tmp_path)
+        argv += ['--out-mask', str(tmp_path / 'link' / 'photo.png')]
+        what = f'--out-mask {tmp_path / "link" / "photo.png"}'
+    else:
+        argv += [f'--{case}', photo]
+        what = f'--{case} {photo}'
+    err = _exit_message(demo.main, argv, capsys)
+    assert f'{what} would overwrite the input image {photo}' in err
+    assert open(photo, 'rb').read() == b'the photo'
+
+
+def test_image_demo_outputs_must_be_distinct_files(tmp_path, monkeypatch, capsys):
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo_args')
+    monkeypatch.setattr(demo, 'RISInferencer', _no_work)
+    out, mask = str(tmp_path / 'o.png'), str(tmp_path / 'o_1.png')
+    err = _exit_message(demo.main, [_photo(tmp_path), 'the red circle', DEMO_CONFIG,
+                                    'model.pth', '--out-file', out, '--out-mask', mask,
+                                    '-e', 'the blue square'], capsys)
+    assert (f'--out-mask {mask} and --out-file {out} (for expression 2: {mask}) are '
+            'the same file') in err
+
+
+@pytest.mark.parametrize('value', ['2', '-1', 'nan', '0', '1', 'inf'])
+def test_image_demo_threshold_lies_between_0_and_1(value, tmp_path, monkeypatch, capsys):
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo_args')
+    monkeypatch.setattr(demo, 'RISInferencer', _no_work)
+    err = _exit_message(demo.main, [_photo(tmp_path), 'the red circle', DEMO_CONFIG,
+                                    'model.pth', '--out-file', str(tmp_path / 'o.png'),
+                                    '--threshold', value], capsys)
+    assert f'--threshold: must lie strictly between 0 and 1, got {value}' in err
+
+
+@pytest.mark.parametrize('value', ['2', '-1', 'nan', '0', '1', 'inf'])
+def test_batch_demo_threshold_lies_between_0_and_1(value, tmp_path, monkeypatch, capsys):
+    demo = load_tool('demo/batch_demo.py', 'asda_batch_demo_args')
+    monkeypatch.setattr(demo, 'RISInferencer', _no_work)
+    monkeypatch.setattr(demo, 'run_batch', _no_work)
+    images = tmp_path / 'images'
+    images.mkdir()
+    _photo(images)
+    err = _exit_message(demo.main, [str(images), DEMO_CONFIG, 'model.pth', '-e', 'the circle',
+                                    '--out-dir', str(tmp_path / 'out'),
+                                    '--threshold', value], capsys)
+    assert f'--threshold: must lie strictly between 0 and 1, got {value}' in err
+    assert os.listdir(tmp_path) == ['images']
+
+
+def test_image_demo_refuses_a_decompression_bomb_before_any_work(tmp_path, monkeypatch,
+                                                                  capsys):
+    """A 12 KB PNG of 10000 x 10000 pixels was decoded whole (300 MB)."""
+    import cv2
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo_args')
+    monkeypatch.setattr(demo, 'RISInferencer', _no_work)
+    monkeypatch.setattr(cv2, 'imdecode', _no_work)
+    bomb = write_png_bomb(tmp_path / 'bomb.png', 10000, 10000)
+    argv = [bomb, 'the red circle', DEMO_CONFIG, 'model.pth',
+            '--out-file', str(tmp_path / 'o.png')]
+    err = _exit_message(demo.main, argv, capsys)
+    assert (f'IMG ({bomb}): 10000 x 10000 = 100,000,000 pixels, more than the limit '
+            'of 67,108,864') in err
+    small = str(tmp_path / 'small.png')
+    cv2.imwrite(small, np.zeros((20, 30, 3), np.uint8))
+    err = _exit_message(demo.main, [small] + argv[1:] + ['--max-pixels', '599'], capsys)
+    assert f'IMG ({small}): 30 x 20 = 600 pixels, more than the limit of 599' in err
+    assert sorted(os.listdir(tmp_path)) == ['bomb.png', 'small.png']

@@ -10,6 +10,8 @@ import shutil
 import pytest
 from asda_test_utils import load_tool
 
+from asda.datasets.refs_io import RefsEncodingWarning
+
 SYNTHETIC = ['--img-dir', 'images', '--dataset', 'refcoco:unc', 'refcoco:umd',
              'refcoco:google', '--num-workers', '2']
 
@@ -148,12 +150,14 @@ def test_compares_with_published_counts_and_names_missing_files(
     assert f'{data_copy / "refcoco+" / "refs(unc).p"}: missing' in out
 
 
-def test_published_counts_are_sourced(tool):
-    for (name, split_by), splits in tool.PUBLISHED.items():
-        assert split_by in tool.DATASETS[name]
+def test_published_counts_are_sourced():
+    from asda.datasets import refer_check
+    for (name, split_by), splits in refer_check.PUBLISHED.items():
+        assert split_by in refer_check.DATASETS[name]
         for kinds in splits.values():
             for kind, (count, source) in kinds.items():
-                assert kind in tool.KINDS and count > 0 and source in tool.SOURCES
+                assert kind in refer_check.KINDS and count > 0 and \
+                    source in refer_check.SOURCES
 
 
 def test_grefcoco_lists_and_no_target(tool, tmp_path, capsys):
@@ -218,6 +222,31 @@ def _all_crowd(grefs, coco):
             ann['iscrowd'] = 1
 
 
+def _empty_polygon(coco, where):
+    """A polygon of zero area, or one lying wholly outside the val image."""
+    img = _val_image(coco)
+    if where == 'zero area':
+        return [[10, 10, 20, 20, 30, 30]]
+    return [[img['width'] + 5, 5, img['width'] + 40, 5, img['width'] + 40, 40]]
+
+
+def _empty_targets(grefs, coco, where, multi=False):
+    """Every target annotation of a val gref gets an empty polygon."""
+    ids = _target(grefs, multi)['ann_id']
+    for ann in coco['annotations']:
+        if ann['id'] in ids:
+            ann['segmentation'] = _empty_polygon(coco, where)
+
+
+def _one_more_empty_target(grefs, coco):
+    """A multi-target val gref gains a target annotation with an empty
+    polygon; the union of its targets is not empty."""
+    ann = dict(next(a for a in coco['annotations'] if a['image_id'] == 4),
+               id=99999, segmentation=_empty_polygon(coco, 'outside'))
+    coco['annotations'].append(ann)
+    _target(grefs, multi=True)['ann_id'].append(ann['id'])
+
+
 GREF_CASES = {  # name: (edit(grefs, coco), words of the problem, or None: accepted)
     'no sentences': (lambda g, c: _target(g).update(sentences=[]), None),  # no sample
     'float ann_id': (lambda g, c: _target(g).update(ann_id=[float(_target(g)['ann_id'][0])]),
@@ -240,6 +269,16 @@ GREF_CASES = {  # name: (edit(grefs, coco), words of the problem, or None: accep
     'list image_id': (lambda g, c: _target(g).update(image_id=[4]),
                       'image_id must be an integer'),
     'all crowd': (_all_crowd, 'is iscrowd'),
+    'zero-area target': (lambda g, c: _empty_targets(g, c, 'zero area'),
+                         'its target mask is empty'),
+    'target outside the image': (lambda g, c: _empty_targets(g, c, 'outside'),
+                                 'its target mask is empty'),
+    'all targets empty': (lambda g, c: _empty_targets(g, c, 'zero area', multi=True),
+                          'its target mask is empty'),
+    'one more target, empty': (_one_more_empty_target, None),
+    'control-character sent': (
+        lambda g, c: _target(g)['sentences'][0].update(sent='\x1b[0m\ufeff'),
+        'has no printable word'),
     'no file_name': (lambda g, c: _val_image(c).pop('file_name'),
                      'image id=4 has no "file_name"'),
     'no height': (lambda g, c: _val_image(c).pop('height'), 'image id=4 has no "height"'),
@@ -318,7 +357,7 @@ def test_table_counts_the_bad_refs_of_each_split(tool, gref_data, tmp_path, caps
 
 
 # ------------------------------------------------------ segmentation fields
-# The mask rules (asda.datasets.mask_utils.segmentation_problem) have one
+# The mask rules (asda.datasets.mask_utils.annotation_segmentation) have one
 # owner: the checker refuses what the datasets refuse, in the same words.
 def _polygon(segmentation):
     return lambda ann, img: ann.update(segmentation=segmentation)
@@ -399,3 +438,87 @@ def test_skip_invalid_polygons_as_the_dataset(tool, data_copy, capsys):
     RefCOCODataset(data_root=str(data_copy), data_prefix=dict(img_path='images/'),
                    split='val', split_file='refcoco/refs(unc).p', check_images=False,
                    skip_invalid_polygons=True)
+
+
+def _py2_pickle(obj, latin1=()):
+    """A protocol-2 pickle as Python 2 wrote the refs: every str a byte
+    string (SHORT_BINSTRING / BINSTRING), UTF-8 encoded, or Latin-1 for the
+    strings in ``latin1``."""
+    if isinstance(obj, str):
+        data = obj.encode('latin-1' if obj in latin1 else 'utf-8')
+        if len(data) < 256:
+            return b'U' + bytes([len(data)]) + data
+        return b'T' + len(data).to_bytes(4, 'little') + data
+    if isinstance(obj, bool) or obj is None:
+        return {True: b'\x88', False: b'\x89', None: b'N'}[obj]
+    if isinstance(obj, int):
+        return b'J' + obj.to_bytes(4, 'little', signed=True)
+    if isinstance(obj, list):
+        return b'](' + b''.join(_py2_pickle(v, latin1) for v in obj) + b'e'
+    if isinstance(obj, dict):
+        return b'}(' + b''.join(_py2_pickle(k, latin1) + _py2_pickle(v, latin1)
+                                for k, v in obj.items()) + b'u'
+    raise TypeError(obj)
+
+
+def test_a_latin1_string_is_decoded_alone_and_noted(tool, data_copy, capsys):
+    """One Latin-1 byte made the whole pickle decode as Latin-1 ('café' in
+    UTF-8 read 'cafÃ©') with no warning, and the checker passed it."""
+    from asda.datasets import RefCOCODataset
+    refs = _refs(data_copy)
+    utf8, latin1 = refs[0]['sentences'][0], refs[1]['sentences'][0]
+    utf8['sent'], latin1['sent'] = 'the caf\u00e9 sign', 'the na\u00efve cup'
+    path = data_copy / 'refcoco' / 'refs(unc).p'
+    path.write_bytes(b'\x80\x02' + _py2_pickle(refs, latin1=[latin1['sent']]) + b'.')
+    assert tool.main(['--data-root', str(data_copy), '--img-dir', 'images',
+                      '--dataset', 'refcoco:unc', '--no-image-check']) == 0
+    out = capsys.readouterr().out
+    assert (f"note: {path}: 1 string(s) are not UTF-8 and were decoded as Latin-1 "
+            f"(the other strings as UTF-8): ref_id={refs[1]['ref_id']} "
+            f"sentences[0].sent 'the na\u00efve cup'") in out
+    with pytest.warns(RefsEncodingWarning, match=f'ref_id={refs[1]["ref_id"]} '):
+        dataset = RefCOCODataset(
+            data_root=str(data_copy), data_prefix=dict(img_path='images/'),
+            split=refs[0]['split'], check_images=False)
+    texts = {info['sent_id']: info['text']
+             for info in map(dataset.get_data_info, range(len(dataset)))}
+    assert texts[utf8['sent_id']] == 'the caf\u00e9 sign'
+
+
+@pytest.mark.parametrize('where', ['zero area', 'outside the image'])
+def test_an_empty_target_mask_is_refused_by_checker_and_dataset(where, tool, data_copy,
+                                                                capsys):
+    """An empty target scored IoU 1 with an empty prediction (oIoU and mIoU
+    100.00), and both the dataset and the checker accepted it."""
+    from asda.datasets import RefCOCODataset
+    ref = next(r for r in _refs(data_copy) if r['split'] == 'val')
+    ann_file = data_copy / 'refcoco' / 'instances.json'
+    coco = json.loads(ann_file.read_text())
+    img = next(i for i in coco['images'] if i['id'] == ref['image_id'])
+    ann = next(a for a in coco['annotations'] if a['id'] == ref['ann_id'])
+    w, h = img['width'], img['height']
+    ann['segmentation'] = [[5, 5, 25, 25, 45, 45]] if where == 'zero area' else \
+        [[-60, 5, -10, 5, -10, h - 5, -60, h - 5]]
+    ann_file.write_text(json.dumps(coco))
+    words = (f'ref_id={ref["ref_id"]} of {data_copy / "refcoco" / "refs(unc).p"}: its '
+             f'target mask is empty (annotation id(s) [{ann["id"]}] in {ann_file} cover '
+             f'no pixel of the {w} x {h} image')
+    assert tool.main(['--data-root', str(data_copy), '--img-dir', 'images',
+                      '--dataset', 'refcoco:unc', '--no-image-check']) == 1
+    assert words in capsys.readouterr().out.split('problem(s):')[1]
+    with pytest.raises(ValueError) as err:
+        RefCOCODataset(data_root=str(data_copy), data_prefix=dict(img_path='images/'),
+                       split='val', check_images=False)
+    assert words in str(err.value)
+
+
+def test_gres_folder_of_any_name(tool, tmp_path, capsys):
+    """--gres: a grefs folder that is not named grefcoco (a converted one)."""
+    from asda.synthetic.gres import make_synthetic_grefcoco
+    make_synthetic_grefcoco(str(tmp_path), seed=2,
+                            split_sizes=dict(train=2, val=1, testA=1, testB=1))
+    os.rename(tmp_path / 'grefcoco', tmp_path / 'mine')
+    args = ['--data-root', str(tmp_path), '--img-dir', 'images', '--dataset', 'mine:unc']
+    assert tool.main(args) == 1
+    assert f"{tmp_path / 'mine' / 'refs(unc).p'}: missing" in capsys.readouterr().out
+    assert tool.main(args + ['--gres']) == 0, capsys.readouterr().out

@@ -89,3 +89,28 @@ def test_image_demo_follows_exif_orientation(tool_dataset, demo_checkpoint, tmp_
                '--out-mask', str(mask_file)])
     assert cv2.imread(str(mask_file), cv2.IMREAD_UNCHANGED).shape == (130, 90)
     assert cv2.imread(str(out)).shape[1] == 90
+
+
+def test_image_demo_draws_boxes(tool_dataset, demo_checkpoint, tmp_path, capsys):
+    """--boxes outlines the box of the mask's largest component on the
+    overlay in the prediction's colour, and prints it."""
+    cfg, ckpt = demo_checkpoint
+    img = sorted(glob.glob(osp.join(tool_dataset, 'images', '*.jpg')))[0]
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo')
+    prob = RISInferencer(cfg, ckpt)(img, 'the red circle')[0]['prob']
+    common = [img, 'the red circle', cfg, ckpt, '--threshold', f'{np.median(prob):.6f}']
+    plain = demo.main(common + ['--out-file', str(tmp_path / 'plain.png')])
+    capsys.readouterr()
+    [result] = demo.main(common + ['--out-file', str(tmp_path / 'boxed.png'), '--boxes'])
+    x, y, w, h = result['box']
+    assert f'boxes [x, y, w, h]: [[{x}, {y}, {w}, {h}]]' in capsys.readouterr().out
+    np.testing.assert_array_equal(plain[0]['mask'], result['mask'])
+    before, after = (cv2.imread(str(tmp_path / f'{n}.png')) for n in ('plain', 'boxed'))
+    top = after.shape[0] - cv2.imread(img).shape[0]  # the expression's banner
+    outline = np.zeros(after.shape[:2], bool)
+    outline[top + y, x:x + w] = outline[top + y + h - 1, x:x + w] = True
+    outline[top + y:top + y + h, x] = outline[top + y:top + y + h, x + w - 1] = True
+    changed = (before != after).any(axis=2)
+    assert changed.any() and not (changed & ~outline).any()
+    # the prediction's colour (RGB 255, 48, 48) on every outline pixel
+    np.testing.assert_array_equal(after[outline], np.tile([48, 48, 255], (outline.sum(), 1)))

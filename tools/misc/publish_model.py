@@ -14,7 +14,9 @@ the model built from its config (``tools/test.py``, ``RISInferencer``).
 
 The input is read by the project's one checkpoint reader: an empty, cut
 short or corrupt file (an archive entry failing its CRC check) is refused
-with an error naming it, and nothing is written.
+with an error naming it, and nothing is written; so are weights with a NaN
+or inf value (a diverged run's), naming a tensor
+(:func:`asda.engine.check_finite_weights`).
 """
 import argparse
 import hashlib
@@ -27,7 +29,7 @@ from typing import Optional, Sequence
 import torch
 
 import asda  # noqa: F401  (allow-lists the types mmengine checkpoints hold)
-from asda.engine import UnreadableCheckpointError, read_checkpoint
+from asda.engine import UnreadableCheckpointError, check_finite_weights, read_checkpoint
 from asda.utils.atomic import atomic_write
 
 #: Top-level keys of an mmengine checkpoint that only resuming needs.
@@ -47,12 +49,14 @@ def publish(in_file: str, out_file: str) -> str:
         UnreadableCheckpointError: ``in_file`` is empty, cut short, corrupt
             or not loadable, or the written file does not read back whole.
         ValueError: ``in_file`` holds no ``state_dict``.
+        NonFiniteWeightsError: A weight of ``in_file`` is NaN or inf.
     """
     checkpoint = read_checkpoint(in_file)
     if not isinstance(checkpoint, dict) or 'state_dict' not in checkpoint:
         keys = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise ValueError(f'{in_file} is not a training checkpoint: no '
                          f'"state_dict" (found {keys})')
+    check_finite_weights(checkpoint['state_dict'], in_file)
     published = {k: v for k, v in checkpoint.items()
                  if k not in TRAINING_ONLY_KEYS}
     buffer = io.BytesIO()

@@ -1,5 +1,6 @@
 """High-level inference API: image + expression -> mask."""
 from .. import visualization  # noqa: F401  (registers RISLocalVisualizer)
+from .image_io import DEFAULT_MAX_PIXELS, ImageTooLargeError
 from .inference import (
     ExpressionTruncatedWarning,
     RISInferencer,
@@ -10,5 +11,5 @@ from .inference import (
 
 __all__ = [
     'RISInferencer', 'ExpressionTruncatedWarning', 'init_model', 'load_image',
-    'check_expressions'
+    'check_expressions', 'DEFAULT_MAX_PIXELS', 'ImageTooLargeError'
 ]

@@ -10,6 +10,7 @@
     results[0]['mask']        # (H, W) bool at the original image size
     results[0]['prob']        # (H, W) float32, sigmoid of the logits
     results[0]['afs_layers']  # (low, mid) layers AFS picked
+    results[0]['box']         # [x, y, w, h] of the mask's largest component
 
 Half precision: ``RISInferencer(..., dtype='fp16')`` (or ``'bf16'``) runs the
 model under ``torch.autocast`` on its device; the logits are brought back to
@@ -22,7 +23,10 @@ and ``predict`` (crop the padding, resize to the original size, sigmoid >
 are the same.
 
 Images: file paths, numpy arrays (RGB) or PIL images, decoded by
-:func:`asda.apis.image_io.load_image` (which says how each kind is read).
+:func:`asda.apis.image_io.load_image` (which says how each kind is read). An
+image of more than ``max_pixels`` pixels is refused before it is decoded
+(:class:`asda.apis.image_io.ImageTooLargeError`; default
+:data:`asda.apis.image_io.DEFAULT_MAX_PIXELS`).
 
 Expressions are tokenised once, here, by the model's tokenizer
 (:meth:`asda.models.backbones.CLIPTokenizer.encode`): a truncation is
@@ -45,11 +49,12 @@ from ..datasets.text import check_text
 from ..engine.checkpoint import load_model_checkpoint
 from ..engine.cli import merge_cfg_options, read_config
 from ..models.backbones.tokenizer import Encoding
-from .image_io import ImageInput, load_image
+from ..utils.boxes import largest_component_box, mask_components
+from .image_io import DEFAULT_MAX_PIXELS, ImageInput, load_image
 
 __all__ = [
     'RISInferencer', 'ExpressionTruncatedWarning', 'init_model', 'load_image',
-    'check_expressions'
+    'check_expressions', 'mask_outputs', 'result_boxes'
 ]
 
 # Pipeline steps the inferencer leaves out: it decodes the image itself and
@@ -143,6 +148,42 @@ def check_expressions(expressions: Any) -> List[str]:
     return expressions
 
 
+def result_boxes(result: dict) -> List[List[int]]:
+    """The boxes of a result to draw: its ``instances``' boxes for a GRES
+    model, else its ``box`` (none for an empty mask)."""
+    if result.get('instances') is not None:
+        return [part['box'] for part in result['instances']]
+    return [] if result.get('box') is None else [result['box']]
+
+
+def mask_outputs(mask: np.ndarray, prob: np.ndarray, instances: bool,
+                 min_instance_area: int = 16) -> dict:
+    """What a predicted mask gives besides itself (:mod:`asda.utils.boxes`).
+
+    Args:
+        mask (np.ndarray): (H, W) bool prediction.
+        prob (np.ndarray): (H, W) foreground probability.
+        instances (bool): Also list the components (a GRES model's targets).
+        min_instance_area (int): Pixels a component needs to be listed.
+
+    Returns:
+        dict: ``box``: ``[x, y, w, h]`` of the mask's largest 8-connected
+        component (the box REC scores; None for an empty mask); ``score``:
+        the mean probability over the mask (0.0 when it is empty);
+        ``instances``: None without ``instances``, else one dict per
+        8-connected component of at least ``min_instance_area`` pixels,
+        largest first: ``mask`` ((H, W) bool), ``box``, ``area`` and
+        ``score`` (the mean probability over it).
+    """
+    out = dict(box=largest_component_box(mask),
+               score=float(prob[mask].mean()) if mask.any() else 0.0,
+               instances=None)
+    if instances:
+        out['instances'] = [dict(part, score=float(prob[part['mask']].mean()))
+                            for part in mask_components(mask, min_instance_area)]
+    return out
+
+
 # ----------------------------------------------------------------- inferencer
 class RISInferencer:
     """Referring image segmentation: image(s) + expression(s) -> masks.
@@ -164,6 +205,12 @@ class RISInferencer:
             forward pass runs under ``torch.autocast`` in that dtype (CPU or
             CUDA; bf16 on CUDA needs a GPU that supports it). ``prob`` stays
             float32; masks agree with fp32 up to pixels near the threshold.
+        max_pixels (int, optional): Images of more pixels are refused
+            before they are decoded
+            (:class:`asda.apis.image_io.ImageTooLargeError`). Defaults to
+            :data:`asda.apis.image_io.DEFAULT_MAX_PIXELS`; None: no limit.
+        min_instance_area (int): Pixels a connected component of a GRES
+            model's mask needs to be one of its ``instances``. Defaults to 16.
 
     Call ``inferencer(image, expressions)``: one image and one expression
     (str) or several (list of str); or ``inferencer(images=[...],
@@ -180,6 +227,15 @@ class RISInferencer:
       is empty); None otherwise.
     * ``'afs_layers'``: (low, mid) layer numbers AFS chose (None when the
       neck selects no layer).
+    * ``'box'``: ``[x, y, w, h]`` of the mask's largest 8-connected
+      component, the box :class:`asda.RISMetric` scores as REC (None for an
+      empty mask); ``'score'``: the mean probability over the mask (0.0 for
+      an empty one).
+    * ``'instances'``: for a model with the no-target output (a GRES model,
+      whose expression may name several objects), one dict per 8-connected
+      component of the mask with at least ``min_instance_area`` pixels,
+      largest first: ``mask``, ``box``, ``area``, ``score``
+      (:func:`mask_outputs`); None for other models.
     * ``'text'``: the expression as given; ``'image_index'``: the index of
       its image; ``'truncated'``: whether it exceeded the context length
       (then cut, keeping the end-of-text token, with an
@@ -192,7 +248,19 @@ class RISInferencer:
                  device: Union[str, torch.device] = 'cpu',
                  batch_size: int = 1,
                  cfg_options: Optional[dict] = None,
-                 dtype: str = 'fp32'):
+                 dtype: str = 'fp32',
+                 max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+                 min_instance_area: int = 16):
+        if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(
+                max_pixels, int) or max_pixels < 1):
+            raise ValueError(f'max_pixels must be a positive int or None, got '
+                             f'{max_pixels!r}')
+        self.max_pixels = max_pixels
+        if isinstance(min_instance_area, bool) or \
+                not isinstance(min_instance_area, int) or min_instance_area < 1:
+            raise ValueError(f'min_instance_area must be a positive int, got '
+                             f'{min_instance_area!r}')
+        self.min_instance_area = min_instance_area
         self.device = torch.device(device)
         self.dtype = self._check_dtype(dtype, self.device)
         if checkpoint is None:
@@ -298,7 +366,8 @@ class RISInferencer:
 
     # ------------------------------------------------------------- prepare
     def _prepare(self, image: ImageInput, index: int) -> dict:
-        img, path = load_image(image, name=f'image {index}')
+        img, path = load_image(image, name=f'image {index}',
+                               max_pixels=self.max_pixels)
         results = dict(img=img, img_shape=img.shape[:2],
                        ori_shape=img.shape[:2])
         if path is not None:
@@ -406,12 +475,15 @@ class RISInferencer:
                 prob = logits.softmax(dim=0)[1]
             layers = sample.metainfo.get('afs_layers')
             no_target = sample.get('no_target_score')
+            mask = sample.pred_sem_seg.data[0].cpu().numpy().astype(bool)
+            prob = prob.cpu().numpy().astype(np.float32)
             results.append(dict(
-                mask=sample.pred_sem_seg.data[0].cpu().numpy().astype(bool),
-                prob=prob.cpu().numpy().astype(np.float32),
+                mask=mask, prob=prob,
                 afs_layers=tuple(int(v) for v in layers)
                 if layers is not None else None,
-                no_target=float(no_target) if no_target is not None else None))
+                no_target=float(no_target) if no_target is not None else None,
+                **mask_outputs(mask, prob, no_target is not None,
+                               self.min_instance_area)))
         return results
 
     # ----------------------------------------------------------- visualise
@@ -424,12 +496,15 @@ class RISInferencer:
         return self._visualizer
 
     def visualize(self, image: ImageInput, result: dict,
-                  out_file: Optional[str] = None) -> np.ndarray:
+                  out_file: Optional[str] = None, boxes: bool = False) -> np.ndarray:
         """Overlay of ``result`` (one returned dict) on ``image``, with the
-        expression written above it. Returns RGB; writes ``out_file``."""
-        img, _ = load_image(image)
+        expression written above it; with ``boxes``, the box of each of its
+        ``instances`` (GRES models), else its ``box``. Returns RGB; writes
+        ``out_file``."""
+        img, _ = load_image(image, max_pixels=self.max_pixels)
         drawn = self.visualizer.draw_referring(
-            img[..., ::-1], text=result.get('text'), pred_mask=result['mask'])
+            img[..., ::-1], text=result.get('text'), pred_mask=result['mask'],
+            pred_boxes=result_boxes(result) if boxes else None)
         if out_file is not None:
             import mmcv
             mmcv.imwrite(np.ascontiguousarray(drawn[..., ::-1]), out_file)

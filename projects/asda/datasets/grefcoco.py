@@ -133,12 +133,7 @@ class GRefCOCODataset(RefCOCODataset):
         super().__init__(data_root, ann_file, split_file, *args, **kwargs)
 
     target_ids = staticmethod(gref_target_ids)
-
-    @staticmethod
-    def mask_ann_ids(ids: List[int], anns: dict) -> List[int]:
-        """The target annotations whose masks make a gref's mask: those of
-        ``ids`` that are not ``iscrowd`` (left out as the GRES API does)."""
-        return [i for i in ids if not anns[i].get('iscrowd', 0)]
+    skip_crowd_targets = True
 
     @classmethod
     def ref_problems(cls, ref: dict, instances: Instances, refs_file: str,

@@ -7,16 +7,19 @@ A COCO ``segmentation`` is one of
 * a compressed RLE ``{'size': [h, w], 'counts': str | bytes}``.
 
 The referring mask is the union of the decoded parts (``> 0``): the refer API
-sums the parts, so overlaps would otherwise reach 2.
+sums the parts, so overlaps would otherwise reach 2. :func:`mask_area`
+counts its pixels from the run-length encoding, without decoding it: an
+expression's target mask must have one (the rule
+:meth:`asda.datasets.RefCOCODataset.ref_problems` applies).
 """
 import warnings
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 from pycocotools import mask as mask_utils
 
 __all__ = ['annotation_segmentation', 'check_segmentation', 'decode_segmentation',
-           'polygon_problem']
+           'encode_mask', 'mask_area', 'polygon_problem']
 
 
 def _where(context: Optional[str]) -> str:
@@ -118,6 +121,41 @@ def annotation_segmentation(ann: dict,
     return seg, dropped
 
 
+def _rle(segmentation: Any, height: int, width: int) -> dict:
+    """The RLE of a checked segmentation (the union of its parts)."""
+    if isinstance(segmentation, list):
+        rles = mask_utils.frPyObjects(
+            [[float(v) for v in poly] for poly in segmentation], height, width)
+        return mask_utils.merge(rles) if len(rles) > 1 else rles[0]
+    if isinstance(segmentation['counts'], list):  # uncompressed RLE
+        return mask_utils.frPyObjects(segmentation, height, width)
+    return segmentation  # compressed RLE; pycocotools accepts str or bytes counts
+
+
+def mask_area(segmentations: Sequence[Any], height: int,
+              width: int) -> Optional[int]:
+    """Pixels of the union of ``segmentations`` decoded at ``height`` x
+    ``width`` (0: an empty mask: polygons of zero area, or lying wholly
+    outside the image). Polygon parts with fewer than 3 points are left out
+    (as ``skip_invalid_polygons`` does). None when a segmentation cannot be
+    decoded (:func:`check_segmentation` says why).
+    """
+    h, w = int(height), int(width)
+    rles = []
+    for segmentation in segmentations:
+        if isinstance(segmentation, list):
+            segmentation = [p for p in segmentation if polygon_problem(p) is None]
+        try:
+            check_segmentation(segmentation, h, w)
+        except (ValueError, TypeError):
+            return None
+        rles.append(_rle(segmentation, h, w))
+    if not rles:
+        return 0
+    rle = mask_utils.merge(rles) if len(rles) > 1 else rles[0]
+    return int(mask_utils.area(rle))
+
+
 def decode_segmentation(segmentation: Any,
                         height: int,
                         width: int,
@@ -135,15 +173,7 @@ def decode_segmentation(segmentation: Any,
         parts.
     """
     check_segmentation(segmentation, height, width, context)
-    h, w = int(height), int(width)
-    if isinstance(segmentation, list):
-        rles = mask_utils.frPyObjects(
-            [[float(v) for v in poly] for poly in segmentation], h, w)
-        rle = mask_utils.merge(rles) if len(rles) > 1 else rles[0]
-    elif isinstance(segmentation['counts'], list):  # uncompressed RLE
-        rle = mask_utils.frPyObjects(segmentation, h, w)
-    else:  # compressed RLE; pycocotools accepts str or bytes counts
-        rle = segmentation
+    rle = _rle(segmentation, int(height), int(width))
     with warnings.catch_warnings():
         # pycocotools' Masks.__array__ predates numpy 2's copy keyword.
         warnings.filterwarnings('ignore', message='__array__ implementation',
@@ -152,3 +182,11 @@ def decode_segmentation(segmentation: Any,
     if mask.ndim == 3:  # defensive: decode of a list returns (h, w, n)
         mask = mask.max(axis=2)
     return (mask > 0).astype(np.uint8)
+
+
+def encode_mask(mask: np.ndarray) -> dict:
+    """A binary mask (foreground: > 0) as a compressed COCO RLE that JSON
+    holds: ``{'size': [h, w], 'counts': str}``; :func:`decode_segmentation`
+    gives the mask back pixel for pixel."""
+    rle = mask_utils.encode(np.asfortranarray((np.asarray(mask) > 0).astype(np.uint8)))
+    return dict(size=[int(v) for v in rle['size']], counts=rle['counts'].decode('ascii'))

@@ -8,10 +8,10 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS, TRANSFORMS
 
 from .image_check import BadImagesError, check_images, describe_bad_samples
-from .mask_utils import annotation_segmentation
+from .mask_utils import annotation_segmentation, mask_area
 from .refs_io import Instances, describe_problems, index_instances, load_refs, refs_with_sentences
 
-__all__ = ['RefCOCODataset', 'ref_ann_ids']
+__all__ = ['RefCOCODataset', 'empty_target_problems', 'ref_ann_ids']
 
 SAMPLE_MODES = ('sentence', 'ref')
 #: The ``category_id`` of a no-target gref (gRefCOCO writes ``[-1]``).
@@ -76,6 +76,35 @@ def _segmentation_problems(ref: dict, ids: List[int], instances: Instances,
         except ValueError as err:
             problems.append(f'{where}: annotation id={ann_id} of {instances.path}: {err}')
     return problems
+
+
+def empty_target_problems(ref: dict, ids: List[int], instances: Instances,
+                          where: str, skip_crowd: bool = False) -> List[str]:
+    """An expression with a target has a mask with a pixel: the union of
+    its target annotations' segmentations (the non-crowd ones when
+    ``skip_crowd``, as gRefCOCO's mask leaves crowd regions out), decoded
+    at its image's size (:func:`~.mask_utils.mask_area`), is not empty. On
+    an empty target, an empty prediction scores IoU 1: a zero-area polygon,
+    or one lying wholly outside the image, would read as a perfect score.
+    The one owner of this rule (the dataset and ``check_refer_data.py`` ask
+    it through :meth:`RefCOCODataset.ref_problems`); only a no-target
+    gref (no ``ids``) has no mask. Segmentations that cannot be decoded
+    are left to :func:`~.mask_utils.check_segmentation`.
+    """
+    img = instances.images.get(ref['image_id'])
+    anns = [instances.anns[i] for i in ids if i in instances.anns]
+    segmentations = [ann.get('segmentation') for ann in anns
+                      if not (skip_crowd and ann.get('iscrowd', 0))]
+    if img is None or not segmentations or None in segmentations:
+        return []
+    if mask_area(segmentations, img['height'], img['width']) != 0:
+        return []
+    return [f'{where}: its target mask is empty (annotation id(s) {ids} in '
+            f'{instances.path} cover no pixel of the {img["width"]} x '
+            f'{img["height"]} image: zero area, or wholly outside it); an empty '
+            'prediction would score IoU 1 on it. Fix the annotation or drop the ref'
+            + ('; only a no-target gref (ann_id [-1]) may have no mask'
+               if skip_crowd else '')]
 
 
 def _category_problems(ref: dict, instances: Instances, where: str) -> List[str]:
@@ -200,12 +229,16 @@ class RefCOCODataset(BaseSegDataset):
     # ------------------------------------------------------------------
     #: The rule for a ref's target annotation ids (:func:`ref_ann_ids`).
     target_ids = staticmethod(ref_ann_ids)
+    #: Whether crowd annotations are left out of the target mask.
+    skip_crowd_targets = False
 
-    @staticmethod
-    def mask_ann_ids(ids: List[int], anns: dict) -> List[int]:
-        """The target annotations whose masks make a ref's mask: all of
-        ``ids`` (gRefCOCO leaves ``iscrowd`` ones out)."""
-        return list(ids)
+    @classmethod
+    def mask_ann_ids(cls, ids: List[int], anns: dict) -> List[int]:
+        """The target annotations whose masks make a ref's mask: ``ids``,
+        without the ``iscrowd`` ones when :attr:`skip_crowd_targets`
+        (gRefCOCO, as the GRES API)."""
+        return [i for i in ids
+                if not (cls.skip_crowd_targets and anns[i].get('iscrowd', 0))]
 
     @classmethod
     def ref_problems(cls, ref: dict, instances: Instances, refs_file: str,
@@ -215,10 +248,10 @@ class RefCOCODataset(BaseSegDataset):
         ids (:attr:`target_ids`), its image, every target annotation (it
         exists and lies on the ref's image), the ``segmentation`` of each
         annotation of its mask (:meth:`mask_ann_ids`;
-        :func:`~.mask_utils.annotation_segmentation`) and its
-        ``category_id`` s (each a category of the instances file, ``-1``
-        meaning none). The dataset raises on them; ``check_refer_data.py``
-        lists them.
+        :func:`~.mask_utils.annotation_segmentation`), a mask that is not
+        empty (:func:`empty_target_problems`) and its ``category_id`` s
+        (each a category of the instances file, ``-1`` meaning none). The
+        dataset raises on them; ``check_refer_data.py`` lists them.
 
         Args:
             ref (dict): The ref.
@@ -237,12 +270,15 @@ class RefCOCODataset(BaseSegDataset):
             ids = cls.target_ids(ref, where)
         except ValueError as err:
             return problems + [str(err)]
-        found = _annotation_problems(ref, ids, instances, where)
-        if not problems and not found:
-            found = _segmentation_problems(
+        problems += _annotation_problems(ref, ids, instances, where)
+        if not problems:
+            problems += _segmentation_problems(
                 ref, cls.mask_ann_ids(ids, instances.anns), instances, where,
                 skip_invalid_polygons)
-        return problems + found + _category_problems(ref, instances, where)
+        if not problems:
+            problems += empty_target_problems(ref, ids, instances, where,
+                                              cls.skip_crowd_targets)
+        return problems + _category_problems(ref, instances, where)
 
     def _load_instances(self) -> Instances:
         """The checked images and annotations of ``ann_file``."""
@@ -286,6 +322,12 @@ class RefCOCODataset(BaseSegDataset):
             category_id=ref.get('category_id', ann.get('category_id')),
             segmentation=self._checked_segmentation(ann, img, ref))
 
+    def image_path(self, img: dict) -> str:
+        """The path of a COCO image entry's file: its ``file_name`` under
+        the image folder (``data_prefix['img_path']``)."""
+        img_dir = self.data_prefix.get('img_path', '') or ''
+        return fileio.join_path(img_dir, img['file_name']) if img_dir else img['file_name']
+
     def ref_info(self, ref: dict, instances: Instances) -> dict:
         """The data info of one checked ref, without its sentences.
 
@@ -298,10 +340,8 @@ class RefCOCODataset(BaseSegDataset):
             ``image_id`` and the fields of :meth:`ref_targets`.
         """
         img = instances.images[ref['image_id']]
-        img_dir = self.data_prefix.get('img_path', '') or ''
         info = dict(
-            img_path=fileio.join_path(img_dir, img['file_name'])
-            if img_dir else img['file_name'],
+            img_path=self.image_path(img),
             seg_map_path=None,
             ref_id=ref['ref_id'],
             image_id=ref['image_id'],

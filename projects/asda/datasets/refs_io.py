@@ -7,6 +7,11 @@ builtin containers and scalars; any other global (``os.system``,
 ``copy_reg._reconstructor``, a class, ...) is refused before it can be
 called, with an error naming the file.
 
+Python 2 pickles (the refer release's) hold their text as byte strings.
+Each is decoded as UTF-8; one that is not valid UTF-8 (e.g. a Latin-1
+``caf\xe9``) is decoded as Latin-1, that string alone, with a
+:class:`RefsEncodingWarning` naming the file, the refs and the fields.
+
 The rules a refs file and an instances file must follow are written here
 once (:func:`refs_problems`, :func:`index_instances`); the datasets raise
 on them and ``tools/dataset_converters/check_refer_data.py`` lists them.
@@ -15,12 +20,15 @@ import io
 import json
 import os.path as osp
 import pickle
+import re
+import warnings
 from collections import Counter
 from typing import Any, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from .text import check_text
 
-__all__ = ['RestrictedUnpickler', 'Instances', 'check_refs', 'describe_problems',
+__all__ = ['RestrictedUnpickler', 'Instances', 'RefsEncodingWarning', 'check_refs',
+           'describe_problems',
            'index_instances', 'load_refs', 'read_refs', 'ref_problems', 'refs_problems',
            'refs_with_sentences']
 #: The only globals a refs pickle may reference (Python 2 pickles name
@@ -57,9 +65,63 @@ class RestrictedUnpickler(pickle.Unpickler):
             'malicious and was not loaded.')
 
 
-def _unpickle(data: bytes, filename: str, encoding: str) -> Any:
-    return RestrictedUnpickler(
-        io.BytesIO(data), filename=filename, encoding=encoding).load()
+class RefsEncodingWarning(UserWarning):
+    """Strings of a refs pickle are not UTF-8 and were decoded as Latin-1."""
+
+
+def _unpickle(data: bytes, filename: str, errors: str = 'strict') -> Any:
+    return RestrictedUnpickler(io.BytesIO(data), filename=filename,
+                               encoding='utf-8', errors=errors).load()
+
+
+#: What ``surrogateescape`` makes of the bytes that are not UTF-8.
+_ESCAPED = re.compile('[\udc80-\udcff]')
+
+
+def _latin1_strings(value: Any, where: str, found: list) -> Any:
+    """``value`` with every string that holds bytes UTF-8 could not decode
+    (escaped as surrogates) decoded as Latin-1 instead; each one's place
+    (``where``) is appended to ``found``."""
+    if isinstance(value, str):
+        if not _ESCAPED.search(value):
+            return value
+        fixed = value.encode('utf-8', 'surrogateescape').decode('latin-1')
+        found.append(f'{where or "the file"} {fixed!r}')
+        return fixed
+    if isinstance(value, dict):
+        return {_latin1_strings(k, f'{where} key', found):
+                _latin1_strings(v, f'{where}.{k}' if where else str(k), found)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_latin1_strings(v, f'{where}[{i}]', found)
+                 for i, v in enumerate(value)]
+        return items if isinstance(value, list) else type(value)(items)
+    return value
+
+
+def _per_string_latin1(data: bytes, path: str) -> Any:
+    """Unpickle ``data``, whose strings are not all UTF-8: each string that
+    is not is decoded as Latin-1, the others as UTF-8, with a warning naming
+    the refs and fields."""
+    refs = _unpickle(data, path, errors='surrogateescape')
+    found: list = []
+    if isinstance(refs, list):
+        fixed = []
+        for i, ref in enumerate(refs):
+            fields: list = []
+            fixed.append(_latin1_strings(ref, '', fields))
+            found += [f'{_ref_name(fixed[-1], i)} {field}' for field in fields]
+        refs = fixed
+    else:
+        refs = _latin1_strings(refs, '', found)
+    shown = '; '.join(found[:20]) + (f'; ... ({len(found) - 20} more)'
+                                     if len(found) > 20 else '')
+    warnings.warn(
+        f'{path}: {len(found)} string(s) are not UTF-8 and were decoded as '
+        f'Latin-1 (the other strings as UTF-8): {shown}. Check them; if the '
+        'file uses another encoding, convert it to UTF-8.',
+        RefsEncodingWarning, stacklevel=4)
+    return refs
 
 
 def _looks_like_json(data: bytes) -> bool:
@@ -79,9 +141,9 @@ def _read_json(data: bytes, path: str) -> Any:
 def _read_pickle(data: bytes, path: str) -> Any:
     try:
         try:
-            return _unpickle(data, path, 'utf-8')
+            return _unpickle(data, path)
         except UnicodeDecodeError:
-            return _unpickle(data, path, 'latin1')
+            return _per_string_latin1(data, path)
     except pickle.UnpicklingError:
         raise
     except Exception as err:  # truncated file, not a pickle, ...
@@ -342,7 +404,8 @@ def load_refs(path: str, backend_args=None) -> List[dict]:
     read as JSON (gRefCOCO's ``grefs(unc).json``); any other file with
     :class:`RestrictedUnpickler` (the refer release's ``refs(unc).p``,
     gRefCOCO's ``grefs(unc).p``). Python 2 ``str`` values of a pickle are
-    decoded as UTF-8, falling back to latin-1.
+    decoded as UTF-8; a string that is not UTF-8 is decoded as Latin-1,
+    with a :class:`RefsEncodingWarning` naming its ref and field.
 
     Args:
         path (str): The file's path (local or any mmengine file backend).

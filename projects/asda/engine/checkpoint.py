@@ -18,6 +18,11 @@ mode (``strict=False``; ``load_partial = True`` in a config), which loads what
 matches and lists what it skipped. Initialising the CLIP backbone from
 pretrained CLIP weights is a different path (the backbone's ``init_weights``)
 and is partial by design.
+
+Weights that are not finite (NaN or inf, what a diverged run leaves) are
+refused by :func:`check_finite_weights`, naming a tensor: every load through
+:func:`load_model_checkpoint`, ``tools/misc/publish_model.py`` and every
+checkpoint training saves (:class:`asda.engine.DivergenceHook`) ask it.
 """
 import glob
 import os
@@ -32,7 +37,9 @@ from mmengine.logging import print_log
 
 __all__ = [
     'CheckpointMismatchError', 'UnreadableCheckpointError', 'KeyReport',
-    'compare_state_dict', 'load_model_checkpoint', 'read_checkpoint',
+    'NonFiniteWeightsError', 'check_finite_weights', 'compare_state_dict',
+    'load_model_checkpoint', 'non_finite_problem', 'non_finite_tensors',
+    'read_checkpoint',
     'verify_checkpoint', 'checkpoint_problem', 'find_resumable_checkpoint'
 ]
 
@@ -46,6 +53,64 @@ class CheckpointMismatchError(RuntimeError):
 
 class UnreadableCheckpointError(RuntimeError):
     """The checkpoint file is empty, cut short, corrupt or not a checkpoint."""
+
+
+class NonFiniteWeightsError(ValueError):
+    """Weights hold NaN or inf values (a diverged run's)."""
+
+
+def non_finite_tensors(state_dict: Dict[str, Any]) -> List[Tuple[str, int, int]]:
+    """The floating-point tensors of ``state_dict`` that hold NaN or inf
+    values, in its order: ``(name, NaN count, inf count)`` (none when it
+    is no dict)."""
+    found = []
+    if not isinstance(state_dict, dict):
+        return found
+    for name, value in state_dict.items():
+        if not (isinstance(value, torch.Tensor) and value.is_floating_point()):
+            continue
+        finite = torch.isfinite(value)
+        if bool(finite.all()):
+            continue
+        nan = int(torch.isnan(value).sum())
+        found.append((name, nan, int((~finite).sum()) - nan))
+    return found
+
+
+def non_finite_problem(state_dict: Dict[str, Any], source: str) -> Optional[str]:
+    """What is not finite in ``state_dict`` (naming the first tensor at
+    fault, its NaN and inf counts, and how many tensors are at fault), or
+    None when every weight is finite. ``source`` names what holds them."""
+    found = non_finite_tensors(state_dict)
+    if not found:
+        return None
+    name, nan, inf = found[0]
+    others = [n for n, _, _ in found[1:]]
+    more = ''
+    if others:
+        listed = ', '.join(others[:_SHOWN]) + (', ...' if len(others) > _SHOWN else '')
+        more = (f', and {len(others)} more of its {len(state_dict)} tensors are '
+                f'not finite ({listed})')
+    return (f'{source} holds non-finite weights: {name} has {nan} NaN and {inf} '
+            f'inf values of {state_dict[name].numel()}{more}')
+
+
+def check_finite_weights(state_dict: Dict[str, Any], source: str) -> None:
+    """Refuse weights with a NaN or inf value: the one rule that a
+    checkpoint's weights are finite (see the module).
+
+    Args:
+        state_dict (dict): Tensors by name (buffers included).
+        source (str): What holds them (a file), named in the error.
+
+    Raises:
+        NonFiniteWeightsError: The message is :func:`non_finite_problem`'s.
+    """
+    problem = non_finite_problem(state_dict, source)
+    if problem is not None:
+        raise NonFiniteWeightsError(
+            f'{problem}. They come from a run that diverged; use a checkpoint '
+            'saved before its loss became NaN or inf.')
 
 
 @dataclass
@@ -147,6 +212,8 @@ def load_model_checkpoint(model: torch.nn.Module,
     Raises:
         CheckpointMismatchError: In strict mode, when the checkpoint does not
             match; in any mode, when it holds no weights.
+        NonFiniteWeightsError: A weight holds NaN or inf
+            (:func:`check_finite_weights`); nothing is loaded.
         FileNotFoundError: When a local path does not exist.
         UnreadableCheckpointError: When the file cannot be read
             (:func:`read_checkpoint`).
@@ -156,6 +223,7 @@ def load_model_checkpoint(model: torch.nn.Module,
         checkpoint = read_checkpoint(checkpoint, map_location=map_location)
     source = source or 'the checkpoint'
     state_dict = _state_dict_of(checkpoint, source)
+    check_finite_weights(state_dict, source)
     report = compare_state_dict(model, state_dict)
     if strict and not report.ok:
         raise CheckpointMismatchError(

@@ -2,10 +2,12 @@
 changes the options make, and the one reader of config files
 (:func:`read_config`: a syntax error names its file, bases included).
 
-Argument types (``positive_int``, ``seed``, ``output_file``, ``image_file``)
-stop a tool while its arguments are parsed, before a model is built or data
-is read (argparse prints the option, the value and why, and exits with
-status 2). An output path must not be a directory nor lie under a file.
+Argument types (``positive_int``, ``seed``, ``probability_threshold``,
+``output_file``, ``image_file``) stop a tool while its arguments are parsed,
+before a model is built or data is read (argparse prints the option, the
+value and why, and exits with status 2). An output path must not be a
+directory nor lie under a file; :func:`same_file` tells a tool whether an
+output would overwrite an input.
 
 * ``--data-root DIR``: the data root of every dataloader's dataset (a
   top-level ``data_root`` in ``--cfg-options`` changes nothing once the
@@ -35,8 +37,8 @@ from mmengine.config import Config, ConfigDict, DictAction
 __all__ = [
     'add_runner_args', 'add_data_args', 'parse_runner_args', 'read_config',
     'load_run_config', 'apply_data_args', 'check_cfg_options', 'merge_cfg_options',
-    'dataset_cfgs', 'DATALOADERS',
-    'IMAGE_EXTENSIONS', 'positive_int', 'seed', 'output_file', 'image_file'
+    'dataset_cfgs', 'DATALOADERS', 'IMAGE_EXTENSIONS', 'positive_int', 'seed',
+    'probability_threshold', 'output_file', 'image_file', 'same_file'
 ]
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -79,12 +81,14 @@ def parse_runner_args(parser: argparse.ArgumentParser, argv=None):
 
 def dataset_cfgs(cfg: Config) -> Iterator[ConfigDict]:
     """Every dataset config of the dataloaders, wrapped ones included
-    (``dataset.dataset``, ``dataset.datasets``)."""
+    (``dataset.dataset``, ``dataset.datasets``, and the evaluation splits a
+    :class:`asda.datasets.JointReferringDataset` ``exclude`` s)."""
 
     def walk(dataset):
         if not isinstance(dataset, dict):
             return
-        inner = [dataset.get('dataset')] + list(dataset.get('datasets') or [])
+        inner = [dataset.get('dataset')] + list(dataset.get('datasets') or []) + \
+            list(dataset.get('exclude') or [])
         wrapped = [d for d in inner if isinstance(d, dict)]
         if wrapped:
             for d in wrapped:
@@ -297,6 +301,32 @@ def positive_int(text: str) -> int:
 def seed(text: str) -> int:
     """A random seed numpy takes: an integer in [0, 2**32 - 1]."""
     return _integer(text, 0, 2**32 - 1)
+
+
+def probability_threshold(text: str) -> float:
+    """A threshold on a probability: a number strictly between 0 and 1 (0
+    or 1 and beyond would make every mask full or empty; NaN compares false
+    with everything)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not 0.0 < value < 1.0:  # False for NaN too
+        raise argparse.ArgumentTypeError(
+            f'must lie strictly between 0 and 1, got {text}')
+    return value
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether the paths ``a`` and ``b`` name one file: the same path once
+    links and ``..`` are resolved, or two existing names of one file (a hard
+    link)."""
+    if osp.realpath(a) == osp.realpath(b):
+        return True
+    try:
+        return osp.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
 
 
 def output_file(text: str) -> str:

@@ -1,4 +1,5 @@
 """``SafeCheckpointHook``: checkpoints that survive a kill at any moment.
+``DivergenceHook``: a run whose loss is no longer finite stops.
 
 mmengine's ``CheckpointHook`` deletes the oldest checkpoint (and the previous
 best) *before* writing the new one, and writes each ``.pth`` and the
@@ -14,19 +15,147 @@ best) *before* writing the new one, and writes each ``.pth`` and the
 So at every moment at least one complete checkpoint exists, and
 ``last_checkpoint`` names a complete one. Leftover temporary files of a killed
 run are removed when training starts again.
+
+A run that diverges (NaN or inf loss) would otherwise go on to its last
+epoch with NaN weights, save them over the good checkpoints and exit 0.
+:class:`DivergenceHook`, which :class:`asda.engine.ASDARunner` registers for
+every config, stops it at the first non-finite loss with
+:class:`TrainingDivergedError` naming the iteration and the last checkpoint
+(saved before it, so finite), and refuses to save non-finite weights
+(:func:`asda.engine.checkpoint.non_finite_problem`). A mixed-precision
+step that the loss scaler skipped (AMP backing off) is allowed: the weights
+stay finite.
 """
 import glob
 import os
 import os.path as osp
 
-from mmengine.dist import is_main_process
+import torch
+from mmengine.dist import all_reduce, get_world_size, is_main_process
 from mmengine.fileio import LocalBackend
-from mmengine.hooks import CheckpointHook
+from mmengine.hooks import CheckpointHook, Hook
+from mmengine.logging import print_log
+from mmengine.runner import EpochBasedTrainLoop
 from mmseg.registry import HOOKS
 
 from ..utils.atomic import atomic_output, atomic_write
+from .checkpoint import non_finite_problem, non_finite_tensors
 
-__all__ = ['SafeCheckpointHook']
+__all__ = ['SafeCheckpointHook', 'DivergenceHook', 'TrainingDivergedError']
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or inf."""
+
+
+def _loss_scalers(optim_wrapper) -> list:
+    """The loss scalers (AMP's ``GradScaler``) of an optimizer wrapper or of
+    each wrapper of an ``OptimWrapperDict``."""
+    wrappers = optim_wrapper.values() if hasattr(optim_wrapper, 'values') \
+        else [optim_wrapper]
+    return [w.loss_scaler for w in wrappers
+            if getattr(w, 'loss_scaler', None) is not None]
+
+
+@HOOKS.register_module()
+class DivergenceHook(Hook):
+    """Stop training at the first non-finite loss; never save non-finite
+    weights (see the module).
+
+    After each training iteration every loss of the model's outputs
+    (``loss`` and the ``loss*`` terms) must be finite, on every rank. One
+    that is not stops the run with :class:`TrainingDivergedError`, before
+    any checkpoint of that iteration is written, unless the optimizer
+    wrapper has a loss scaler (AMP) and the weights are still finite: the
+    scaler skipped that step. More than ``max_skipped_steps`` such steps in
+    a row stop the run too (20 halvings divide the loss scale by about a
+    million: the loss no longer comes back).
+
+    :class:`asda.engine.ASDARunner` registers one (priority ``VERY_HIGH``:
+    before the checkpoint, EMA and logger hooks) unless the config's
+    ``custom_hooks`` has its own.
+
+    Args:
+        max_skipped_steps (int): Non-finite losses in a row that AMP's loss
+            scaler may skip. Defaults to 20.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, max_skipped_steps: int = 20):
+        if isinstance(max_skipped_steps, bool) or not isinstance(
+                max_skipped_steps, int) or max_skipped_steps < 0:
+            raise ValueError(f'DivergenceHook: max_skipped_steps must be an '
+                             f'integer >= 0, got {max_skipped_steps!r}')
+        self.max_skipped_steps = max_skipped_steps
+        self.skipped_in_a_row = 0
+
+    @staticmethod
+    def _losses(outputs) -> dict:
+        if not isinstance(outputs, dict):
+            return {}
+        return {k: v for k, v in outputs.items()
+                if 'loss' in k and isinstance(v, torch.Tensor)}
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        losses = self._losses(outputs)
+        if not losses:
+            return
+        values = torch.stack([v.detach().float().mean() for v in losses.values()])
+        local_bad = (~torch.isfinite(values)).any()
+        bad = local_bad.float().reshape(1)
+        if get_world_size() > 1:  # every rank stops at the same iteration
+            all_reduce(bad)
+        if not bool(bad.item()):
+            self.skipped_in_a_row = 0
+            return
+        shown = ', '.join(f'{k}={v:g}' for k, v in zip(losses, values.tolist())) \
+            if bool(local_bad) else 'on another rank'
+        where = f'iteration {runner.iter + 1}'
+        if isinstance(runner.train_loop, EpochBasedTrainLoop):
+            where += f' (epoch {runner.epoch + 1}, batch {batch_idx + 1})'
+        model = getattr(runner.model, 'module', runner.model)
+        if _loss_scalers(runner.optim_wrapper) and \
+                not non_finite_tensors(model.state_dict()):
+            self.skipped_in_a_row += 1
+            if self.skipped_in_a_row <= self.max_skipped_steps:
+                print_log(f'non-finite loss at {where} ({shown}): the AMP loss '
+                          f'scaler skipped the step ({self.skipped_in_a_row} in '
+                          f'a row, at most {self.max_skipped_steps})',
+                          logger='current', level=30)
+                return
+            reason = (f'; the AMP loss scaler skipped {self.skipped_in_a_row} '
+                      f'steps in a row (max_skipped_steps={self.max_skipped_steps})')
+        else:
+            reason = ''
+        raise TrainingDivergedError(
+            f'training diverged: the loss is not finite at {where}: {shown}'
+            f'{reason}. Training stopped; {self._last_checkpoint(runner)}. Lower '
+            'the learning rate (or clip the gradients) and train again.')
+
+    @staticmethod
+    def _last_checkpoint(runner) -> str:
+        """The last complete checkpoint, as ``last_checkpoint`` records it
+        (the checkpoint hook writes it once a checkpoint is whole)."""
+        record = osp.join(runner.work_dir, 'last_checkpoint')
+        last = None
+        if osp.isfile(record):
+            with open(record, encoding='utf-8') as f:
+                last = f.read().strip()
+        return (f'the last checkpoint, saved before it, is {last}' if last
+                else 'no checkpoint was saved before it')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Refuse to save non-finite weights (they would replace finite
+        ones)."""
+        done = checkpoint.get('meta', {}).get('iter', runner.iter)
+        problem = non_finite_problem(checkpoint.get('state_dict', {}),
+                                     f'the model after iteration {done}')
+        if problem is not None:
+            raise TrainingDivergedError(
+                f'training diverged: {problem}: not saved. Training stopped; '
+                f'{self._last_checkpoint(runner)}.')
 
 
 @HOOKS.register_module()

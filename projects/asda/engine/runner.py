@@ -26,6 +26,12 @@ resume that survives a crash.
   run has passed its checks (datasets built, the checkpoint loaded or the
   resume accepted), not when the runner is made: a refused run leaves the
   dump that describes the checkpoints beside it as it was.
+* A training length that trains nothing (``train_cfg.max_epochs`` or
+  ``max_iters`` below 1, or not an integer) is refused when the runner is
+  made (:func:`check_train_length`): mmengine would run no step and exit 0.
+* Every runner has a :class:`asda.engine.DivergenceHook` (unless the
+  config's ``custom_hooks`` has one): training stops at the first NaN or
+  inf loss, naming the iteration, and no non-finite weights are saved.
 * Every runner of a process has its own experiment name. mmengine keeps
   loggers, message hubs and visualizers by that name, process-wide, and
   makes it from the config's name and the second the run starts: a second
@@ -37,6 +43,7 @@ resume that survives a crash.
 The ASDA configs select it with ``runner_type = 'ASDARunner'``; the tools use
 it for any config that names no runner.
 """
+import inspect
 import itertools
 import os.path as osp
 from typing import Callable, Optional, Union
@@ -51,11 +58,12 @@ from .checkpoint import (
     read_checkpoint,
     verify_checkpoint,
 )
+from .hooks import DivergenceHook
 from .resume import check_resume
 from .rng_state import RNGStateHook
 from .work_dir_lock import hold_work_dir
 
-__all__ = ['ASDARunner']
+__all__ = ['ASDARunner', 'check_train_length']
 
 _RUNNERS_MADE = itertools.count(1)  # in this process
 
@@ -73,6 +81,25 @@ def _unique_experiment_name(kwargs: dict) -> None:
     kwargs['experiment_name'] = f'{name}_run{number}'
 
 
+def check_train_length(train_cfg) -> None:
+    """Refuse a training loop config that trains nothing: its
+    ``max_epochs`` / ``max_iters``, where given, must be an integer >= 1.
+
+    Raises:
+        ValueError: Names the ``train_cfg`` key and its value.
+    """
+    if not isinstance(train_cfg, dict):
+        return
+    for key in ('max_epochs', 'max_iters'):
+        if key not in train_cfg:
+            continue
+        value = train_cfg[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f'train_cfg.{key} must be an integer >= 1, got {value!r}: the '
+                f'run would train nothing')
+
+
 # In mmengine's root registry: runners are built before any default scope is
 # set, so a runner in mmseg's registry would not be found by name.
 @RUNNERS.register_module()
@@ -85,14 +112,16 @@ class ASDARunner(Runner):
     _dump_pending: bool = False
 
     def __init__(self, *args, **kwargs):
-        # a damaged load_from / --resume file stops the run here, before
-        # the log is written and the datasets are built
+        # a training length that trains nothing and a damaged load_from /
+        # --resume file stop the run here, before the log is written and
+        # the datasets are built
+        bound = inspect.signature(Runner.__init__).bind_partial(
+            self, *args, **kwargs).arguments
+        check_train_length(bound.get('train_cfg'))
         if kwargs.get('load_from') is not None:
             verify_checkpoint(kwargs['load_from'])
         _unique_experiment_name(kwargs)
         super().__init__(*args, **kwargs)
-        if not any(isinstance(hook, RNGStateHook) for hook in self.hooks):
-            self.register_hook(RNGStateHook())
 
     @property
     def resuming(self) -> bool:
@@ -108,6 +137,14 @@ class ASDARunner(Runner):
         if self._dump_pending:
             self._dump_pending = False
             super().dump_config()
+
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        """mmengine's hooks, and a :class:`DivergenceHook` and an
+        :class:`RNGStateHook` unless ``custom_hooks`` has them."""
+        super().register_hooks(default_hooks, custom_hooks)
+        for kind in (DivergenceHook, RNGStateHook):
+            if not any(isinstance(hook, kind) for hook in self._hooks):
+                self.register_hook(kind())
 
     def train(self):
         """Train, holding the work dir (:func:`hold_work_dir`)."""

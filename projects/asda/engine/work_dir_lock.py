@@ -10,6 +10,10 @@ once with an error naming the holder. The lock is released when the run
 ends, and by the kernel when its process dies (a crash or a kill leaves no
 stale lock: the file stays, unlocked).
 
+The lock path is opened without following a symbolic link (``O_NOFOLLOW``)
+and must be a regular file: a link planted there (to a file the run would
+truncate), a folder or a FIFO is refused with :class:`BadLockFileError`.
+
 ``tools/train.py`` takes it before the runner is built (so before the log
 file is written); :meth:`asda.engine.ASDARunner.train` takes it too, for
 anything else that trains through the runner. In a distributed run only
@@ -20,10 +24,11 @@ import fcntl
 import os
 import os.path as osp
 import socket
+import stat
 import time
 from typing import Dict, Iterator, List
 
-__all__ = ['LOCK_FILE', 'WorkDirInUseError', 'hold_work_dir']
+__all__ = ['LOCK_FILE', 'BadLockFileError', 'WorkDirInUseError', 'hold_work_dir']
 
 #: The lock file's name inside the work dir.
 LOCK_FILE = '.asda_run.lock'
@@ -36,6 +41,34 @@ _HELD: Dict[str, List[int]] = {}
 
 class WorkDirInUseError(RuntimeError):
     """Another live run holds the work dir."""
+
+
+class BadLockFileError(RuntimeError):
+    """The work dir's lock path is a symbolic link or not a regular file."""
+
+
+def _open_lock_file(path: str) -> int:
+    """Open (create) the lock file ``path`` for reading and writing, never
+    through a symbolic link, and only if it is a regular file."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError:
+        if osp.islink(path):
+            raise BadLockFileError(
+                f'lock file {path} is a symbolic link (to '
+                f'{os.readlink(path)}); it is not followed. Remove it.') from None
+        if osp.isdir(path):
+            raise BadLockFileError(
+                f'lock file {path} is a directory. Remove it.') from None
+        raise  # e.g. a work dir this user may not write to
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise BadLockFileError(
+            f'lock file {path} is not a regular file (mode {stat.filemode(mode)}). '
+            'Remove it.')
+    return fd
 
 
 def _is_rank_zero() -> bool:
@@ -55,7 +88,7 @@ def _acquire(work_dir: str) -> int:
     write the holder into it and return its descriptor."""
     os.makedirs(work_dir, exist_ok=True)
     path = osp.join(work_dir, LOCK_FILE)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock_file(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -80,6 +113,8 @@ def hold_work_dir(work_dir: str) -> Iterator[None]:
     Raises:
         WorkDirInUseError: Another process holds it; the message names the
             holder's pid, host and start time.
+        BadLockFileError: The lock path is a symbolic link, or not a
+            regular file.
     """
     if not _is_rank_zero():
         yield

@@ -1,4 +1,5 @@
-"""Referring image segmentation metric: oIoU, mIoU and Precision@X."""
+"""Referring image segmentation metric: oIoU, mIoU and Precision@X; and, on
+request, the REC box accuracy of the predicted masks."""
 import json
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -9,8 +10,10 @@ from mmengine.logging import print_log
 from mmseg.registry import METRICS
 
 from ..utils.atomic import atomic_write
+from ..utils.boxes import box_iou, largest_component_box, mask_box
 
-__all__ = ['RISMetric', 'intersection_union', 'summarize_ris']
+__all__ = ['RISMetric', 'intersection_union', 'summarize_ris', 'rec_box_iou',
+           'summarize_rec']
 
 ID_KEYS = ('ref_id', 'sent_id', 'ann_id', 'image_id')
 
@@ -109,6 +112,55 @@ def summarize_ris(results: Sequence[dict],
     return metrics
 
 
+def rec_box_iou(pred: torch.Tensor, gt: torch.Tensor, ignore_index: int = 255,
+                foreground: int = 1) -> dict:
+    """REC (referring expression comprehension) from a mask: the box of the
+    prediction's largest 8-connected component against the box of the
+    ground-truth mask (:mod:`asda.utils.boxes`).
+
+    The referred object's box is the tight box of its ground-truth mask
+    (every part of it), not the annotation's ``bbox``: the mask is what the
+    pipeline loads for every source (polygons, RLE, converted PNGs), and for
+    COCO polygons the two differ by less than a pixel on each side.
+    ``ignore_index`` pixels (padding) are left out of both.
+
+    Args:
+        pred (Tensor): Prediction, (H, W) or (1, H, W); foreground = > 0.
+        gt (Tensor): Ground truth of the same size.
+        ignore_index (int): Ignored ground-truth value.
+        foreground (int): Object value in ``gt``.
+
+    Returns:
+        dict: ``pred_box`` and ``gt_box`` (``[x, y, w, h]`` or None) and
+        ``box_iou``: their IoU; 0 for an empty prediction (a miss); for an
+        empty ground truth 1 if the prediction is empty too, else 0 (as
+        :class:`RISMetric` scores the masks).
+    """
+    pred, gt = pred.squeeze(), gt.squeeze()
+    if pred.shape != gt.shape:
+        raise ValueError(f'prediction {tuple(pred.shape)} and ground truth '
+                         f'{tuple(gt.shape)} differ in size')
+    valid = gt != ignore_index
+    pred_box = largest_component_box(((pred > 0) & valid).cpu().numpy())
+    gt_box = mask_box(((gt == foreground) & valid).cpu().numpy())
+    if gt_box is None:
+        iou = 1.0 if pred_box is None else 0.0
+    else:
+        iou = 0.0 if pred_box is None else box_iou(pred_box, gt_box)
+    return dict(pred_box=pred_box, gt_box=gt_box, box_iou=iou)
+
+
+def summarize_rec(results: Sequence[dict], iou_thr: float = 0.5) -> Dict[str, float]:
+    """``Acc@<iou_thr>``: the share of expressions whose ``box_iou`` is at
+    least ``iou_thr``, and ``mBoxIoU``: the mean ``box_iou``, in percent
+    (nan for no expression)."""
+    ious = np.array([r['box_iou'] for r in results], dtype=np.float64)
+    if not len(ious):
+        return {f'Acc@{iou_thr:g}': float('nan'), 'mBoxIoU': float('nan')}
+    return {f'Acc@{iou_thr:g}': 100.0 * float((ious >= iou_thr).mean()),
+            'mBoxIoU': 100.0 * float(ious.mean())}
+
+
 @METRICS.register_module()
 class RISMetric(BaseMetric):
     """Referring segmentation metric over mmseg data samples.
@@ -122,6 +174,15 @@ class RISMetric(BaseMetric):
     * ``mIoU``: mean per-expression IoU,
     * ``Pr@X`` for X in ``iou_thrs``: share of expressions with IoU > X.
 
+    With ``rec=True`` it also reports the REC box accuracy PolyFormer and
+    others give beside the masks (:func:`rec_box_iou`: the box of the
+    predicted mask's largest 8-connected component against the box of the
+    ground-truth mask, at the original size whatever ``score_size``):
+
+    * ``Acc@0.5`` (``rec_iou_thr``): share of expressions whose box IoU is
+      at least 0.5 (an empty prediction is a miss),
+    * ``mBoxIoU``: mean box IoU.
+
     Args:
         iou_thrs (Sequence[float]): Precision thresholds.
         ignore_index (int): Ground-truth value left out. Defaults to 255.
@@ -134,7 +195,12 @@ class RISMetric(BaseMetric):
             atomically: ``records``, one per expression (ref_id, sent_id,
             ann_id, image_id, text, I, U, IoU); ``evaluated`` and ``total``
             expression counts; ``skipped``, the samples the dataset left out
-            for bad images (``skip_bad_samples``) with the reason.
+            for bad images (``skip_bad_samples``) with the reason. With
+            ``rec``, each record also has ``pred_box``, ``gt_box`` and
+            ``box_iou``.
+        rec (bool): Also report the REC accuracy (``Acc@X``, ``mBoxIoU``).
+            Defaults to False.
+        rec_iou_thr (float): The box IoU a hit needs. Defaults to 0.5.
         collect_device (str): 'cpu' or 'gpu', see ``BaseMetric``.
         prefix (str, optional): Metric name prefix.
         collect_dir (str, optional): Temporary folder for cpu collection.
@@ -148,6 +214,8 @@ class RISMetric(BaseMetric):
                  ignore_index: int = 255,
                  out_file: Optional[str] = None,
                  score_size: Optional[int] = None,
+                 rec: bool = False,
+                 rec_iou_thr: float = 0.5,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None) -> None:
@@ -166,6 +234,12 @@ class RISMetric(BaseMetric):
             raise ValueError(f'score_size must be a positive int or None, got '
                              f'{score_size!r}')
         self.score_size = score_size
+        if not isinstance(rec, bool):
+            raise ValueError(f'rec must be a bool, got {rec!r}')
+        if not 0 < rec_iou_thr <= 1:
+            raise ValueError(f'rec_iou_thr must lie in (0, 1], got {rec_iou_thr!r}')
+        self.rec = rec
+        self.rec_iou_thr = float(rec_iou_thr)
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Keep I, U, IoU and the ids of every sample (small records)."""
@@ -189,14 +263,16 @@ class RISMetric(BaseMetric):
             gt (Tensor): Ground truth of the same size.
             meta_get (Callable): The sample's field or metainfo value by key.
         """
-        if self.score_size is not None:
-            pred, gt = (_resize_nearest(x, self.score_size) for x in (pred, gt))
+        record = {k: meta_get(k) for k in ID_KEYS}
         try:
+            if self.rec:  # at the original size
+                record.update(rec_box_iou(pred, gt, self.ignore_index))
+            if self.score_size is not None:
+                pred, gt = (_resize_nearest(x, self.score_size) for x in (pred, gt))
             i, u = intersection_union(pred, gt, self.ignore_index)
         except ValueError as err:
             raise ValueError(f'{err} ({sample_ids(meta_get)}, image '
                              f'{meta_get("img_path")})') from err
-        record = {k: meta_get(k) for k in ID_KEYS}
         record.update(I=i, U=u, iou=i / u if u else 1.0)
         if self.out_file is not None:
             record['text'] = meta_get('text')
@@ -212,8 +288,12 @@ class RISMetric(BaseMetric):
         return metrics
 
     def summarize(self, results: List[dict]) -> Dict[str, float]:
-        """The metrics of the collected records (:func:`summarize_ris`)."""
-        return summarize_ris(results, self.iou_thrs)
+        """The metrics of the collected records (:func:`summarize_ris`, and
+        :func:`summarize_rec` with ``rec``)."""
+        metrics = summarize_ris(results, self.iou_thrs)
+        if self.rec:
+            metrics.update(summarize_rec(results, self.rec_iou_thr))
+        return metrics
 
     def _log_table(self, metrics: Dict[str, float], num: int,
                    skipped: List[dict]) -> None:
@@ -244,7 +324,7 @@ class RISMetric(BaseMetric):
 
     def _dump_record(self, result: dict) -> dict:
         """One expression's entry in the ``out_file`` records."""
-        return dict(
+        entry = dict(
             ref_id=result.get('ref_id'),
             sent_id=result.get('sent_id'),
             ann_id=result.get('ann_id'),
@@ -253,6 +333,10 @@ class RISMetric(BaseMetric):
             I=int(result['I']),
             U=int(result['U']),
             IoU=float(result['iou']))
+        if self.rec:
+            entry.update(pred_box=result['pred_box'], gt_box=result['gt_box'],
+                         box_iou=float(result['box_iou']))
+        return entry
 
 
 def _json_default(obj):

@@ -1,5 +1,7 @@
 """Crash-safe file writes: a temporary file in the same folder, flushed and
 fsynced, then renamed over the target (``os.replace`` is atomic on POSIX).
+A folder is written the same way (:func:`atomic_directory`): into a hidden
+folder beside it, renamed into place when it is complete.
 
 A reader therefore sees the old file or the new one, never half of one, even
 when the writer is killed (SIGKILL, power loss after the fsync). The bytes are
@@ -8,10 +10,12 @@ uses for checkpoints, so one function writes every byte of a checkpoint.
 """
 import os
 import os.path as osp
+import shutil
 from contextlib import contextmanager
 from typing import Iterator, Union
 
-__all__ = ['atomic_output', 'atomic_write', 'commit_file', 'temporary_name']
+__all__ = ['atomic_directory', 'atomic_output', 'atomic_write', 'commit_file',
+           'temporary_name']
 
 
 def temporary_name(path: str) -> str:
@@ -73,3 +77,46 @@ def atomic_write(path: str, data: Union[bytes, str]) -> None:
         data = data.encode('utf-8')
     with atomic_output(path) as tmp:
         LocalBackend().put(data, tmp)
+
+
+@contextmanager
+def atomic_directory(path: str, overwrite: bool = False) -> Iterator[str]:
+    """Yield a new empty folder to fill in place of the folder ``path``; when
+    the block ends it is renamed to ``path``. On any error (or interrupt)
+    the folder is removed and ``path`` is untouched: nothing half-written is
+    left.
+
+    The folder is :func:`temporary_name` of ``path`` (beside it, so the
+    rename stays on one file system). With ``overwrite``, an existing
+    ``path`` is moved aside, replaced, then removed.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is False (raised
+            before the block runs).
+    """
+    path = osp.abspath(path)
+    if osp.lexists(path) and not overwrite:
+        raise FileExistsError(f'{path} exists; choose another output folder or '
+                              'overwrite it')
+    tmp = temporary_name(path)
+    if osp.lexists(tmp):  # left by a killed process that had this pid
+        shutil.rmtree(tmp)
+    os.makedirs(tmp)
+    old = None
+    try:
+        yield tmp
+        if osp.lexists(path):
+            old = temporary_name(path) + '-old'
+            os.replace(path, old)
+        os.replace(tmp, path)
+        _fsync_dir(osp.dirname(path))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not osp.lexists(path):
+            os.replace(old, path)  # the rename failed: put the old one back
+        raise
+    if old is not None:
+        if osp.isdir(old) and not osp.islink(old):
+            shutil.rmtree(old)
+        else:
+            os.unlink(old)

@@ -19,7 +19,7 @@ import functools
 import os.path as osp
 import unicodedata
 import warnings
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import matplotlib
@@ -149,6 +149,17 @@ class RISLocalVisualizer(SegLocalVisualizer):
                 cv2.drawContours(out, contours, -1, color, thickness)
         return out
 
+    @staticmethod
+    def _draw_boxes(panel: np.ndarray, boxes: Sequence[Sequence[float]],
+                    color: Color) -> None:
+        """Outline each ``[x, y, w, h]`` box on ``panel`` in place: the
+        rectangle around its pixels."""
+        thickness = max(1, min(panel.shape[:2]) // 200)
+        for x, y, w, h in boxes:
+            x0, y0 = int(round(x)), int(round(y))
+            x1, y1 = int(round(x + w)) - 1, int(round(y + h)) - 1
+            cv2.rectangle(panel, (x0, y0), (x1, y1), color, thickness)
+
     def _scale(self, width: int) -> float:
         if self.font_scale is not None:
             return float(self.font_scale)
@@ -268,7 +279,8 @@ class RISLocalVisualizer(SegLocalVisualizer):
                        pred_mask: Optional[np.ndarray] = None,
                        gt_mask: Optional[np.ndarray] = None,
                        pred_caption: Optional[str] = 'prediction',
-                       gt_caption: Optional[str] = 'ground truth'
+                       gt_caption: Optional[str] = 'ground truth',
+                       pred_boxes: Optional[Sequence[Sequence[float]]] = None
                        ) -> np.ndarray:
         """Draw masks and the expression; returns the RGB canvas.
 
@@ -281,6 +293,8 @@ class RISLocalVisualizer(SegLocalVisualizer):
                 panel is on the left, the prediction on the right.
             pred_caption, gt_caption (str, optional): Panel labels (None: no
                 label).
+            pred_boxes (Sequence, optional): ``[x, y, w, h]`` boxes (in the
+                image's pixels) drawn on the prediction's panel in its colour.
         """
         image = np.ascontiguousarray(image)
         if image.ndim == 2:
@@ -288,13 +302,16 @@ class RISLocalVisualizer(SegLocalVisualizer):
         image = image[..., :3].astype(np.uint8)
         shape = image.shape[:2]
         panels = []
-        for mask, caption, color in ((gt_mask, gt_caption, self.gt_color),
-                                     (pred_mask, pred_caption, self.pred_color)):
+        for mask, caption, color, boxes in (
+                (gt_mask, gt_caption, self.gt_color, None),
+                (pred_mask, pred_caption, self.pred_color, pred_boxes)):
             if mask is None:
                 continue
             panel = self._overlay(image, _to_mask(mask, shape), color)
             if caption:
                 panel = self._caption(panel, caption, color)
+            if boxes:  # over the caption: a box is never hidden
+                self._draw_boxes(panel, boxes, color)
             panels.append(panel)
         if not panels:
             panels.append(image.copy())

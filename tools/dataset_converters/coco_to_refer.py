@@ -1,0 +1,45 @@
+"""COCO instances + expressions -> a referring dataset in the refer format.
+
+::
+
+    python tools/dataset_converters/coco_to_refer.py INSTANCES_JSON EXPRESSIONS_JSONL \\
+        IMAGE_DIR OUT_DIR [--gres] [--split-ratios train=0.8 val=0.1 test=0.1] \\
+        [--seed 0] [--images copy|symlink|hardlink] [--folder refcoco] [--split-by unc]
+
+INSTANCES_JSON: COCO instances (polygons or RLE) of the images in IMAGE_DIR.
+Each row of EXPRESSIONS_JSONL (JSON Lines, or CSV with a header) names an
+``image`` (its COCO ``file_name``; or ``image_id``), an ``expression`` and
+its ``ann_id`` (``ann_ids``: a list, possibly empty, with ``--gres``).
+Optional: ``split``, ``id``. The format and the checks:
+:mod:`asda.datasets.converters.coco`; step by step: docs/custom_data.md.
+
+Writes OUT_DIR/images/, OUT_DIR/refcoco/instances.json and
+OUT_DIR/refcoco/refs(unc).p (``--gres``: OUT_DIR/grefcoco/grefs(unc).json),
+runs the data check (check_refer_data.py) on it, and prints the counts. Bad
+input stops it with every problem listed (file and line) and nothing written.
+"""
+import argparse
+import sys
+
+from asda.datasets.converters import coco_builder
+from asda.datasets.converters.cli import add_output_args, run
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='COCO instances + expressions (JSON Lines or CSV) -> refer format')
+    parser.add_argument('instances', help='COCO instances JSON (polygons or RLE)')
+    parser.add_argument('expressions', help='expression rows (JSON Lines, or CSV)')
+    parser.add_argument('image_dir', help='folder of the COCO images (by file_name)')
+    add_output_args(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return run(lambda: coco_builder(args.instances, args.expressions, args.image_dir,
+                                    gres=args.gres), args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
