@@ -107,7 +107,7 @@ def _toy_runner(work_dir, optimizer, by_epoch=True, length=1, resume=False,
                                            by_epoch=by_epoch)),
         resume=resume,
         load_from=load_from,
-        default_scope='mmengine',
+        default_scope='mmseg',
         experiment_name=f'toy_resume_{next(_NAMES)}',
         cfg=_toy_config(work_dir, optim_wrapper))
 

@@ -66,7 +66,7 @@ def _runner(work_dir, max_epochs, resume=False):
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs, val_interval=1),
         val_cfg=dict(), default_hooks=dict(checkpoint=dict(
             type='CheckpointHook', interval=1, max_keep_ckpts=1)),
-        randomness=dict(seed=7), resume=resume, default_scope='mmengine',
+        randomness=dict(seed=7), resume=resume, default_scope='mmseg',
         experiment_name=f'rng_toy_{next(_NAMES)}')
 
 
@@ -113,7 +113,7 @@ def test_resume_says_when_it_cannot_be_exact(tmp_path, by_epoch, workers, reason
             train_cfg=train_cfg,
             default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1,
                                                by_epoch=by_epoch)),
-            resume=resume, default_scope='mmengine',
+            resume=resume, default_scope='mmseg',
             experiment_name=f'rng_toy_{next(_NAMES)}')
 
     runner(1).train()
