@@ -190,9 +190,11 @@ def test_sigterm_cleans_up_as_ctrl_c_does(model_files, small_dataset):
                             env=child_env(cpu_only=True), cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
+        line = ''
         for line in proc.stdout:  # the model's loading logs come first
             if line.startswith('out_dir '):
                 break
+        assert line.startswith('out_dir '), proc.stderr.read()  # it did not start
         out_dir = line.split(' ', 1)[1].strip()
         written = glob.glob(osp.join(out_dir, 'request_*', 'mask_1.png'))
         proc.send_signal(signal.SIGTERM)

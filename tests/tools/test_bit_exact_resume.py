@@ -2,7 +2,7 @@
 synthetic data with the demo's random augmentations (flip, photometric
 distortion), dropout and a shuffled order, validated after each epoch, stopped
 after epoch 1 and resumed, ends with every weight equal to the uninterrupted
-run's (asda.engine.rng_state). CPU child processes, where training is
+run's (asda.engine.resume.RNGStateHook). CPU child processes, where training is
 deterministic."""
 import json
 import os.path as osp

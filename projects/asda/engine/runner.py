@@ -20,7 +20,7 @@ resume that survives a crash.
   second run training into it at the same time is refused.
 * Every checkpoint holds the state of every random generator training
   draws from, and a resumed run restores it, so that it continues as the
-  uninterrupted run would have (:class:`asda.engine.rng_state.RNGStateHook`,
+  uninterrupted run would have (:class:`asda.engine.resume.RNGStateHook`,
   registered on every ASDARunner).
 * The config is dumped into the work dir (``WORK_DIR/<config>.py``) once the
   run has passed its checks (datasets built, the checkpoint loaded or the
@@ -59,8 +59,7 @@ from .checkpoint import (
     verify_checkpoint,
 )
 from .hooks import DivergenceHook
-from .resume import check_resume
-from .rng_state import RNGStateHook
+from .resume import RNGStateHook, check_resume
 from .work_dir_lock import hold_work_dir
 
 __all__ = ['ASDARunner', 'check_train_length']
