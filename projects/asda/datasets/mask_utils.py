@@ -132,23 +132,25 @@ def _rle(segmentation: Any, height: int, width: int) -> dict:
     return segmentation  # compressed RLE; pycocotools accepts str or bytes counts
 
 
-def mask_area(segmentations: Sequence[Any], height: int,
-              width: int) -> Optional[int]:
+def mask_area(segmentations: Sequence[Any], height: int, width: int) -> int:
     """Pixels of the union of ``segmentations`` decoded at ``height`` x
     ``width`` (0: an empty mask: polygons of zero area, or lying wholly
-    outside the image). Polygon parts with fewer than 3 points are left out
-    (as ``skip_invalid_polygons`` does). None when a segmentation cannot be
-    decoded (:func:`check_segmentation` says why).
+    outside the image), counted from the run-length encoding.
+
+    Args:
+        segmentations (Sequence): Segmentations the mask rules accept
+            (:func:`annotation_segmentation`, which also drops the polygon
+            parts ``skip_invalid_polygons`` leaves out).
+        height (int): The image's height.
+        width (int): The image's width.
+
+    Raises:
+        ValueError: :func:`check_segmentation` refuses one of them.
     """
     h, w = int(height), int(width)
     rles = []
     for segmentation in segmentations:
-        if isinstance(segmentation, list):
-            segmentation = [p for p in segmentation if polygon_problem(p) is None]
-        try:
-            check_segmentation(segmentation, h, w)
-        except (ValueError, TypeError):
-            return None
+        check_segmentation(segmentation, h, w)
         rles.append(_rle(segmentation, h, w))
     if not rles:
         return 0

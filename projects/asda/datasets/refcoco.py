@@ -1,5 +1,5 @@
 """RefCOCO / RefCOCO+ / G-Ref in the refer release's format."""
-from typing import List, Optional
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 from mmengine import fileio
@@ -61,50 +61,50 @@ def _annotation_problems(ref: dict, ids: List[int], instances: Instances,
     return problems
 
 
-def _segmentation_problems(ref: dict, ids: List[int], instances: Instances,
-                           where: str, skip_invalid_polygons: bool) -> List[str]:
-    """Each of ``ids`` (existing annotations of the ref's indexed image)
-    has a segmentation the mask rules accept
-    (:func:`~.mask_utils.annotation_segmentation`)."""
+def _mask_segmentations(ref: dict, ids: List[int], instances: Instances, where: str,
+                        skip_invalid_polygons: bool) -> Tuple[List[str], List[Any]]:
+    """The problems of the segmentations of ``ids`` (existing annotations
+    of the ref's indexed image) by the mask rules
+    (:func:`~.mask_utils.annotation_segmentation`), and the checked
+    segmentations when there is none."""
     img = instances.images[ref['image_id']]
-    problems = []
+    problems, segmentations = [], []
     for ann_id in ids:
         ann = instances.anns[ann_id]
         try:
-            annotation_segmentation(ann, img['height'], img['width'],
-                                    skip_invalid_polygons=skip_invalid_polygons)
+            segmentations.append(annotation_segmentation(
+                ann, img['height'], img['width'],
+                skip_invalid_polygons=skip_invalid_polygons)[0])
         except ValueError as err:
             problems.append(f'{where}: annotation id={ann_id} of {instances.path}: {err}')
-    return problems
+    return problems, segmentations
 
 
-def empty_target_problems(ref: dict, ids: List[int], instances: Instances,
-                          where: str, skip_crowd: bool = False) -> List[str]:
+def empty_target_problems(ref: dict, mask_ids: List[int], segmentations: List[Any],
+                          instances: Instances, where: str,
+                          gres: bool = False) -> List[str]:
     """An expression with a target has a mask with a pixel: the union of
-    its target annotations' segmentations (the non-crowd ones when
-    ``skip_crowd``, as gRefCOCO's mask leaves crowd regions out), decoded
-    at its image's size (:func:`~.mask_utils.mask_area`), is not empty. On
-    an empty target, an empty prediction scores IoU 1: a zero-area polygon,
-    or one lying wholly outside the image, would read as a perfect score.
-    The one owner of this rule (the dataset and ``check_refer_data.py`` ask
-    it through :meth:`RefCOCODataset.ref_problems`); only a no-target
-    gref (no ``ids``) has no mask. Segmentations that cannot be decoded
-    are left to :func:`~.mask_utils.check_segmentation`.
+    the segmentations of its mask's annotations (``mask_ids``, from
+    :meth:`RefCOCODataset.mask_ann_ids`; ``segmentations``, each checked by
+    :func:`~.mask_utils.annotation_segmentation`), decoded at its image's
+    size (:func:`~.mask_utils.mask_area`), is not empty. On an empty
+    target, an empty prediction scores IoU 1: a zero-area polygon, or one
+    lying wholly outside the image, would read as a perfect score. The one
+    owner of this rule (the dataset and the data check ask it through
+    :meth:`RefCOCODataset.ref_problems`); only a no-target gref (no
+    annotation) has no mask; ``gres`` adds that to the message.
     """
-    img = instances.images.get(ref['image_id'])
-    anns = [instances.anns[i] for i in ids if i in instances.anns]
-    segmentations = [ann.get('segmentation') for ann in anns
-                      if not (skip_crowd and ann.get('iscrowd', 0))]
-    if img is None or not segmentations or None in segmentations:
+    if not segmentations:
         return []
+    img = instances.images[ref['image_id']]
     if mask_area(segmentations, img['height'], img['width']) != 0:
         return []
-    return [f'{where}: its target mask is empty (annotation id(s) {ids} in '
+    return [f'{where}: its target mask is empty (annotation id(s) {mask_ids} in '
             f'{instances.path} cover no pixel of the {img["width"]} x '
             f'{img["height"]} image: zero area, or wholly outside it); an empty '
             'prediction would score IoU 1 on it. Fix the annotation or drop the ref'
             + ('; only a no-target gref (ann_id [-1]) may have no mask'
-               if skip_crowd else '')]
+               if gres else '')]
 
 
 def _category_problems(ref: dict, instances: Instances, where: str) -> List[str]:
@@ -272,12 +272,12 @@ class RefCOCODataset(BaseSegDataset):
             return problems + [str(err)]
         problems += _annotation_problems(ref, ids, instances, where)
         if not problems:
-            problems += _segmentation_problems(
-                ref, cls.mask_ann_ids(ids, instances.anns), instances, where,
-                skip_invalid_polygons)
-        if not problems:
-            problems += empty_target_problems(ref, ids, instances, where,
-                                              cls.skip_crowd_targets)
+            mask_ids = cls.mask_ann_ids(ids, instances.anns)
+            problems, segmentations = _mask_segmentations(
+                ref, mask_ids, instances, where, skip_invalid_polygons)
+            if not problems:
+                problems = empty_target_problems(ref, mask_ids, segmentations, instances,
+                                                 where, cls.skip_crowd_targets)
         return problems + _category_problems(ref, instances, where)
 
     def _load_instances(self) -> Instances:
