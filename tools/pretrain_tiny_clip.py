@@ -39,7 +39,7 @@ from typing import Optional
 
 import torch
 
-from asda.engine.cli import output_file, positive_int, read_config
+from asda.engine.cli import output_file, positive_int, read_config, same_file
 from asda.synthetic.captions import CaptionStream
 from asda.synthetic.clip_pretrain import (
     DEFAULT_WEIGHTS,
@@ -129,7 +129,7 @@ def check_args(parser: argparse.ArgumentParser, args) -> None:
                      f'{args.batch_size} (the caption stream\'s smallest batch)')
     if not 0 <= args.twin_share <= 1:
         parser.error(f'--twin-share must be in [0, 1], got {args.twin_share}')
-    if _same_file(provenance_path(args.out), args.out):
+    if same_file(provenance_path(args.out), args.out):
         parser.error(f'--out {args.out}: the provenance is written to '
                      f'{provenance_path(args.out)}, the checkpoint itself; give '
                      'the checkpoint another extension (e.g. .pt)')
@@ -155,11 +155,6 @@ def provenance_path(out: str) -> str:
     return osp.splitext(out)[0] + '.json'
 
 
-def _same_file(a: str, b: str) -> bool:
-    return osp.realpath(a) == osp.realpath(b) or (
-        osp.exists(a) and osp.exists(b) and osp.samefile(a, b))
-
-
 def checked_reference(args, cfg) -> Optional[dict]:
     """The ``--compare`` reference, read and checked before any work
     (:func:`asda.synthetic.clip_pretrain.read_reference`); None without
@@ -174,7 +169,7 @@ def checked_reference(args, cfg) -> Optional[dict]:
     if args.compare is None:
         return None
     written = provenance_path(args.out)
-    if _same_file(written, args.compare):
+    if same_file(written, args.compare):
         raise ValueError(f'--out {args.out} writes its provenance to {written}, '
                          f'which is the --compare reference {args.compare}: the '
                          f'run would compare with itself; choose another --out')
