@@ -21,7 +21,8 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, 
 
 from mmengine import fileio
 
-__all__ = ['image_problem', 'check_images', 'describe_bad_samples', 'BadImagesError']
+__all__ = ['image_problem', 'image_size', 'check_images', 'describe_bad_samples',
+           'BadImagesError']
 
 _TAIL = 1024  # bytes read from a file's end to find its end marker
 _JPEG_SOI, _JPEG_EOI = b'\xff\xd8', b'\xff\xd9'
@@ -43,14 +44,27 @@ def _full_decode_problem(path: str) -> Optional[str]:
     return None
 
 
-def _size_problem(path: str, size: Tuple[int, int]) -> Optional[str]:
-    """Whether the header of the image at ``path`` gives ``size`` (h, w);
+def image_size(path: str) -> Tuple[int, int]:
+    """(height, width) of the image at ``path`` as stored, from its header:
     Pillow opens lazily, so no pixel is decoded. EXIF orientation is not
-    applied, as the loader (``color_ignore_orientation``) does not."""
+    applied, as the loader (``color_ignore_orientation``) does not. The one
+    reader of an image file's size (this check and the converters ask it).
+
+    Raises:
+        OSError: Pillow cannot read the file (``PIL.UnidentifiedImageError``
+            is an OSError).
+    """
     from PIL import Image
+    with Image.open(path) as img:
+        width, height = img.size
+    return height, width
+
+
+def _size_problem(path: str, size: Tuple[int, int]) -> Optional[str]:
+    """Whether the header of the image at ``path`` gives ``size`` (h, w)
+    (:func:`image_size`)."""
     try:
-        with Image.open(path) as img:
-            width, height = img.size
+        height, width = image_size(path)
     except Exception as err:  # noqa: BLE001 (any reader error: unusable)
         return f'cannot be read ({type(err).__name__}: {err})'
     expected = (int(size[0]), int(size[1]))

@@ -17,10 +17,10 @@ import os.path as osp
 from collections import defaultdict
 from typing import Dict, List, Optional
 
+from ..image_check import image_size
 from ..mask_utils import decode_segmentation
 from ..refs_io import describe_problems, index_instances
 from .builder import ReferBuilder
-from .masks import image_size
 from .rows import ConversionError, Row, int_field, list_field, read_rows, row_ids, row_text
 
 __all__ = ['coco_builder']

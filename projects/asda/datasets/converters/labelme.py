@@ -27,10 +27,10 @@ import os.path as osp
 from typing import Dict, List, Optional
 
 from ...utils.boxes import mask_box
+from ..image_check import image_size
 from ..mask_utils import decode_segmentation
 from ..refs_io import describe_problems
 from .builder import ReferBuilder
-from .masks import image_size
 from .rows import ConversionError
 
 __all__ = ['labelme_builder', 'EXPRESSION_FIELDS', 'shape_polygon']

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from ...utils.boxes import mask_box
+from ..image_check import image_size
 from ..mask_utils import encode_mask
 from ..refs_io import describe_problems, image_path_problem
 from .builder import ReferBuilder
@@ -39,17 +40,9 @@ from .rows import (
     row_text,
 )
 
-__all__ = ['masks_builder', 'read_mask_png', 'image_size']
+__all__ = ['masks_builder', 'read_mask_png']
 
 Target = Tuple[str, Optional[int]]  # (mask file, instance id or None)
-
-
-def image_size(path: str) -> Tuple[int, int]:
-    """(height, width) of an image as stored (EXIF orientation is not
-    applied, as the datasets load images)."""
-    with Image.open(path) as img:
-        width, height = img.size
-    return height, width
 
 
 def read_mask_png(path: str) -> np.ndarray:
