@@ -189,3 +189,36 @@ def test_layout_names_reads_entries_and_continuations():
         'projects/asda/models/layers.py', 'projects/asda/datasets/refs_io.py',
         'projects/asda/datasets/text.py', 'projects/asda/tools/test.py',
         'tools/train.py', 'tools/dist_*.sh', 'tools/misc/publish_model.py'}
+
+
+def _absolute_paths(obj, where=''):
+    """(where, value) of every string in a JSON value that holds an
+    absolute path of a machine (a word starting with '/' or a drive)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _absolute_paths(v, f'{where}.{k}')
+    elif isinstance(obj, list):
+        for k, v in enumerate(obj):
+            yield from _absolute_paths(v, f'{where}[{k}]')
+    elif isinstance(obj, str):
+        for word in obj.split():
+            if word.startswith('/') or re.match(r'^[A-Za-z]:[\\/]', word):
+                yield where, obj
+
+
+def test_no_committed_json_holds_a_machine_path():
+    """Result and provenance files name files relative to the checkout:
+    no absolute path of the machine that wrote them."""
+    import json
+    found = []
+    for path in _tracked_files():
+        if path.endswith('.json'):
+            with open(osp.join(ROOT, path), encoding='utf-8') as f:
+                found += [(path, *hit) for hit in _absolute_paths(json.load(f))]
+    assert not found, found
+
+
+def test_absolute_paths_finds_them():
+    hits = list(_absolute_paths({'a': ['x', 'python /work/x/tool.py --out y'],
+                                 'b': {'c': 'C:\\data'}, 'd': 'rel/path', 'e': 3}))
+    assert [w for w, _ in hits] == ['.a[1]', '.b.c']

@@ -43,11 +43,10 @@ from asda.engine.cli import output_file, positive_int, read_config, same_file
 from asda.synthetic.captions import CaptionStream
 from asda.synthetic.clip_pretrain import (
     DEFAULT_WEIGHTS,
-    build_dense_term,
+    build_dense_terms,
     build_pretrain_clip,
     compare_runs,
     heldout_set,
-    machine_info,
     read_reference,
     save_open_clip,
     train_steps,
@@ -55,6 +54,7 @@ from asda.synthetic.clip_pretrain import (
 )
 from asda.synthetic.refer import GENERATOR_VERSION
 from asda.utils.atomic import atomic_write
+from asda.utils.provenance import machine_info, portable_paths
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: The smallest batch :class:`CaptionStream` takes (its twin groups are
@@ -86,8 +86,14 @@ def parse_args(argv=None):
     parser.add_argument('--dense-weight', type=float,
                         default=DEFAULT_WEIGHTS['dense'],
                         help='weight of the region-phrase term (0: captions only)')
+    parser.add_argument('--grounding-weight', type=float,
+                        default=DEFAULT_WEIGHTS['grounding'],
+                        help='weight of the phrase-grounding term (referring '
+                        'expressions against patch tokens; 0: none)')
     parser.add_argument('--dense-layer', type=positive_int, default=None,
-                        help='visual layer the dense term pools (default: the top)')
+                        help='visual layer the dense terms read (default: the top)')
+    parser.add_argument('--expressions-per-image', type=positive_int, default=2,
+                        help='referring expressions per image for the grounding term')
     parser.add_argument('--workers', type=int, default=1,
                         help='processes rendering the scenes (0: in the trainer)')
     parser.add_argument('--amp', action='store_true',
@@ -142,10 +148,15 @@ def check_args(parser: argparse.ArgumentParser, args) -> None:
 def report(name: str, f: dict) -> str:
     probe = ', '.join(f'{k} ({v["group"]}) {v["accuracy"]:.1f}'
                       for k, v in f['shape_probe'].items())
+    grounding = ''.join(f', {k} {v:.1f}' for k, v in f.get('grounding', {}).items())
+    cosines = ', '.join(f'{k} {v:.3f}' for k, v in f['text_cosines'].items())
     return (f'[{name}] retrieval top-1 {f["retrieval_top1"]:.1f}% among '
             f'{f["num_heldout"]} (chance {f["chance_top1"]:.1f}%); hard '
             f'negatives: shape {f["shape_negative_acc"]:.1f}%, position '
-            f'{f["position_negative_acc"]:.1f}% (chance 50%); held-out loss '
+            f'{f["position_negative_acc"]:.1f}%, size {f["size_negative_acc"]:.1f}% '
+            f'(chance 50%); text cosines: {cosines}; '
+            + (f'grounding accuracy by kind:{grounding[1:]}; ' if grounding else '') +
+            f'held-out loss '
             f'{f["loss"]:.3f} (shuffled captions {f["loss_shuffled"]:.3f}); '
             f'shape probe by layer (chance 20%): {probe}')
 
@@ -203,19 +214,21 @@ def main(argv=None) -> dict:
     heldout = heldout_set(args.heldout_seed, args.heldout, img_size)
     tmp = args.out + '.tmp-probe.pt'
 
-    def figures():
+    def figures(dense=None):
         return zero_shot_figures(model, tokenizer, heldout, cfg, tmp,
-                                 args.probe_seed, args.probe_scenes)
+                                 args.probe_seed, args.probe_scenes, dense)
 
     result = dict(before=None)
     if not args.skip_baseline:
         result['before'] = figures()
         print(report('untrained', result['before']), flush=True)
     model.to(args.device)
-    weights = dict(contrastive=args.contrastive_weight, dense=args.dense_weight)
-    # the dense term's projection trains beside the model and is not saved
-    dense = build_dense_term(model, args.dense_layer) if args.dense_weight else None
-    stream = CaptionStream(args.seed, args.batch_size, args.twin_share, img_size)
+    weights = dict(contrastive=args.contrastive_weight, dense=args.dense_weight,
+                   grounding=args.grounding_weight)
+    # the dense terms' projections train beside the model and are not saved
+    dense = build_dense_terms(model, weights, args.dense_layer)
+    stream = CaptionStream(args.seed, args.batch_size, args.twin_share, img_size,
+                           args.expressions_per_image)
     train_start = time.time()
     history = train_steps(
         model, tokenizer, stream, args.steps, lr=args.lr,
@@ -227,7 +240,7 @@ def main(argv=None) -> dict:
         log=lambda msg: print(f'[pretrain] {msg}  ({time.time() - train_start:.0f} s)',
                               flush=True))
     train_seconds = time.time() - train_start
-    result['after'] = figures()
+    result['after'] = figures(dense)
     os.remove(tmp)
     save_open_clip(model, args.out)
     print(report('pretrained', result['after']), flush=True)
@@ -237,14 +250,17 @@ def main(argv=None) -> dict:
             sys.argv[1:] if argv is None else [str(a) for a in argv])),
         args=vars(args), config=args.config, seed=args.seed, steps=args.steps,
         steps_done=history[-1]['step'], batch_size=args.batch_size,
-        loss_weights=weights, dense_term=None if dense is None else dict(
-            layer=dense.layer, final_logit_scale=dense.logit_scale.exp().item(),
-            saved=False),
+        loss_weights=weights, dense_terms={
+            name: dict(layer=term.layer,
+                       final_logit_scale=term.logit_scale.exp().item(), saved=False)
+            for name, term in dense.items()},
         generator_version=GENERATOR_VERSION,
         machine=machine_info(args.device), seconds_train=round(train_seconds, 1),
         seconds_total=round(time.time() - start, 1), loss_history=history,
         zero_shot=result['after'], zero_shot_untrained=result['before'],
         checkpoint_bytes=osp.getsize(args.out))
+    # paths relative to the checkout (or file names): no folder of this machine
+    provenance = portable_paths(provenance, ROOT)
     atomic_write(provenance_path(args.out), json.dumps(provenance, indent=1))
     print(f'[pretrain] wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} '
           f'MiB) and its provenance {provenance_path(args.out)}; '

@@ -1,4 +1,4 @@
-# The gRefCOCO demo (`make demo-gres`): the `make demo` model and schedule
+# The gRefCOCO demo (`make demo-gres`): the `make demo` model, stage one and schedule
 # (asda_tiny_synthetic.py) on the synthetic gRefCOCO set, whose expressions
 # refer to one object, several, or none (asda.synthetic.gres), with
 # the no-target output and the GRES metrics.

@@ -42,14 +42,19 @@ def test_pretrain_writes_checkpoint_and_provenance(pretrained, capsys):
     assert saved == json.loads(json.dumps(provenance))
     assert saved['steps'] == 3 and saved['seed'] == 1000
     assert saved['generator_version'] == GENERATOR_VERSION
-    assert saved['machine']['device'] == 'cpu' and saved['machine']['host']
-    assert 'pretrain_tiny_clip.py' in saved['command']
+    assert saved['machine']['device'] == 'cpu' and saved['machine']['cpu']
+    # paths relative to the checkout, or file names: no folder of this machine
+    assert ' tools/pretrain_tiny_clip.py --config tiny64.py --out clip.pt' in saved['command']
+    assert not any(word.startswith('/') for word in saved['command'].split())
+    assert saved['args']['out'] == 'clip.pt' and saved['args']['config'] == 'tiny64.py'
     assert [r['step'] for r in saved['loss_history']] == [1, 2, 3]
     assert saved['steps_done'] == 3
-    # both terms by default, each figure in the provenance
-    assert saved['loss_weights'] == dict(contrastive=1.0, dense=1.0)
-    assert {'contrastive', 'dense'} <= set(saved['loss_history'][0])
-    assert saved['dense_term']['layer'] == 6 and saved['dense_term']['saved'] is False
+    # the three terms by default, each figure in the provenance
+    assert saved['loss_weights'] == dict(contrastive=1.0, dense=1.0, grounding=1.0)
+    assert {'contrastive', 'dense', 'grounding', 'cosines'} <= set(saved['loss_history'][0])
+    assert set(saved['dense_terms']) == {'dense', 'grounding'}
+    assert all(t['layer'] == 6 and t['saved'] is False for t in saved['dense_terms'].values())
+    assert set(saved['zero_shot']['grounding']) >= {'all'}
     for figures in (saved['zero_shot'], saved['zero_shot_untrained']):
         assert figures['chance_top1'] == pytest.approx(100 / 6)
         assert set(figures['shape_probe']) == {'2', '3', '4', '5', '6'}

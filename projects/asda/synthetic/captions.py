@@ -30,23 +30,27 @@ from typing import List, Tuple
 
 import torch
 
+from .refer import candidate_expressions
 from .scenes import (
     COLOURS,
     PAIR_RELATIONS,
     POSITION_MARGIN,
+    RADIUS_RANGE,
     REGION_MARGIN,
     REGIONS,
     SHAPES,
     SIZE_WORDS,
     draw_scene,
     in_region,
+    rasterized,
     relation_holds,
     render_scene,
     size_word,
 )
 
-__all__ = ['RELATIONS', 'parse_caption', 'describes', 'scene_captions',
-           'draw_twin_group', 'object_phrase', 'PHRASES', 'CaptionStream']
+__all__ = ['RELATIONS', 'TWIN_KINDS', 'parse_caption', 'describes', 'scene_captions',
+           'draw_twin_group', 'referring_expressions', 'object_phrase', 'PHRASES',
+           'CaptionStream']
 
 #: The relations captions name: the position ones of
 #: :data:`asda.synthetic.scenes.PAIR_RELATIONS`.
@@ -161,6 +165,13 @@ def scene_captions(scene: dict, rng: random.Random) -> List[Tuple[str, tuple]]:
 
 
 # -------------------------------------------------------------------- twins
+#: The hard negatives of a twin group, in its order after the base pair:
+#: each twin changes one thing of the scene, and its caption only the
+#: word(s) that name it.
+TWIN_KINDS = ('shape', 'position', 'size')
+_FLIP_SIZE = {'small': 'large', 'large': 'small'}
+
+
 def _swap_word(text: str, old: str, new: str) -> str:
     words = text.split(' ')
     return ' '.join(new if w == old else w for w in words)
@@ -184,7 +195,7 @@ def _shape_twin(scene: dict, text: str, idx: tuple, rng: random.Random):
     return None
 
 
-def _position_twin(scene: dict, text: str):
+def _position_twin(scene: dict, text: str, idx: tuple, rng: random.Random):
     """The scene mirrored along the axis of the caption's region / relation
     and the caption with only that word flipped; None if not a clean
     negative (or the caption has no position)."""
@@ -202,6 +213,39 @@ def _position_twin(scene: dict, text: str):
     return None
 
 
+def _size_twin(scene: dict, text: str, idx: tuple, rng: random.Random):
+    """The scene with the caption's one sized object drawn at the other
+    size (small <-> large, same centre, still inside the image and apart
+    from the others), and the caption with only that size word flipped;
+    None if the caption has no single size word or no clean pair exists."""
+    nps = parse_caption(text)['nps']
+    sized = [k for k, np_ in enumerate(nps) if np_[0] is not None]
+    if len(sized) != 1:
+        return None
+    old = nps[sized[0]][0]
+    i = idx[sized[0]]
+    w, h = scene['w'], scene['h']
+    side = min(w, h)
+    low, high = ((SIZE_WORDS['large'], RADIUS_RANGE[1]) if old == 'small'
+                 else (RADIUS_RANGE[0], SIZE_WORDS['small']))
+    for _ in range(10):
+        twin = copy.deepcopy(scene)
+        o = twin['objects'][i]
+        o['r'] = rng.uniform(low, high) * side
+        inside = (o['r'] + 2 <= o['cx'] <= w - o['r'] - 2 and
+                  o['r'] + 2 <= o['cy'] <= h - o['r'] - 2)
+        apart = all((o['cx'] - p['cx'])**2 + (o['cy'] - p['cy'])**2 >
+                    (o['r'] + p['r'] + 4)**2
+                    for k, p in enumerate(twin['objects']) if k != i)
+        new_text = _swap_word(text, old, _FLIP_SIZE[old])
+        if inside and apart and _clean_pair(scene, text, twin, new_text):
+            return twin, new_text
+    return None
+
+
+_TWINS = dict(shape=_shape_twin, position=_position_twin, size=_size_twin)
+
+
 def _clean_pair(scene, text, twin, twin_text) -> bool:
     """Each caption is clearly true of its scene and not even loosely true
     of the other one."""
@@ -211,19 +255,67 @@ def _clean_pair(scene, text, twin, twin_text) -> bool:
 
 
 def draw_twin_group(rng: random.Random, **scene_kw) -> List[Tuple[dict, str]]:
-    """Three (scene, caption) pairs: a base scene with a positional caption,
-    its shape twin and its position twin (see the module docstring)."""
+    """1 + len(:data:`TWIN_KINDS`) (scene, caption) pairs: a base scene with
+    a caption that names a position and a size, then its twin of each kind
+    (see the module docstring)."""
     while True:
         scene = draw_scene(rng, **scene_kw)
-        positional = [(t, idx) for t, idx in scene_captions(scene, rng)
-                      if parse_caption(t)['link'] in _FLIP]
-        if not positional:
+        fit = [(t, idx) for t, idx in scene_captions(scene, rng)
+               if parse_caption(t)['link'] in _FLIP and
+               sum(np_[0] is not None for np_ in parse_caption(t)['nps']) == 1]
+        if not fit:
             continue
-        text, idx = rng.choice(positional)
-        shape = _shape_twin(scene, text, idx, rng)
-        position = _position_twin(scene, text)
-        if shape and position:
-            return [(scene, text), shape, position]
+        text, idx = rng.choice(fit)
+        twins = [_TWINS[kind](scene, text, idx, rng) for kind in TWIN_KINDS]
+        if all(twins):
+            return [(scene, text)] + twins
+
+
+# ----------------------------------------------------- referring expressions
+def _one_word_apart(a: str, b: str) -> bool:
+    wa, wb = a.split(), b.split()
+    return len(wa) == len(wb) and sum(x != y for x, y in zip(wa, wb)) == 1
+
+
+def referring_expressions(scene: dict, rng: random.Random, num: int,
+                          relational_prob: float = 0.75
+                          ) -> List[Tuple[str, int, str]]:
+    """Up to ``num`` referring expressions of a scene for stage one's
+    grounding term, each of another object: the referring dataset's own
+    candidates (:func:`asda.synthetic.refer.candidate_expressions`, the
+    world's relations), a relational one (position / size words) with
+    probability ``relational_prob`` when the object has one.
+
+    After a relational expression comes, when the scene has one, its
+    *twin*: another object's expression of the same kind one word apart
+    ("the circle on the left" / "...on the right", "the bigger object" /
+    "the smaller object"), so that the word alone tells the two targets
+    apart.
+
+    Returns:
+        list[tuple[str, int, str]]: expression, index of its object, kind
+        (:data:`asda.synthetic.refer.EXPRESSION_KINDS`).
+    """
+    objs, w, h = rasterized(scene), scene['w'], scene['h']
+    cands = {i: candidate_expressions(o, objs, w, h) for i, o in enumerate(objs)}
+    left = [i for i, c in cands.items() if c]
+    rng.shuffle(left)
+    out = []
+    while left and len(out) < num:
+        i = left.pop(0)
+        relational = [e for e in cands[i] if e['pool'] != 'attr']
+        pool = (relational if relational and rng.random() < relational_prob
+                else cands[i])
+        e = rng.choice(pool)
+        out.append((e['text'], i, e['kind']))
+        twins = [(t['text'], j, t['kind']) for j in left for t in cands[j]
+                 if t['pool'] != 'attr' and t['kind'] == e['kind'] and
+                 _one_word_apart(t['text'], e['text'])]
+        if e['pool'] != 'attr' and twins and len(out) < num:
+            twin = rng.choice(twins)
+            out.append(twin)
+            left.remove(twin[1])
+    return out
 
 
 # ------------------------------------------------------------------- stream
@@ -248,22 +340,25 @@ class CaptionStream(torch.utils.data.Dataset):
     Args:
         seed (int): The stream's seed (use one the referring data does not).
         batch_size (int): Pairs per batch (B).
-        twin_share (float): Share of each batch made of twin groups (3
+        twin_share (float): Share of each batch made of twin groups (4
             consecutive pairs each, see :func:`draw_twin_group`); the rest are
             single scenes with one caption drawn from :func:`scene_captions`.
         img_size (int): Model input side.
+        expressions_per_image (int): Referring expressions drawn per image
+            for the grounding term (:func:`referring_expressions`).
     """
 
     def __init__(self, seed: int, batch_size: int, twin_share: float = 0.5,
-                 img_size: int = 224):
+                 img_size: int = 224, expressions_per_image: int = 2):
         if batch_size < 3:
             raise ValueError(f'batch_size must be >= 3, got {batch_size}')
         if not 0 <= twin_share <= 1:
             raise ValueError(f'twin_share must be in [0, 1], got {twin_share}')
         self.seed = seed
         self.batch_size = batch_size
-        self.groups = int(batch_size * twin_share) // 3
+        self.groups = int(batch_size * twin_share) // (1 + len(TWIN_KINDS))
         self.img_size = img_size
+        self.expressions_per_image = expressions_per_image
         self.step = 0
 
     def pairs(self, k: int) -> List[Tuple[dict, str]]:
@@ -279,15 +374,19 @@ class CaptionStream(torch.utils.data.Dataset):
 
     def __getitem__(self, k: int) -> dict:
         """Batch ``k``: ``images`` (B, 3, H, W), B ``captions``, and per
-        image its objects' ``masks`` (n, H, W) bool and ``phrases``
-        (:func:`object_phrase`)."""
+        image its objects' ``masks`` (n, H, W) bool, ``phrases``
+        (:func:`object_phrase`) and ``expressions`` (:func:`
+        referring_expressions`: text, object index, kind)."""
         pairs = self.pairs(k)
+        rng = random.Random(f'caption-stream/{self.seed}/{k}/expressions')
         rendered = [render_scene(s, self.img_size) for s, _ in pairs]
         return dict(images=torch.stack([img for img, _ in rendered]),
                     captions=[t for _, t in pairs],
                     masks=[m for _, m in rendered],
                     phrases=[[object_phrase(o) for o in s['objects']]
-                             for s, _ in pairs])
+                             for s, _ in pairs],
+                    expressions=[referring_expressions(
+                        s, rng, self.expressions_per_image) for s, _ in pairs])
 
     def next_batch(self) -> Tuple[torch.Tensor, List[str]]:
         """The next batch's images (B, 3, H, W) and B captions."""

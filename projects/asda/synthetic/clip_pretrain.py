@@ -31,7 +31,6 @@ import io
 import json
 import math
 import os
-import platform
 import random
 import time
 from typing import Dict, List, Optional, Tuple
@@ -46,22 +45,31 @@ from asda.models.backbones import CLIPBackbone
 from asda.models.backbones.tokenizer import CLIPTokenizer
 from asda.utils.atomic import atomic_write
 
-from .captions import PHRASES, CaptionStream, draw_twin_group, scene_captions
-from .probes import probe_layers, region_weights, run_probe
+from .captions import (
+    PHRASES,
+    TWIN_KINDS,
+    CaptionStream,
+    draw_twin_group,
+    referring_expressions,
+    scene_captions,
+)
+from .dense_terms import DENSE_TERMS
+from .probes import RELATION_PAIRS, probe_layers, run_probe, text_cosines
 from .scenes import draw_scene, render_scene
 
-__all__ = ['build_pretrain_clip', 'contrastive_loss', 'RegionPhraseLoss',
-           'build_dense_term', 'DEFAULT_WEIGHTS', 'loss_terms',
+__all__ = ['build_pretrain_clip', 'contrastive_loss',
+           'build_dense_terms', 'DEFAULT_WEIGHTS', 'loss_terms',
            'heldout_set', 'evaluate_zero_shot', 'zero_shot_figures',
            'save_open_clip', 'lr_at', 'train_steps', 'comparable_figures',
-           'read_reference', 'compare_runs', 'machine_info']
+           'read_reference', 'compare_runs']
 
 #: Text context of the pretraining model (open_clip's, as OpenAI's weights).
 PRETRAIN_CONTEXT = 77
 #: Weights of the loss terms (:func:`loss_terms`) unless a run sets them.
-DEFAULT_WEIGHTS = dict(contrastive=1.0, dense=1.0)
+DEFAULT_WEIGHTS = dict(contrastive=1.0, dense=1.0, grounding=1.0)
 #: The zero-shot figures a rerun must reproduce, besides the shape probe's.
-ZERO_SHOT_KEYS = ('retrieval_top1', 'shape_negative_acc', 'position_negative_acc')
+ZERO_SHOT_KEYS = ('retrieval_top1', 'shape_negative_acc', 'position_negative_acc',
+                  'size_negative_acc')
 
 
 def build_pretrain_clip(backbone_cfg: dict):
@@ -89,103 +97,94 @@ def contrastive_loss(model, images: torch.Tensor, tokens: torch.Tensor,
     return loss_fn(image_feats, text_feats, model.logit_scale.exp())
 
 
-class RegionPhraseLoss(torch.nn.Module):
-    """Stage one's dense term: region-phrase alignment.
-
-    Each object's tokens at visual layer ``layer`` are averaged under its
-    mask (:func:`asda.synthetic.probes.region_weights`, as the shape probe
-    reads them), projected to the embedding width and normalised; their
-    scaled cosines with the P phrase embeddings are scored by cross-entropy
-    against the object's own phrase (an InfoNCE over the phrases).
-
-    Args:
-        width (int): C, channels of the visual tokens.
-        embed_dim (int): D, width of the text tower's embeddings.
-        patch_size (tuple[int, int]): (ph, pw) of the visual tokens.
-        layer (int): 1-based visual layer whose tokens are pooled.
-        init_scale (float): Initial logit scale (learned, as CLIP's).
-    """
-
-    def __init__(self, width: int, embed_dim: int, patch_size: Tuple[int, int],
-                 layer: int, init_scale: float = 1 / 0.07):
-        super().__init__()
-        self.patch_size = tuple(patch_size)
-        self.layer = layer
-        self.proj = torch.nn.Linear(width, embed_dim)
-        self.logit_scale = torch.nn.Parameter(torch.tensor(math.log(init_scale)))
-
-    def forward(self, tokens: torch.Tensor, masks: List[torch.Tensor],
-                labels: torch.Tensor, phrase_feats: torch.Tensor
-                ) -> torch.Tensor:
-        """The term's value.
-
-        Args:
-            tokens (Tensor): (B, C, h, w) tokens of ``layer``.
-            masks (list[Tensor]): per image its objects' (n_b, H, W) masks.
-            labels (Tensor): (N,) phrase index of each object, images in
-                order (N = sum of n_b).
-            phrase_feats (Tensor): (P, D) normalised phrase embeddings.
-
-        Returns:
-            Tensor: the mean cross-entropy over the N objects.
-        """
-        # per image (n_b, h, w) x (C, h, w) -> (n_b, C); then (N, C)
-        regions = torch.cat([
-            torch.einsum('nhw,chw->nc',
-                         region_weights(m, self.patch_size).to(tokens), tokens[b])
-            for b, m in enumerate(masks)])
-        feats = F.normalize(self.proj(regions), dim=-1)  # (N, D)
-        logits = self.logit_scale.exp() * feats @ phrase_feats.T  # (N, P)
-        return F.cross_entropy(logits.float(), labels)
-
-
-def build_dense_term(model, layer: Optional[int] = None) -> RegionPhraseLoss:
-    """The :class:`RegionPhraseLoss` of an open_clip ``CLIP`` at ``layer``
-    (1-based; default its top layer)."""
+def build_dense_terms(model, weights: Dict[str, float],
+                      layer: Optional[int] = None) -> torch.nn.ModuleDict:
+    """The dense terms (:data:`asda.synthetic.dense_terms.DENSE_TERMS`) of
+    non-zero weight in ``weights``, for an open_clip ``CLIP``, each reading
+    the tokens of visual ``layer`` (1-based; default the top layer)."""
     visual = model.visual
-    return RegionPhraseLoss(
-        width=visual.transformer.width, embed_dim=model.text_projection.shape[1],
-        patch_size=visual.patch_size,
-        layer=layer or len(visual.transformer.resblocks))
+    layer = layer or len(visual.transformer.resblocks)
+    return torch.nn.ModuleDict({
+        name: cls(width=visual.transformer.width,
+                  embed_dim=model.text_projection.shape[1],
+                  patch_size=visual.patch_size, layer=layer)
+        for name, cls in DENSE_TERMS.items() if weights.get(name, 0) > 0})
+
+
+def _grounding_inputs(batch: dict, device) -> tuple:
+    """The grounding term's inputs from a batch's ``expressions``: texts,
+    (E,) image of each, (E,) index of each one's object among the batch's
+    objects (images in order)."""
+    texts, index, targets, offset = [], [], [], 0
+    for b, (exprs, masks) in enumerate(zip(batch['expressions'], batch['masks'])):
+        for text, i, _ in exprs:
+            texts.append(text)
+            index.append(b)
+            targets.append(offset + i)
+        offset += len(masks)
+    return (texts, torch.tensor(index, device=device),
+            torch.tensor(targets, device=device))
 
 
 def loss_terms(model, tokenizer, batch: dict, weights: Dict[str, float],
-               clip_loss, dense: Optional[RegionPhraseLoss] = None,
+               clip_loss, dense: Optional[torch.nn.ModuleDict] = None,
                device: str = 'cpu') -> Dict[str, torch.Tensor]:
     """The unweighted terms of one batch's loss, by name, for the terms of
     non-zero weight; training minimises their ``weights``-weighted sum.
 
     Args:
         batch (dict): a :class:`asda.synthetic.captions.CaptionStream` batch.
-        weights (dict): weight of ``contrastive`` and ``dense``.
+        weights (dict): weight of ``contrastive`` and of each dense term.
         clip_loss: open_clip's ``ClipLoss``.
-        dense (RegionPhraseLoss, optional): needed for a dense weight > 0.
+        dense (ModuleDict, optional): the dense terms
+            (:func:`build_dense_terms`), needed for a dense weight > 0.
 
     Returns:
-        dict: ``contrastive`` (:func:`contrastive_loss`'s value) and
-        ``dense`` (:class:`RegionPhraseLoss`'s), each if weighted.
+        dict: ``contrastive`` (:func:`contrastive_loss`'s value), ``dense``
+        (:class:`RegionPhraseLoss`'s) and ``grounding``
+        (:class:`PhraseGroundingLoss`'s), each if weighted.
     """
     images = batch['images'].to(device)  # (B, 3, H, W)
+    dense = dense if dense is not None else {}
+    missing = [n for n in DENSE_TERMS if weights.get(n, 0) > 0 and n not in dense]
+    if missing:
+        raise ValueError(f'a {missing[0]} weight needs its term '
+                         f'({DENSE_TERMS[missing[0]].__name__})')
+    used = [t for n, t in dense.items() if weights.get(n, 0) > 0]
     terms = {}
-    if weights.get('dense', 0) > 0:
-        if dense is None:
-            raise ValueError('a dense weight needs a RegionPhraseLoss')
-        out = model.visual.forward_intermediates(images, indices=[dense.layer - 1])
-        pooled, tokens = out['image_features'], out['image_intermediates'][0]
+    if used:
+        layers = sorted({t.layer for t in used})
+        out = model.visual.forward_intermediates(
+            images, indices=[layer - 1 for layer in layers])
+        pooled = out['image_features']
+        tokens = dict(zip(layers, out['image_intermediates']))
     else:
-        pooled, tokens = model.visual(images), None  # (B, D)
+        pooled = model.visual(images)  # (B, D)
     if weights.get('contrastive', 0) > 0:
         text = model.encode_text(tokenizer(batch['captions']).to(device),
                                  normalize=True)  # (B, D)
         terms['contrastive'] = clip_loss(F.normalize(pooled, dim=-1), text,
                                          model.logit_scale.exp())
-    if tokens is not None:
+    if 'dense' in dense and weights.get('dense', 0) > 0:
         phrase_feats = model.encode_text(tokenizer(list(PHRASES)).to(device),
                                          normalize=True)  # (P, D)
         labels = torch.tensor([PHRASES.index(p) for ps in batch['phrases']
                                for p in ps], device=device)  # (N,)
-        terms['dense'] = dense(tokens, [m.to(device) for m in batch['masks']],
-                               labels, phrase_feats)
+        term = dense['dense']
+        terms['dense'] = term(tokens[term.layer],
+                              [m.to(device) for m in batch['masks']],
+                              labels, phrase_feats)
+    if 'grounding' in dense and weights.get('grounding', 0) > 0:
+        term = dense['grounding']
+        texts, index, targets = _grounding_inputs(batch, device)
+        if texts:
+            text_feats = model.encode_text(tokenizer(texts).to(device),
+                                           normalize=True)  # (E, D)
+            terms['grounding'] = term(tokens[term.layer],
+                                      [m.to(device) for m in batch['masks']],
+                                      index, targets, text_feats)
+        else:  # no object of the batch has an expression
+            terms['grounding'] = tokens[term.layer].sum() * 0
     return terms
 
 
@@ -216,7 +215,8 @@ def heldout_set(seed: int, num: int, img_size: int = 224
         twin_captions.append([t for _, t in group])
     return dict(images=torch.stack(images), captions=captions,
                 twin_images=torch.stack(twin_images),
-                twin_captions=twin_captions)
+                twin_captions=twin_captions,
+                grounding=grounding_set(seed, num, img_size))
 
 
 @torch.no_grad()
@@ -228,9 +228,10 @@ def evaluate_zero_shot(model, tokenizer, heldout: dict,
         dict: ``retrieval_top1`` (image -> caption among N, percent),
         ``chance_top1`` (100 / N), ``loss`` (ClipLoss of the true pairs),
         ``loss_shuffled`` (the same images with the captions permuted),
-        ``shape_negative_acc`` / ``position_negative_acc`` (percent of
-        images whose true caption scores above its shape / position twin's;
-        chance 50).
+        ``<kind>_negative_acc`` for each twin kind of
+        :data:`asda.synthetic.captions.TWIN_KINDS` (percent of images whose
+        true caption scores above its twin's, both ways; chance 50) and
+        ``text_cosines`` (:func:`asda.synthetic.probes.text_cosines`).
     """
     model.eval()
     images, captions = heldout['images'], heldout['captions']
@@ -242,32 +243,93 @@ def evaluate_zero_shot(model, tokenizer, heldout: dict,
     scale = model.logit_scale.exp()
     loss = ClipLoss()(img, txt, scale).item()
     loss_shuffled = ClipLoss()(img, txt[perm], scale).item()
-    # twins: (N, 3, ...) -> (3N, ...)
+    g = heldout['twin_images'].shape[1]
+    # twins: (N, G, ...) -> (NG, ...)
     t_img = model.encode_image(heldout['twin_images'].flatten(0, 1),
-                               normalize=True).view(n, 3, -1)
+                               normalize=True).view(n, g, -1)
     t_txt = model.encode_text(
-        tokenizer([t for g in heldout['twin_captions'] for t in g]),
-        normalize=True).view(n, 3, -1)
-    # (N, 3 images, 3 captions) similarities
+        tokenizer([t for grp in heldout['twin_captions'] for t in grp]),
+        normalize=True).view(n, g, -1)
+    # (N, G images, G captions) similarities
     sim = torch.einsum('nid,njd->nij', t_img, t_txt)
-    shape_ok = torch.cat([sim[:, 0, 0] > sim[:, 0, 1], sim[:, 1, 1] > sim[:, 1, 0]])
-    pos_ok = torch.cat([sim[:, 0, 0] > sim[:, 0, 2], sim[:, 2, 2] > sim[:, 2, 0]])
+    twins = {}
+    for k, kind in enumerate(TWIN_KINDS, start=1):
+        ok = torch.cat([sim[:, 0, 0] > sim[:, 0, k], sim[:, k, k] > sim[:, k, 0]])
+        twins[f'{kind}_negative_acc'] = 100.0 * ok.float().mean().item()
     return dict(retrieval_top1=100.0 * top1.float().mean().item(),
                 chance_top1=100.0 / n, num_heldout=n, loss=loss,
-                loss_shuffled=loss_shuffled,
-                shape_negative_acc=100.0 * shape_ok.float().mean().item(),
-                position_negative_acc=100.0 * pos_ok.float().mean().item())
+                loss_shuffled=loss_shuffled, **twins,
+                text_cosines=text_cosines(
+                    lambda texts: model.encode_text(tokenizer(texts), normalize=True)))
+
+
+def grounding_set(seed: int, num: int, img_size: int = 224) -> dict:
+    """``num`` held-out scenes, each with every object's referring
+    expressions drawn as the grounding term draws them
+    (:func:`asda.synthetic.captions.referring_expressions`).
+
+    Returns:
+        dict: ``images`` (num, 3, H, W), per image its objects' ``masks``
+        (n, H, W) and ``expressions`` (text, object index, kind).
+    """
+    rng = random.Random(f'grounding/{seed}')
+    images, masks, expressions = [], [], []
+    while len(images) < num:
+        scene = draw_scene(rng)
+        exprs = referring_expressions(scene, rng, len(scene['objects']))
+        if exprs:
+            img, m = render_scene(scene, img_size)
+            images.append(img)
+            masks.append(m)
+            expressions.append(exprs)
+    return dict(images=torch.stack(images), masks=masks, expressions=expressions)
+
+
+@torch.no_grad()
+def evaluate_grounding(model, tokenizer, term, grounding: dict) -> Dict[str, float]:
+    """How often the grounding term picks an expression's object among its
+    scene's objects, by expression kind and in all (percent).
+
+    Args:
+        term (ObjectGroundingLoss): the trained grounding term.
+        grounding (dict): a :func:`grounding_set`.
+    """
+    model.eval()
+    tokens = model.visual.forward_intermediates(
+        grounding['images'], indices=[term.layer - 1])['image_intermediates'][0]
+    hits: Dict[str, List[bool]] = {}
+    for b, (exprs, masks) in enumerate(zip(grounding['expressions'],
+                                           grounding['masks'])):
+        feats = model.encode_text(tokenizer([t for t, _, _ in exprs]),
+                                  normalize=True)  # (E, D)
+        logits = term.object_logits(tokens[b:b + 1], [masks],
+                                    torch.zeros(len(exprs), dtype=torch.long),
+                                    feats)  # (E, n)
+        for (_, i, kind), pick in zip(exprs, logits.argmax(1).tolist()):
+            hits.setdefault(kind, []).append(pick == i)
+    out = {kind: 100.0 * sum(v) / len(v) for kind, v in sorted(hits.items())}
+    every = [h for v in hits.values() for h in v]
+    out['all'] = 100.0 * sum(every) / len(every)
+    return out
 
 
 def zero_shot_figures(model, tokenizer, heldout: dict, cfg: Config,
                       probe_path: str, probe_seed: int,
-                      probe_scenes: Tuple[int, int]) -> dict:
-    """:func:`evaluate_zero_shot` of ``model`` (on the CPU) and, under
-    ``shape_probe`` by layer, the shape probe of the config's backbone
-    loaded from ``model`` (saved to ``probe_path`` and read back through
-    ``CLIPBackbone(pretrained=)``, as training will load it)."""
+                      probe_scenes: Tuple[int, int],
+                      dense: Optional[torch.nn.ModuleDict] = None) -> dict:
+    """:func:`evaluate_zero_shot` of ``model`` (on the CPU), under
+    ``grounding`` the held-out grounding accuracy (:func:`
+    evaluate_grounding`, when ``dense`` has a grounding term and
+    ``heldout`` a ``grounding`` set) and, under ``shape_probe`` by layer,
+    the shape probe of the config's backbone loaded from ``model`` (saved
+    to ``probe_path`` and read back through ``CLIPBackbone(pretrained=)``,
+    as training will load it)."""
     model.cpu()
     out = evaluate_zero_shot(model, tokenizer, heldout)
+    if dense is not None and 'grounding' in dense and 'grounding' in heldout:
+        out['grounding'] = evaluate_grounding(model, tokenizer,
+                                              dense['grounding'].cpu(),
+                                              heldout['grounding'])
     save_open_clip(model, probe_path)
     probe = run_probe(cfg, probe_path, probe_seed, *probe_scenes)
     out['shape_probe'] = {str(k): v for k, v in probe.items()}
@@ -304,7 +366,7 @@ def train_steps(model, tokenizer, stream: CaptionStream, steps: int,
                 warmup: Optional[int] = None, log_every: int = 10,
                 log=print, device: str = 'cpu',
                 weights: Optional[Dict[str, float]] = None,
-                dense: Optional[RegionPhraseLoss] = None, workers: int = 0,
+                dense: Optional[torch.nn.ModuleDict] = None, workers: int = 0,
                 amp: bool = False, max_seconds: Optional[float] = None
                 ) -> List[dict]:
     """Train ``model`` (and the dense term's projection) on ``device`` for
@@ -349,13 +411,18 @@ def train_steps(model, tokenizer, stream: CaptionStream, steps: int,
         last = step + 1 == steps or (
             max_seconds is not None and time.time() - start > max_seconds)
         if (step + 1) % log_every == 0 or last:
+            # the relation words' cosines, so that a collapse shows as it happens
+            cosines = text_cosines(lambda texts: model.encode_text(
+                tokenizer(texts).to(device), normalize=True))
             record = dict(step=step + 1, loss=loss.item(),
-                          **{k: v.item() for k, v in terms.items()})
+                          **{k: v.item() for k, v in terms.items()},
+                          cosines={k: cosines[k] for k in RELATION_PAIRS})
             history.append(record)
             log(f'step {step + 1}/{steps}  loss {loss.item():.4f}  ' +
                 ''.join(f'{k} {v.item():.4f}  ' for k, v in terms.items()) +
                 f'lr {opt.param_groups[0]["lr"]:.2e}  '
-                f'scale {model.logit_scale.exp().item():.1f}')
+                f'scale {model.logit_scale.exp().item():.1f}  cos ' +
+                ' '.join(f'{v:.2f}' for v in record['cosines'].values()))
         if last:
             break
     return history
@@ -429,14 +496,3 @@ def compare_runs(new: dict, reference: dict, tolerance: float) -> list:
         raise ValueError(f'the reference has figures this run lacks: {missing}')
     return [(name, ours[name], value, abs(ours[name] - value) <= tolerance)
             for name, value in theirs.items()]
-
-
-def machine_info(device: str) -> dict:
-    """The machine a run trained on, for its provenance."""
-    info = dict(host=platform.node(), platform=platform.platform(),
-                cpu=platform.processor() or platform.machine(),
-                cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
-                device=device, torch=torch.__version__)
-    if device.startswith('cuda'):
-        info['gpu'] = torch.cuda.get_device_name(device)
-    return info

@@ -29,12 +29,13 @@ import json
 import os
 import os.path as osp
 import pickle
+import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
 
 from asda.datasets import load_refs
@@ -45,11 +46,13 @@ from asda.engine import (
     load_model_checkpoint,
     read_config,
 )
+from asda.engine.cli import merge_cfg_options
 from asda.evaluation import summarize_gres, summarize_ris
 from asda.utils.atomic import atomic_write
+from asda.utils.provenance import machine_info
 
 from .gres import FORMS, GREFS_FILE, GRES_GENERATOR_VERSION, make_synthetic_grefcoco
-from .probes import text_only_control_on_grefs
+from .probes import text_cosines, text_only_control_on_grefs
 from .refer import EXPRESSION_KINDS, GENERATOR_VERSION, make_synthetic_refcoco
 
 __all__ = ['refer_demo', 'gres_demo', 'add_demo_arguments', 'RIS_METRIC_KEYS', 'GRES_METRIC_KEYS',
@@ -74,6 +77,9 @@ def add_demo_arguments(parser, config: str, work_dir: str, data_root: str) -> No
     parser.add_argument('--skip-train', action='store_true',
                         help='evaluate the last checkpoint in the work dir')
     parser.add_argument('--num-examples', type=int, default=8)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings in the config, key=value (e.g. '
+                        'randomness.seed=1)')
 
 
 # ------------------------------------------------------------------- data
@@ -122,9 +128,11 @@ def ensure_grefcoco(data_root: str) -> str:
 
 
 # ------------------------------------------------------- train, evaluate
-def load_cfg(config: str, work_dir: str, data_root: str) -> Config:
-    """The config, with its work dir and every dataloader's data root set."""
-    cfg = read_config(config)
+def load_cfg(config: str, work_dir: str, data_root: str,
+             cfg_options: Optional[dict] = None) -> Config:
+    """The config with ``cfg_options`` merged (``--cfg-options``), its work
+    dir and every dataloader's data root set."""
+    cfg = merge_cfg_options(read_config(config), cfg_options)
     cfg.work_dir = work_dir
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[name].dataset.data_root = data_root
@@ -328,17 +336,23 @@ def _draw_example_row(axes, pred, image: np.ndarray) -> None:
         ax.set_title(title, fontsize=9)
 
 
-def draw_examples(cfg: Config, checkpoint: str, out_file: str, num: int) -> None:
+def trained_model(cfg: Config, checkpoint: str):
+    """The config's model with ``checkpoint`` loaded, in eval mode."""
+    from mmseg.registry import MODELS
+    model = MODELS.build(cfg.model)
+    load_model_checkpoint(model, checkpoint)
+    return model.eval()
+
+
+def draw_examples(cfg: Config, model, out_file: str, num: int) -> None:
     """``num`` test samples, evenly spread over the test dataset, predicted
-    by ``checkpoint``: one row each (:func:`_draw_example_row`)."""
+    by ``model`` (:func:`trained_model`): one row each
+    (:func:`_draw_example_row`)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from mmseg.registry import DATASETS, MODELS
+    from mmseg.registry import DATASETS
 
-    model = MODELS.build(cfg.model)
-    load_model_checkpoint(model, checkpoint)
-    model.eval()
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     step = max(1, len(dataset) // num)
     fig, axes = plt.subplots(num, 3, figsize=(7.5, 2.6 * num), squeeze=False)
@@ -371,15 +385,22 @@ def _finish(cfg: Config, checkpoint: str, work_dir: str, num_examples: int,
     times: ``times`` = (start, training seconds)) and print the table,
     ``notes`` and where the files are; returns the summary."""
     examples = osp.join(work_dir, 'examples.png')
-    draw_examples(cfg, checkpoint, examples, num_examples)
+    model = trained_model(cfg, checkpoint)
+    draw_examples(cfg, model, examples, num_examples)
     start, train_time = times
-    summary.update(seconds_total=round(time.time() - start, 1),
-                   seconds_train=round(train_time, 1))
+    summary.update(
+        text_cosines=text_cosines(lambda texts: model.backbone.forward_text(texts)[2]),
+        command=' '.join([osp.basename(sys.executable)] + sys.argv),
+        config=cfg.filename,
+        seed=cfg.get('randomness', {}).get('seed'), machine=machine_info('cpu'),
+        seconds_total=round(time.time() - start, 1), seconds_train=round(train_time, 1))
     out = osp.join(work_dir, 'metrics.json')
     atomic_write(out, json.dumps(summary, indent=2))
     print('\n' + format_table(summary['metrics'], keys))
     for line in notes:
         print(line)
+    print('text tower, sentence cosines: ' + ', '.join(
+        f'{k} {v:.3f}' for k, v in summary['text_cosines'].items()))
     print(f'total time {summary["seconds_total"]:.0f} s '
           f'(training {summary["seconds_train"]:.0f} s)')
     print(f'metrics: {out}\nexamples: {examples}')
@@ -409,7 +430,8 @@ def check_splits(cfg: Config, splits: Sequence[str]) -> None:
 
 
 def _trained(config: str, work_dir: str, data_root: str,
-             skip_train: bool, splits: Sequence[str]) -> tuple:
+             skip_train: bool, splits: Sequence[str],
+             cfg_options: Optional[dict] = None) -> tuple:
     """The demo's config (:func:`load_cfg`) and its trained checkpoint:
     :func:`train`, or with ``skip_train`` the one in the work dir; the
     ``splits`` later steps read are checked first (:func:`check_splits`).
@@ -417,7 +439,7 @@ def _trained(config: str, work_dir: str, data_root: str,
     Returns:
         tuple: the config, the checkpoint.
     """
-    cfg = load_cfg(config, work_dir, data_root)
+    cfg = load_cfg(config, work_dir, data_root, cfg_options)
     check_splits(cfg, splits)
     os.makedirs(work_dir, exist_ok=True)
     return cfg, trained_checkpoint(work_dir) if skip_train else train(cfg, work_dir)
@@ -434,7 +456,8 @@ def _evaluate_with_records(cfg: Config, checkpoint: str, split: str,
 
 def refer_demo(config: str, work_dir: str, data_root: str,
                splits: Sequence[str] = ('val', 'testA', 'testB'),
-               skip_train: bool = False, num_examples: int = 8) -> dict:
+               skip_train: bool = False, num_examples: int = 8,
+               cfg_options: Optional[dict] = None) -> dict:
     """``make demo`` (see the module docstring): returns the summary it
     writes to ``metrics.json``. ``skip_train``: evaluate the work dir's
     last checkpoint."""
@@ -442,7 +465,7 @@ def refer_demo(config: str, work_dir: str, data_root: str,
     config, work_dir, data_root = map(osp.abspath, (config, work_dir, data_root))
     ensure_refcoco(data_root)
     cfg, checkpoint = _trained(config, work_dir, data_root, skip_train,
-                               list(splits) + ['val'])
+                               list(splits) + ['val'], cfg_options)
     times = (start, time.time() - start)
     results = {split: _evaluate_with_records(cfg, checkpoint, split, work_dir, 'demo')
                for split in splits}
@@ -466,14 +489,16 @@ def refer_demo(config: str, work_dir: str, data_root: str,
         notes.append(f'\ncontrol: swapping expressions costs {drop:.2f} oIoU '
                      f'points on val')
     summary = dict(checkpoint=checkpoint, metrics=metrics,
-                   val_by_expression_kind=kinds, control_drop_oIoU=drop)
+                   val_by_expression_kind=kinds, control_drop_oIoU=drop,
+                   cfg_options=cfg_options or {})
     return _finish(cfg, checkpoint, work_dir, num_examples, summary, times,
                    RIS_METRIC_KEYS, notes)
 
 
 def gres_demo(config: str, work_dir: str, data_root: str,
               splits: Sequence[str] = ('val', 'testA', 'testB'),
-              skip_train: bool = False, num_examples: int = 8) -> dict:
+              skip_train: bool = False, num_examples: int = 8,
+              cfg_options: Optional[dict] = None) -> dict:
     """``make demo-gres`` (see the module docstring): returns the summary it
     writes to ``metrics.json``. ``skip_train``: evaluate the work dir's
     last checkpoint."""
@@ -482,7 +507,7 @@ def gres_demo(config: str, work_dir: str, data_root: str,
     grefs_file = ensure_grefcoco(data_root)
     grefs = load_refs(grefs_file)  # read once
     cfg, checkpoint = _trained(config, work_dir, data_root, skip_train,
-                               list(splits) + ['train', 'val'])
+                               list(splits) + ['train', 'val'], cfg_options)
     times = (start, time.time() - start)
     metrics = _as_floats({
         split: _evaluate_with_records(cfg, checkpoint, split, work_dir, 'demo-gres')
@@ -502,6 +527,6 @@ def gres_demo(config: str, work_dir: str, data_root: str,
             f'(no-target vs target; chance 50); the model: N-acc '
             f'{metrics["val"]["N-acc"]:.2f}, T-acc {metrics["val"]["T-acc"]:.2f}')
     summary = dict(checkpoint=checkpoint, metrics=metrics, val_by_form=forms,
-                   text_only_control=control)
+                   text_only_control=control, cfg_options=cfg_options or {})
     return _finish(cfg, checkpoint, work_dir, num_examples, summary, times,
                    GRES_METRIC_KEYS, notes)

@@ -42,7 +42,8 @@ from .scenes import SHAPES, draw_scene, render_scene
 
 __all__ = ['fit_logistic_regression', 'region_weights', 'object_features', 'fit_probe',
            'shape_probe', 'probe_layers', 'build_backbone', 'run_probe',
-           'SHAPE_CHANCE', 'is_no_target', 'split_expressions', 'bag_of_words',
+           'SHAPE_CHANCE', 'TEXT_PAIRS', 'RELATION_PAIRS', 'text_cosines',
+           'is_no_target', 'split_expressions', 'bag_of_words',
            'text_only_control', 'text_only_control_on_grefs']
 
 #: Chance accuracy of the shape probe (percent): one of the 5 shapes.
@@ -224,6 +225,48 @@ def run_probe(cfg: Config, pretrained: Optional[str] = None, seed: int = 12345,
                       num_test_scenes=test_scenes, img_size=img_size)
     return {layer: dict(group=group, accuracy=acc[layer])
             for layer, group in layers.items()}
+
+
+# ------------------------------------------------------------ text cosines
+#: Pairs of expressions whose sentence embeddings a text tower must keep
+#: apart: the position and size pairs the referring task depends on, and
+#: a colour and a shape pair to compare them with.
+TEXT_PAIRS = {
+    'left/right': ('the circle on the left', 'the circle on the right'),
+    'left/right (before the noun)': ('the left circle', 'the right circle'),
+    'top/bottom': ('the object at the top', 'the object at the bottom'),
+    'smallest/largest': ('the smallest object', 'the largest object'),
+    'red/blue': ('the red circle', 'the blue circle'),
+    'circle/square': ('the red circle', 'the red square'),
+}
+#: The pairs of :data:`TEXT_PAIRS` that name relations.
+RELATION_PAIRS = ('left/right', 'left/right (before the noun)', 'top/bottom',
+                  'smallest/largest')
+
+
+@torch.no_grad()
+def text_cosines(encode: Callable[[List[str]], torch.Tensor],
+                 pairs: Optional[Dict[str, Tuple[str, str]]] = None
+                 ) -> Dict[str, float]:
+    """Cosine of the sentence embeddings of each pair of expressions.
+
+    Args:
+        encode (callable): list of N texts -> (N, D) sentence embeddings
+            (an open_clip ``encode_text`` after tokenising, or a
+            :class:`asda.CLIPBackbone`'s ``sent_feat``).
+        pairs (dict, optional): name -> (text, text); default
+            :data:`TEXT_PAIRS`.
+
+    Returns:
+        dict: name -> cosine, rounded to 3 decimals.
+    """
+    pairs = TEXT_PAIRS if pairs is None else pairs
+    texts = [t for pair in pairs.values() for t in pair]
+    feats = F.normalize(encode(texts).float(), dim=-1)  # (2P, D)
+    # (2P, D) -> (P, 2, D)
+    feats = feats.view(len(pairs), 2, -1)
+    cos = (feats[:, 0] * feats[:, 1]).sum(-1)
+    return {name: round(c, 3) for name, c in zip(pairs, cos.tolist())}
 
 
 # ------------------------------------------------------- text-only control

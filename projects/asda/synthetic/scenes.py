@@ -33,8 +33,8 @@ __all__ = ['COLOURS', 'SHAPES', 'CATEGORIES', 'CATEGORY_IDS', 'GENERIC_NOUNS',
            'POSITION_MARGIN', 'SIZE_RATIO', 'PAIR_RELATIONS', 'REGIONS',
            'REGION_MARGIN', 'SIZE_WORDS', 'RADIUS_RANGE', 'MAX_OBJECTS', 'relation_holds',
            'in_region', 'region_split', 'size_word', 'place_objects',
-           'draw_layout', 'draw_scene', 'rasterize_objects', 'paint_scene',
-           'render_scene', 'scene_record']
+           'draw_layout', 'draw_scene', 'rasterize_objects', 'rasterized',
+           'paint_scene', 'render_scene', 'scene_record']
 
 # ------------------------------------------------------------ what there is
 COLOURS = {  # name: RGB
@@ -251,6 +251,15 @@ def rasterize_objects(objs: List[dict], w: int, h: int,
         o['area'] = int(o['mask'].sum())
 
 
+def rasterized(scene: dict) -> List[dict]:
+    """A copy of a :func:`draw_scene` scene's objects, rasterized
+    (:func:`rasterize_objects`: ``parts``, ``mask``, ``area``) as
+    :func:`render_scene` draws them."""
+    objs = copy.deepcopy(scene['objects'])
+    rasterize_objects(objs, scene['w'], scene['h'], random.Random(0))
+    return objs
+
+
 def _background(rng: random.Random, nprng: np.random.Generator, w: int,
                 h: int) -> np.ndarray:
     base = np.array([rng.randint(190, 245) for _ in range(3)], np.float32)
@@ -286,8 +295,7 @@ def render_scene(scene: dict, size: int = 224, mean: Sequence[float] = (
         (N, size, size) bool tensor, aligned with the image (padding False).
     """
     w, h = scene['w'], scene['h']
-    objs = copy.deepcopy(scene['objects'])
-    rasterize_objects(objs, w, h, random.Random(0))
+    objs = rasterized(scene)
     seed = scene['paint_seed']
     bgr = paint_scene(objs, w, h, random.Random(seed),
                       np.random.default_rng(seed))

@@ -1,0 +1,9 @@
+# `make demo-gres`'s model and schedule (asda_tiny_synthetic_gres.py) from a
+# random CLIP instead of stage one's checkpoint, all of it at the full lr.
+#   make demo-gres DEMO_ARGS="--config configs/asda/asda_tiny_synthetic_gres_random_init.py \
+#     --work-dir work_dirs/demo_gres_random_init"
+_base_ = ['./asda_tiny_synthetic_gres.py']
+custom_imports = dict(imports=['asda'], allow_failed_imports=False)
+
+model = dict(backbone=dict(pretrained=None))
+optim_wrapper = dict(paramwise_cfg=None)
