@@ -59,6 +59,42 @@ def test_publish_model_strips_training_state_and_loads_strictly(
         torch.testing.assert_close(value, source['state_dict'][key])
 
 
+def test_publish_model_fp16_with_provenance(trained_checkpoint, tmp_path):
+    """--fp16 halves the weights, which load into the float32 model;
+    --provenance writes OUT.json beside it: the results, the config and the
+    published file's name, sha256, size and dtype, with no machine path in
+    it or in the checkpoint's meta."""
+    import json
+    cfg, ckpt = trained_checkpoint
+    results = tmp_path / 'metrics.json'
+    results.write_text(json.dumps(dict(
+        metrics=dict(val=dict(oIoU=71.5)), checkpoint='/some/machine/epoch_12.pth')))
+    tool = load_tool('tools/misc/publish_model.py', 'asda_publish_model')
+    out = tmp_path / 'ship' / 'demo.pth'
+    final = tool.main([ckpt, str(out), '--fp16', '--provenance', str(results),
+                       '--config', cfg])
+    record = json.loads((tmp_path / 'ship' / 'demo.json').read_text())
+    data = open(final, 'rb').read()
+    assert record['checkpoint'] == dict(
+        file=osp.basename(final), sha256=hashlib.sha256(data).hexdigest(),
+        bytes=len(data), dtype=['float16'])
+    assert record['metrics'] == dict(val=dict(oIoU=71.5))
+    assert record['config'] == 'cfg.py'  # outside the repository: its name
+    published = torch.load(final, map_location='cpu', weights_only=True)
+    assert all(v.dtype == torch.float16 for v in published['state_dict'].values()
+               if v.is_floating_point())
+    assert str(tmp_path) not in published['meta']['cfg']
+    full = torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']
+    model = init_model(cfg)
+    load_model_checkpoint(model, final)
+    for key, value in model.state_dict().items():
+        assert value.dtype == full[key].dtype
+        if value.is_floating_point():  # float16's rounding: 2^-11 of the value
+            torch.testing.assert_close(value, full[key], rtol=2 ** -10, atol=1e-7)
+    with pytest.raises(SystemExit):
+        tool.parse_args([ckpt, str(out), '--provenance', str(results)])
+
+
 def test_publish_model_refuses_a_file_without_weights(tmp_path):
     bad = tmp_path / 'bad.pth'
     torch.save({'meta': {}}, bad)

@@ -12,6 +12,15 @@ fsync, rename), then read back (CRC check, load, sha256) and removed if it
 does not hold what was hashed. The published checkpoint loads strictly into
 the model built from its config (``tools/test.py``, ``RISInferencer``).
 
+``--fp16`` stores the floating-point weights in float16 (half the size; a
+model loads them into its float32 parameters). ``--provenance RESULTS_JSON``
+writes ``OUT`` with ``.json`` (no hash) beside the checkpoint: the results
+file's content (what the model measured, and how it was made) plus
+``config`` (the config the checkpoint belongs to) and ``checkpoint`` (the
+published file's name, sha256, size and weight dtype); absolute paths in it,
+and in the checkpoint's ``meta``, become relative to the repository (others
+their file name: :func:`asda.utils.provenance.portable_paths`).
+
 The input is read by the project's one checkpoint reader: an empty, cut
 short or corrupt file (an archive entry failing its CRC check) is refused
 with an error naming it, and nothing is written; so are weights with a NaN
@@ -21,6 +30,7 @@ or inf value (a diverged run's), naming a tensor
 import argparse
 import hashlib
 import io
+import json
 import os
 import os.path as osp
 import sys
@@ -31,18 +41,24 @@ import torch
 import asda  # noqa: F401  (allow-lists the types mmengine checkpoints hold)
 from asda.engine import UnreadableCheckpointError, check_finite_weights, read_checkpoint
 from asda.utils.atomic import atomic_write
+from asda.utils.provenance import portable_paths
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 #: Top-level keys of an mmengine checkpoint that only resuming needs.
 TRAINING_ONLY_KEYS = ('optimizer', 'param_schedulers', 'message_hub')
 
 
-def publish(in_file: str, out_file: str) -> str:
+def publish(in_file: str, out_file: str, fp16: bool = False,
+            portable: bool = False) -> str:
     """Write the published checkpoint; return its final path.
 
     Args:
         in_file (str): A checkpoint saved by the training runner.
         out_file (str): Output name; ``-<sha256[:8]>`` goes before its
             extension (``.pth`` if it has none).
+        fp16 (bool): Store floating-point weights as float16.
+        portable (bool): Make the absolute paths of ``meta`` portable.
 
     Raises:
         FileNotFoundError: ``in_file`` does not exist.
@@ -59,6 +75,12 @@ def publish(in_file: str, out_file: str) -> str:
     check_finite_weights(checkpoint['state_dict'], in_file)
     published = {k: v for k, v in checkpoint.items()
                  if k not in TRAINING_ONLY_KEYS}
+    if fp16:
+        published['state_dict'] = {
+            k: v.half() if v.is_floating_point() else v
+            for k, v in published['state_dict'].items()}
+    if portable and 'meta' in published:
+        published['meta'] = portable_paths(published['meta'], ROOT)
     buffer = io.BytesIO()
     torch.save(published, buffer)
     data = buffer.getvalue()
@@ -72,6 +94,29 @@ def publish(in_file: str, out_file: str) -> str:
         os.unlink(final)
         raise
     return final
+
+
+def write_provenance(final: str, out_file: str, results_file: str,
+                     config: str) -> str:
+    """Write ``out_file``'s provenance (``.json`` beside it): the results
+    file's content, the config and the published file ``final``; return
+    its path."""
+    with open(results_file, encoding='utf-8') as f:
+        record = json.load(f)
+    if not isinstance(record, dict):
+        raise ValueError(f'{results_file}: expected a JSON object, got '
+                         f'{type(record).__name__}')
+    with open(final, 'rb') as f:
+        data = f.read()
+    dtypes = sorted({str(v.dtype).replace('torch.', '') for v in
+                     read_checkpoint(final)['state_dict'].values()
+                     if v.is_floating_point()})
+    record.update(config=config, checkpoint=dict(
+        file=osp.basename(final), sha256=hashlib.sha256(data).hexdigest(),
+        bytes=len(data), dtype=dtypes))
+    path = osp.splitext(out_file)[0] + '.json'
+    atomic_write(path, json.dumps(portable_paths(record, ROOT), indent=1) + '\n')
+    return path
 
 
 def _check_written(path: str, sha256: str) -> None:
@@ -90,13 +135,33 @@ def parse_args(argv: Optional[Sequence[str]] = None):
         'the first 8 hex digits of its sha256 to the file name')
     parser.add_argument('in_file', help='checkpoint saved by training')
     parser.add_argument('out_file', help='output file name (hash appended)')
-    return parser.parse_args(argv)
+    parser.add_argument('--fp16', action='store_true',
+                        help='store the floating-point weights as float16')
+    parser.add_argument('--provenance', metavar='RESULTS_JSON',
+                        help='write OUT.json beside the checkpoint: this results '
+                        "file's content, --config and the published file's "
+                        'name, sha256 and size')
+    parser.add_argument('--config', help='the config of the checkpoint (with '
+                        '--provenance)')
+    args = parser.parse_args(argv)
+    if (args.provenance is None) != (args.config is None):
+        parser.error('--provenance and --config go together')
+    for name in ('provenance', 'config'):
+        path = getattr(args, name)
+        if path is not None and not osp.isfile(path):
+            parser.error(f'--{name}: no such file {path}')
+    return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     try:
-        final = publish(args.in_file, args.out_file)
+        final = publish(args.in_file, args.out_file, args.fp16,
+                        portable=args.provenance is not None)
+        if args.provenance is not None:
+            written = write_provenance(final, args.out_file, args.provenance,
+                                       args.config)
+            print(f'provenance {written}')
     except (FileNotFoundError, UnreadableCheckpointError, ValueError) as err:
         sys.exit(f'error: {err}')
     print(f'published {final}')
