@@ -6,8 +6,10 @@ Upload an image (or pick a bundled example), type up to
 :data:`MAX_EXPRESSION_CHARS` characters. For each expression the
 page shows the overlay with the expression, the binary mask, the probability
 map and the low / mid CLIP layers AFS chose, and offers the mask as a PNG
-download. With no arguments it serves the checkpoint ``make demo`` trains
-(``work_dirs/demo``).
+download. With no arguments it serves the trained demo model that the
+checkout ships (:mod:`asda.apis.demo_model`: ``make demo``'s recipe; it knows
+the synthetic world of coloured shapes), with example scenes from
+``demo/examples/``.
 
 An upload reaches the demo as its file: Gradio does not decode it (the
 image input's ``type='filepath'``, ``image_mode=None``), and
@@ -47,9 +49,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
-DEMO_CONFIG = osp.join(ROOT, 'configs', 'asda', 'asda_tiny_synthetic.py')
-DEMO_WORK_DIR = osp.join(ROOT, 'work_dirs', 'demo')
-EXAMPLE_DIR = osp.join(ROOT, 'data', 'synthetic', 'images')
+EXAMPLE_DIR = osp.join(ROOT, 'demo', 'examples')
 #: Expressions one request may have: the page has a result row for each.
 MAX_EXPRESSIONS = 4
 #: Characters an expression may have: about what CLIP's 77-token context
@@ -63,19 +63,6 @@ KEEP_FILES_S = 600
 
 class DemoInputError(ValueError):
     """Bad input from the page (shown there, never as a stack trace)."""
-
-
-def default_checkpoint(work_dir: str = DEMO_WORK_DIR) -> str:
-    """The checkpoint ``make demo`` left in ``work_dir``: the one its
-    ``last_checkpoint`` records, or else its newest readable one (the rule
-    ``--resume`` follows: :func:`asda.engine.find_resumable_checkpoint`)."""
-    from asda.engine import find_resumable_checkpoint
-    path = find_resumable_checkpoint(work_dir) if osp.isdir(work_dir) else None
-    if path is None:
-        raise FileNotFoundError(
-            f'no demo checkpoint in {work_dir}. Train it with `make demo` (about '
-            f'12 minutes on 2 CPU cores), or pass CONFIG CHECKPOINT.')
-    return path
 
 
 def parse_expressions(text: Optional[str], limit: int = MAX_EXPRESSIONS,
@@ -282,9 +269,10 @@ def stop_on_sigterm() -> None:
 def parse_args(argv=None):
     from asda.engine.cli import positive_int
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', nargs='?', help='config (default: the demo config)')
+    parser.add_argument('config', nargs='?',
+                        help="config (default: the committed demo model's)")
     parser.add_argument('checkpoint', nargs='?',
-                        help='checkpoint (default: the one `make demo` trained)')
+                        help='checkpoint (default: the committed demo model)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument('--host', default='127.0.0.1')
@@ -293,7 +281,7 @@ def parse_args(argv=None):
                         '(default: asda.apis.image_io.DEFAULT_MAX_PIXELS, 8192 x 8192)')
     args = parser.parse_args(argv)
     if (args.config is None) != (args.checkpoint is None):
-        parser.error('give both CONFIG and CHECKPOINT, or neither (the make demo model)')
+        parser.error('give both CONFIG and CHECKPOINT, or neither (the demo model)')
     return args
 
 
@@ -303,10 +291,10 @@ def main(argv=None):
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
     config, checkpoint = args.config, args.checkpoint
     if config is None:
-        config = DEMO_CONFIG
+        from asda.apis import demo_model
         try:
-            checkpoint = default_checkpoint()
-        except FileNotFoundError as err:
+            config, checkpoint = demo_model()
+        except (FileNotFoundError, ValueError) as err:
             sys.exit(f'error: {err}')
     try:
         import gradio  # noqa: F401
@@ -314,7 +302,7 @@ def main(argv=None):
         sys.exit('error: the web demo needs gradio: `make demo-env` (pinned), or '
                  '`pip install -e .[demo]`')
     examples = sorted(os.path.join(EXAMPLE_DIR, f) for f in os.listdir(EXAMPLE_DIR)
-                      )[:3] if osp.isdir(EXAMPLE_DIR) else []
+                      if f.endswith('.png')) if osp.isdir(EXAMPLE_DIR) else []
     # Gradio opens each upload (lazily) before the page's function sees it;
     # Pillow's own limit would fail that open with a generic error, while
     # load_image refuses a large image with a message, before decoding it.

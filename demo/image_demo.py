@@ -1,9 +1,13 @@
 """Segment the object an expression refers to in one image.
 
     python demo/image_demo.py IMAGE "the red circle on the left" \
-        CONFIG CHECKPOINT --out-file overlay.png [--out-mask mask.png] \
+        [CONFIG CHECKPOINT] --out-file overlay.png [--out-mask mask.png] \
         [--out-prob prob.png] [--device cpu] [--threshold 0.35] [--fp16] \
         [--boxes]
+
+Without CONFIG and CHECKPOINT it runs the trained demo model that the
+checkout ships (:mod:`asda.apis.demo_model`; it knows the synthetic world of
+coloured shapes).
 
 Writes the overlay (the mask tinted on the image, the expression written
 above it) and optionally the binary mask (0 / 255 PNG at the image's size)
@@ -40,8 +44,10 @@ def parse_args(argv=None):
         description='Referring image segmentation of one image')
     parser.add_argument('img', help='image file')
     parser.add_argument('expression', help='referring expression (quoted)')
-    parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('config', nargs='?',
+                        help='config file (default: the committed demo model\'s)')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='checkpoint file (default: the committed demo model)')
     parser.add_argument('--out-file', default='overlay.png', type=image_file,
                         help='where to write the overlay')
     parser.add_argument('--out-mask', type=image_file,
@@ -68,6 +74,8 @@ def parse_args(argv=None):
     half.add_argument('--bf16', dest='dtype', action='store_const',
                       const='bf16', help='run the model under bfloat16 autocast')
     args = parser.parse_args(argv)
+    if (args.config is None) != (args.checkpoint is None):
+        parser.error('give both CONFIG and CHECKPOINT, or neither (the demo model)')
     problem = output_clash(args)
     if problem is not None:
         parser.error(problem)

@@ -92,7 +92,7 @@ def test_named_paths_finds_missing_paths():
 
 # ------------------------------------------------------------------ layout
 # The Layout listings of the README and docs/design.md name every module of
-# the package, every tool, the demos, the leaf configs and the top-level test
+# the package, every tool and demo script, the leaf configs and the top-level test
 # helpers. A listing is the first code block after "## Layout": an entry is a
 # line, indented by at most 4 spaces, whose first word is a path with a '/'
 # (a folder, `models/necks/`, or a file, `models/layers.py`), relative to the
@@ -153,7 +153,7 @@ def _listed_files():
         if rel.startswith('projects/asda/') and rel.endswith('.py') and \
                 (name != '__init__.py' or len(parts) == 3):
             files.append(rel)
-        elif parts[0] in ('tools', 'demo') or (
+        elif (parts[0] in ('tools', 'demo') and rel.endswith(('.py', '.sh'))) or (
                 len(parts) == 3 and rel.startswith('configs/asda/')):
             files.append(rel)
         elif len(parts) == 2 and parts[0] == 'tests' and \

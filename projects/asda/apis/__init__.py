@@ -1,5 +1,6 @@
 """High-level inference API: image + expression -> mask."""
 from .. import visualization  # noqa: F401  (registers RISLocalVisualizer)
+from .demo_model import demo_model
 from .image_io import DEFAULT_MAX_PIXELS, ImageTooLargeError
 from .inference import (
     ExpressionTruncatedWarning,
@@ -11,5 +12,5 @@ from .inference import (
 
 __all__ = [
     'RISInferencer', 'ExpressionTruncatedWarning', 'init_model', 'load_image',
-    'check_expressions', 'DEFAULT_MAX_PIXELS', 'ImageTooLargeError'
+    'check_expressions', 'DEFAULT_MAX_PIXELS', 'ImageTooLargeError', 'demo_model'
 ]

@@ -5,8 +5,11 @@
     from asda.apis import RISInferencer
 
     inferencer = RISInferencer('configs/asda/asda_tiny_synthetic.py',
-                               'work_dirs/asda_tiny_synthetic/epoch_12.pth')
+                               'work_dirs/demo/epoch_12.pth')
     results = inferencer('demo.jpg', ['the red circle', 'the blue square'])
+
+``RISInferencer()`` with neither a config nor a checkpoint runs the trained
+demo model that a checkout ships (:mod:`asda.apis.demo_model`).
     results[0]['mask']        # (H, W) bool at the original image size
     results[0]['prob']        # (H, W) float32, sigmoid of the logits
     results[0]['afs_layers']  # (low, mid) layers AFS picked
@@ -50,6 +53,7 @@ from ..engine.checkpoint import load_model_checkpoint
 from ..engine.cli import merge_cfg_options, read_config
 from ..models.backbones.tokenizer import Encoding
 from ..utils.boxes import largest_component_box, mask_components
+from .demo_model import demo_model
 from .image_io import DEFAULT_MAX_PIXELS, ImageInput, load_image
 
 __all__ = [
@@ -189,10 +193,12 @@ class RISInferencer:
     """Referring image segmentation: image(s) + expression(s) -> masks.
 
     Args:
-        config (str | Config): Config file or object (its ``model`` and
-            ``test_dataloader.dataset.pipeline`` are used).
-        checkpoint (str, optional): Checkpoint to load. None: the model's
-            own initialisation (a warning says so).
+        config (str | Config, optional): Config file or object (its
+            ``model`` and ``test_dataloader.dataset.pipeline`` are used).
+            None, with no checkpoint either: the committed demo model
+            (:func:`asda.apis.demo_model.demo_model`).
+        checkpoint (str, optional): Checkpoint to load. None with a config:
+            the model's own initialisation (a warning says so).
         device (str | torch.device): Where to run. Defaults to ``'cpu'``.
         batch_size (int): Expressions per forward pass. Only images of the
             same size after the pipeline's resize share a batch (the data
@@ -243,7 +249,7 @@ class RISInferencer:
     """
 
     def __init__(self,
-                 config: Union[str, os.PathLike, Config],
+                 config: Union[str, os.PathLike, Config, None] = None,
                  checkpoint: Optional[str] = None,
                  device: Union[str, torch.device] = 'cpu',
                  batch_size: int = 1,
@@ -263,6 +269,10 @@ class RISInferencer:
         self.min_instance_area = min_instance_area
         self.device = torch.device(device)
         self.dtype = self._check_dtype(dtype, self.device)
+        if config is None:
+            if checkpoint is not None:
+                raise ValueError(f'checkpoint {checkpoint} needs its config')
+            config, checkpoint = demo_model()
         if checkpoint is None:
             warnings.warn('RISInferencer without a checkpoint: the model '
                           'has its initial (untrained) weights', stacklevel=2)

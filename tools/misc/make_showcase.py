@@ -1,0 +1,107 @@
+"""The showcase scenes (:mod:`asda.synthetic.showcase`): hand-placed images the
+generators never drew, and a model's picks on them.
+
+    python tools/misc/make_showcase.py [--out-dir demo/examples] \
+        [--picture docs/showcase.png [CONFIG CHECKPOINT]]
+
+Writes each scene as ``OUT_DIR/<name>.png`` (the web demo's examples). With
+``--picture``, also runs a model (default: the committed demo model,
+:func:`asda.apis.demo_model`) on every expression of every scene and writes
+one picture: a row per scene, a column per expression, each the overlay of
+the predicted mask with the expression above it, its IoU with the object
+the expression means printed to the console.
+"""
+import argparse
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+
+from asda.engine.cli import image_file
+from asda.synthetic.showcase import SHOWCASE, showcase_image, showcase_masks
+from asda.utils.atomic import atomic_write
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', nargs='?', help="model config (default: the "
+                        "committed demo model's)")
+    parser.add_argument('checkpoint', nargs='?',
+                        help='model checkpoint (default: the committed demo model)')
+    parser.add_argument('--out-dir', default=osp.join(ROOT, 'demo', 'examples'),
+                        help='folder of the scenes (PNG)')
+    parser.add_argument('--picture', type=image_file,
+                        help="write the model's picks on every scene to this image")
+    args = parser.parse_args(argv)
+    if (args.config is None) != (args.checkpoint is None):
+        parser.error('give both CONFIG and CHECKPOINT, or neither (the demo model)')
+    return args
+
+
+def _png(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode('.png', image)
+    if not ok:
+        raise RuntimeError('PNG encoding failed')
+    return data.tobytes()
+
+
+def write_scenes(out_dir: str) -> list:
+    """Write every scene as a PNG; return the paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = []
+    for name in SHOWCASE:
+        path = osp.join(out_dir, f'{name}.png')
+        atomic_write(path, _png(showcase_image(name)))
+        paths.append(path)
+    return paths
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def picks(inferencer, cell: int = 240) -> tuple:
+    """The model's overlays, tiled (RGB, a row per scene), and per
+    expression (scene, text, IoU with its object)."""
+    rows, scores = [], []
+    width = max(len(s['expressions']) for s in SHOWCASE.values())
+    for name, scene in SHOWCASE.items():
+        image = showcase_image(name)[..., ::-1].copy()  # BGR -> RGB
+        masks = showcase_masks(name)
+        texts = list(scene['expressions'])
+        tiles = []
+        for text, result in zip(texts, inferencer(image, texts)):
+            scores.append((name, text, _iou(result['mask'], masks[scene['expressions'][text]])))
+            drawn = inferencer.visualize(image, result)
+            scale = cell / max(drawn.shape[:2])
+            drawn = cv2.resize(drawn, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            tile = np.full((cell, cell, 3), 255, np.uint8)
+            tile[:drawn.shape[0], :drawn.shape[1]] = drawn
+            tiles.append(tile)
+        tiles += [np.full((cell, cell, 3), 255, np.uint8)] * (width - len(tiles))
+        rows.append(np.concatenate(tiles, axis=1))
+    return np.concatenate(rows, axis=0), scores
+
+
+def main(argv=None) -> list:
+    args = parse_args(argv)
+    for path in write_scenes(args.out_dir):
+        print(f'wrote {path}')
+    if args.picture is None:
+        return []
+    from asda.apis import RISInferencer
+    inferencer = RISInferencer(args.config, args.checkpoint)
+    picture, scores = picks(inferencer)
+    atomic_write(args.picture, _png(picture[..., ::-1]))
+    for name, text, iou in scores:
+        print(f'{name}: {text!r} IoU {iou:.2f}')
+    print(f'wrote {args.picture}')
+    return scores
+
+
+if __name__ == '__main__':
+    main()
