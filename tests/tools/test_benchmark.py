@@ -67,3 +67,26 @@ def test_benchmark_cuda(tmp_path, capsys):
     amp = _run(tmp_path, '--device', 'cuda', '--amp')
     _check_report(amp, 'cuda', None)  # all of it is half precision
     assert amp['amp'] is True
+
+
+def test_train_variants_are_timed_against_the_first(tmp_path):
+    """--train-variants: the full model's training step in each setting,
+    timed in one run; each speed-up is the first variant's median over its
+    own. A malformed variant is refused at parse time."""
+    tool = load_tool('tools/analysis_tools/benchmark.py', 'benchmark')
+    out = tmp_path / 'bench.json'
+    tool.main([DEMO_CONFIG, '--batch-size', '2', '--repeat', '1', '--train-repeat', '1',
+               '--warmup', '0', '--no-memory', '--no-half', '--out', str(out),
+               '--train-variants', 'fp32', 'bf16', 'fp32@1'])
+    report = json.loads(out.read_text())
+    variants = report['results'][0]['train_variants']
+    assert list(variants) == ['fp32', 'bf16', 'fp32@1']
+    first = variants['fp32']['median_ms']
+    for stats in variants.values():
+        assert stats['median_ms'] > 0
+        assert stats['speedup'] == pytest.approx(first / stats['median_ms'])
+    assert tool.train_variant('bf16+compile@2') == dict(
+        name='bf16+compile@2', amp=True, compile=True, threads=2)
+    for bad in ('fp16', 'bf16+jit', 'fp32@0', 'fp32@x'):
+        with pytest.raises(SystemExit):
+            tool.parse_args([DEMO_CONFIG, '--train-variants', bad])

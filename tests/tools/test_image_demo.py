@@ -114,3 +114,21 @@ def test_image_demo_draws_boxes(tool_dataset, demo_checkpoint, tmp_path, capsys)
     assert changed.any() and not (changed & ~outline).any()
     # the prediction's colour (RGB 255, 48, 48) on every outline pixel
     np.testing.assert_array_equal(after[outline], np.tile([48, 48, 255], (outline.sum(), 1)))
+
+
+def test_image_demo_without_a_model_runs_the_committed_one(tmp_path):
+    """IMAGE TEXT alone: the committed demo model segments a showcase
+    scene (the purple hexagon of two_circles); CONFIG without CHECKPOINT is
+    refused."""
+    from asda.synthetic.showcase import showcase_image, showcase_masks
+    img = tmp_path / 'scene.png'
+    cv2.imwrite(str(img), showcase_image('two_circles'))
+    demo = load_tool('demo/image_demo.py', 'asda_image_demo')
+    mask_file = tmp_path / 'mask.png'
+    demo.main([str(img), 'the purple hexagon', '--out-file', str(tmp_path / 'o.png'),
+               '--out-mask', str(mask_file)])
+    mask = cv2.imread(str(mask_file), cv2.IMREAD_UNCHANGED) > 0
+    hexagon = showcase_masks('two_circles')[2]
+    assert np.logical_and(mask, hexagon).sum() / np.logical_or(mask, hexagon).sum() >= 0.5
+    with pytest.raises(SystemExit):
+        demo.parse_args([str(img), 'the red circle', 'cfg.py'])

@@ -58,6 +58,7 @@ import platform
 import statistics
 import time
 from contextlib import nullcontext
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -110,7 +111,26 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
+    parser.add_argument('--train-variants', nargs='+', type=train_variant, default=None,
+                        metavar='DTYPE[+compile][@THREADS]',
+                        help="time the full model's training step (first batch size) "
+                        'in each of these settings, alternately in one run, against '
+                        'the first: fp32 or bf16 (autocast), +compile (torch.compile), '
+                        '@N (N torch threads); e.g. fp32 bf16 fp32+compile fp32@1')
     return parser.parse_args(argv)
+
+
+def train_variant(text: str) -> dict:
+    """``DTYPE[+compile][@THREADS]`` -> dict(name, amp, compile, threads)."""
+    spec, _, threads = text.partition('@')
+    dtype, _, extra = spec.partition('+')
+    if dtype not in ('fp32', 'bf16') or extra not in ('', 'compile') or (
+            threads and not (threads.isdigit() and int(threads) > 0)):
+        raise argparse.ArgumentTypeError(
+            f'{text!r}: expected fp32 or bf16, optionally +compile and @THREADS '
+            f'(e.g. bf16+compile@2)')
+    return dict(name=text, amp=dtype == 'bf16', compile=extra == 'compile',
+                threads=int(threads) if threads else None)
 
 
 # ------------------------------------------------------------------ models
@@ -252,6 +272,40 @@ def time_pair(models, mode, args, warmup, repeat):
         for name in order:
             times[name].append(_timed(getattr(models[name], mode), *args))
     return times
+
+
+class _Threads:
+    """Run a model's steps with its own torch thread count."""
+
+    def __init__(self, steps: 'ModelSteps', threads: Optional[int]):
+        self.steps, self.threads = steps, threads
+
+    def train_step(self, *args):
+        before = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            return self.steps.train_step(*args)
+        finally:
+            torch.set_num_threads(before)
+
+
+def time_train_variants(full_module, optim_cfg, device, variants, train_args,
+                        warmup, repeat) -> dict:
+    """Median training step of a copy of ``full_module`` (the same weights)
+    under each variant, timed alternately; ``speedup`` is the first
+    variant's median over each one's."""
+    models = {v['name']: _Threads(ModelSteps(copy.deepcopy(full_module), optim_cfg,
+                                             device, v['amp'], v['compile']),
+                                  v['threads'])
+              for v in variants}
+    times = time_pair(models, 'train_step', train_args, max(warmup, 1), repeat)
+    batch_size = train_args[0].shape[0]
+    out = {name: _stats(t, batch_size) for name, t in times.items()}
+    first = out[variants[0]['name']]['median_ms']
+    for stats in out.values():
+        stats['speedup'] = first / stats['median_ms']
+    return out
 
 
 def _resident_bytes(steps, tensors):
@@ -421,6 +475,10 @@ def run(args):
                     train[name]['peak_mb'] = peak / 2**20
                     train[name]['peak_mb_per_sample'] = peak / 2**20 / batch_size
             entry['train'] = train
+        if args.train_variants and batch_size == args.batch_size[0]:
+            entry['train_variants'] = time_train_variants(
+                full_module, optim_cfg, device, args.train_variants,
+                (img, tokens, samples), args.warmup, args.train_repeat)
         results.append(entry)
 
     import open_clip
@@ -477,6 +535,9 @@ def format_table(report) -> str:
                 row += (f'{t["median_ms"]:>10.0f}{t["per_sample_ms"]:>10.0f}'
                         f'{_mb(t, "peak_mb_per_sample"):>10}{ratio:>10}')
             lines.append(row)
+        for name, v in entry.get('train_variants', {}).items():
+            lines.append(f'{"":<6}training step, {name}: {v["median_ms"]:.0f} ms '
+                         f'({v["speedup"]:.2f}x the first)')
         half = entry.get('inference_half')
         if half:
             lines.append(

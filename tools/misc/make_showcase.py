@@ -7,9 +7,10 @@ generators never drew, and a model's picks on them.
 Writes each scene as ``OUT_DIR/<name>.png`` (the web demo's examples). With
 ``--picture``, also runs a model (default: the committed demo model,
 :func:`asda.apis.demo_model`) on every expression of every scene and writes
-one picture: a row per scene, a column per expression, each the overlay of
-the predicted mask with the expression above it, its IoU with the object
-the expression means printed to the console.
+one picture: a row per scene, a column per expression, each the predicted
+mask over the image (a fill and an outline in a contrasting colour) with the
+expression above it; its IoU with the object the expression means is printed
+to the console.
 """
 import argparse
 import os
@@ -19,6 +20,7 @@ import cv2
 import numpy as np
 
 from asda.engine.cli import image_file
+from asda.synthetic.demo import contrasting_colour
 from asda.synthetic.showcase import SHOWCASE, showcase_image, showcase_masks
 from asda.utils.atomic import atomic_write
 
@@ -64,6 +66,29 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
+def overlay(image: np.ndarray, mask: np.ndarray, text: str, cell: int) -> np.ndarray:
+    """A ``cell`` x ``cell`` RGB tile: the image with the mask as a
+    translucent fill and an outline in the colour that contrasts most with
+    the object (:func:`asda.synthetic.demo.contrasting_colour`), under a
+    band with the expression."""
+    colour = np.array(contrasting_colour(image, mask)) * 255
+    drawn = image.astype(np.float32)
+    drawn[mask] = 0.55 * drawn[mask] + 0.45 * colour
+    drawn = drawn.astype(np.uint8)
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(drawn, contours, -1, tuple(int(c) for c in colour), 2)
+    band = 24
+    scale = min((cell - band) / drawn.shape[0], cell / drawn.shape[1])
+    drawn = cv2.resize(drawn, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    tile = np.full((cell, cell, 3), 255, np.uint8)
+    tile[:band] = 30
+    cv2.putText(tile, text, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    tile[band:band + drawn.shape[0], :drawn.shape[1]] = drawn
+    return tile
+
+
 def picks(inferencer, cell: int = 240) -> tuple:
     """The model's overlays, tiled (RGB, a row per scene), and per
     expression (scene, text, IoU with its object)."""
@@ -76,12 +101,7 @@ def picks(inferencer, cell: int = 240) -> tuple:
         tiles = []
         for text, result in zip(texts, inferencer(image, texts)):
             scores.append((name, text, _iou(result['mask'], masks[scene['expressions'][text]])))
-            drawn = inferencer.visualize(image, result)
-            scale = cell / max(drawn.shape[:2])
-            drawn = cv2.resize(drawn, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            tile = np.full((cell, cell, 3), 255, np.uint8)
-            tile[:drawn.shape[0], :drawn.shape[1]] = drawn
-            tiles.append(tile)
+            tiles.append(overlay(image, result['mask'], text, cell))
         tiles += [np.full((cell, cell, 3), 255, np.uint8)] * (width - len(tiles))
         rows.append(np.concatenate(tiles, axis=1))
     return np.concatenate(rows, axis=0), scores
