@@ -23,7 +23,7 @@ import sys
 from asda.apis import RISInferencer
 from asda.apis.batch import file_rows, folder_rows, run_batch
 from asda.datasets.converters import ConversionError
-from asda.engine.cli import positive_int, probability_threshold
+from asda.utils.arg_types import positive_int, probability_threshold
 
 
 def parse_args(argv=None):

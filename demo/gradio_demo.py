@@ -267,7 +267,7 @@ def stop_on_sigterm() -> None:
 
 
 def parse_args(argv=None):
-    from asda.engine.cli import positive_int
+    from asda.utils.arg_types import positive_int
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', nargs='?',
                         help="config (default: the committed demo model's)")

@@ -33,7 +33,7 @@ import numpy as np
 from asda.apis import RISInferencer
 from asda.apis.image_io import DEFAULT_MAX_PIXELS, ImageTooLargeError, check_image_file
 from asda.apis.inference import result_boxes
-from asda.engine.cli import image_file, positive_int, probability_threshold, same_file
+from asda.utils.arg_types import image_file, positive_int, probability_threshold, same_file
 
 #: The output options, each with a numbered file per extra expression.
 OUTPUTS = ('out_file', 'out_mask', 'out_prob')

@@ -39,7 +39,7 @@ from typing import Optional
 
 import torch
 
-from asda.engine.cli import output_file, positive_int, read_config, same_file
+from asda.engine.cli import read_config
 from asda.synthetic.captions import CaptionStream
 from asda.synthetic.clip_pretrain import (
     DEFAULT_WEIGHTS,
@@ -53,6 +53,7 @@ from asda.synthetic.clip_pretrain import (
     zero_shot_figures,
 )
 from asda.synthetic.refer import GENERATOR_VERSION
+from asda.utils.arg_types import output_file, positive_int, same_file
 from asda.utils.atomic import atomic_write
 from asda.utils.provenance import machine_info, portable_paths
 

@@ -24,7 +24,7 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 
 from asda.engine import add_runner_args, load_run_config, parse_runner_args, setup_cpu_distributed
-from asda.engine.cli import output_file
+from asda.utils.arg_types import output_file
 
 
 def split_names(text: str) -> list:
@@ -236,7 +236,7 @@ def _per_split(args, split: str):
 
 def check_split_outputs(args, splits) -> None:
     """Each split's ``--out`` file (:func:`_per_split`: ``o.<split>.json``)
-    can be written (:func:`asda.engine.cli.output_file`), checked before the
+    can be written (:func:`asda.utils.arg_types.output_file`), checked before the
     first evaluation.
 
     Raises:

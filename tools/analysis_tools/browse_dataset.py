@@ -26,7 +26,8 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, VISUALIZERS
 
 from asda.engine import apply_data_args, read_config
-from asda.engine.cli import merge_cfg_options, seed
+from asda.engine.cli import merge_cfg_options
+from asda.utils.arg_types import seed
 
 
 def parse_args(argv: Optional[Sequence[str]] = None):

@@ -24,7 +24,7 @@ from mmengine.registry import init_default_scope
 
 from asda.apis import RISInferencer
 from asda.engine import add_data_args, apply_data_args
-from asda.engine.cli import positive_int
+from asda.utils.arg_types import positive_int
 
 GROUPS = ('low', 'mid')
 

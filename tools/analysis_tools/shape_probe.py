@@ -15,8 +15,9 @@ import argparse
 import json
 import os.path as osp
 
-from asda.engine.cli import positive_int, read_config
+from asda.engine.cli import read_config
 from asda.synthetic.probes import SHAPE_CHANCE, run_probe
+from asda.utils.arg_types import positive_int
 from asda.utils.atomic import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

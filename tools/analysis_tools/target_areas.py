@@ -20,7 +20,7 @@ import numpy as np
 
 from asda.datasets import load_refs
 from asda.datasets.grefcoco import gref_target_ids
-from asda.engine.cli import output_file
+from asda.utils.arg_types import output_file
 from asda.utils.atomic import atomic_write
 
 #: The percentiles reported.

@@ -42,7 +42,7 @@ import torch
 from mmengine.config import DictAction
 
 from asda.apis import init_model
-from asda.engine.cli import output_file, positive_int
+from asda.utils.arg_types import output_file, positive_int
 from asda.utils.tracing import TokensForward
 
 SAMPLE_EXPRESSIONS = (

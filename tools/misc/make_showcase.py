@@ -18,8 +18,8 @@ import os.path as osp
 import cv2
 import numpy as np
 
-from asda.engine.cli import image_file
 from asda.synthetic.showcase import SHOWCASE, showcase_image, showcase_masks
+from asda.utils.arg_types import image_file
 from asda.utils.atomic import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -31,9 +31,9 @@ import numpy as np
 from ..datasets.converters.rows import ConversionError, read_rows, row_ids, row_image, row_text
 from ..datasets.mask_utils import encode_mask
 from ..datasets.refs_io import describe_problems
-from ..datasets.text import check_text
-from ..engine.cli import IMAGE_EXTENSIONS
+from ..utils.arg_types import IMAGE_EXTENSIONS
 from ..utils.atomic import atomic_write
+from ..utils.text import check_text
 
 __all__ = ['BatchRow', 'folder_rows', 'file_rows', 'run_batch', 'RESULTS_FILE']
 
@@ -59,7 +59,7 @@ class BatchRow(NamedTuple):
 
 def folder_rows(folder: str, expressions: Sequence[str]) -> List[BatchRow]:
     """Every image of ``folder`` (by name; the extensions of
-    :data:`asda.engine.cli.IMAGE_EXTENSIONS`) with each expression."""
+    :data:`asda.utils.arg_types.IMAGE_EXTENSIONS`) with each expression."""
     if not osp.isdir(folder):
         raise FileNotFoundError(f'folder not found: {folder}')
     if not expressions:
