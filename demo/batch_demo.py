@@ -12,7 +12,7 @@ and an optional unique ``id``; or a folder, whose every image is segmented
 with every ``-e`` expression. Writes one mask PNG per row (``OUT/masks/
 000001.png``, 0 / 255) and ``OUT/results.json`` with each row's COCO RLE,
 box, score, AFS layers and, for a GRES model, instances
-(:mod:`asda.apis.batch` gives the format). A progress bar shows the rows.
+(:mod:`asda.apis.batch` gives the format). A progress bar on a terminal shows the rows.
 Both are written atomically: after a kill, the same command skips the rows
 already in results.json and does the rest.
 """

@@ -1,6 +1,6 @@
 """Helpers shared by the tests (importable as ``asda_test_utils``: the root
 conftest puts tests/ on sys.path): the modules a source file imports, import
-a tools/ script, write a config,
+a tools/ script, a stream that is a terminal, write a config,
 the grefs of the text-only control, save a random-init checkpoint, damage a
 checkpoint file, the environment of a child process, the counts of a
 referring dataset's split, the float32 rounding tolerance of values
@@ -9,6 +9,7 @@ pixels)."""
 import ast
 import importlib
 import importlib.util
+import io
 import os
 import os.path as osp
 import site
@@ -101,6 +102,13 @@ def imported_modules(path: str, package: str = PACKAGE):
             yield base, node.lineno
             for alias in node.names:  # ``from asda import synthetic``
                 yield f'{base}.{alias.name}', node.lineno
+
+
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal (progress bars draw on it)."""
+
+    def isatty(self) -> bool:
+        return True
 
 
 def load_tool(relpath: str, name: str):

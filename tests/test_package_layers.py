@@ -8,7 +8,6 @@ import os
 import os.path as osp
 
 import pytest
-
 from asda_test_utils import PACKAGE, ROOT, imported_modules
 
 

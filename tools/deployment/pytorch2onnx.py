@@ -43,6 +43,7 @@ from mmengine.config import DictAction
 
 from asda.apis import init_model
 from asda.utils.arg_types import output_file, positive_int
+from asda.utils.progress import track
 from asda.utils.tracing import TokensForward
 
 SAMPLE_EXPRESSIONS = (
@@ -157,7 +158,8 @@ def verify(model, onnx_file: str, shape: Sequence[int],
     session = ort.InferenceSession(
         onnx_file, providers=['CPUExecutionProvider'])
     diffs = {}
-    for batch in batches:
+    for batch in track(batches, f'onnxruntime vs PyTorch at batch sizes '
+                       f'{", ".join(map(str, batches))}'):
         img, tokens = sample_inputs(model, batch, shape)
         with torch.no_grad():
             expected = model.forward_tokens(img, tokens).cpu().numpy()
