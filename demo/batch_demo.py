@@ -26,7 +26,8 @@ from asda.datasets.converters import ConversionError
 from asda.utils.arg_types import positive_int, probability_threshold
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='Referring segmentation of many (image, expression) rows, resumable')
     parser.add_argument('input', help='a CSV / JSON Lines file of rows (image, expression), '
@@ -51,7 +52,11 @@ def parse_args(argv=None):
                       default='fp32', help='run the model under float16 autocast')
     half.add_argument('--bf16', dest='dtype', action='store_const', const='bf16',
                       help='run the model under bfloat16 autocast')
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> int:

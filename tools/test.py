@@ -51,7 +51,8 @@ def split_option(text: str) -> str:
     return text
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='Evaluate a referring segmentor (oIoU, mIoU, Pr@X)')
     parser.add_argument('config', help='test config file path')
@@ -84,6 +85,11 @@ def parse_args(argv=None):
         help='half-precision inference: autocast in the test loop (fp16 on '
         'a GPU, bf16 on a CPU)')
     add_runner_args(parser)
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parse_runner_args(parser, argv)
     if args.score_size < 1:
         parser.error(f'--score-size must be at least 1, got {args.score_size}')

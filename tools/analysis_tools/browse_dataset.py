@@ -30,7 +30,8 @@ from asda.engine.cli import merge_cfg_options
 from asda.utils.arg_types import seed
 
 
-def parse_args(argv: Optional[Sequence[str]] = None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='Draw dataset samples as the model receives them')
     parser.add_argument('config', help='config file path')
@@ -54,6 +55,11 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value (xxx=yyy format)')
+    return parser
+
+
+def parse_args(argv: Optional[Sequence[str]] = None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.num < 1:
         parser.error(f'--num must be at least 1, got {args.num}')

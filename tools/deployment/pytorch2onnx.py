@@ -51,7 +51,8 @@ SAMPLE_EXPRESSIONS = (
     'the smallest yellow shape at the bottom right', 'man in white shirt')
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='Export a referring segmentor to ONNX')
     parser.add_argument('config', help='config file')
@@ -75,7 +76,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value')
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def default_shape(model) -> Tuple[int, int]:

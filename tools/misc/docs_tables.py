@@ -264,7 +264,8 @@ def record(name: str, results_file: str, keys: Sequence[str] = ()) -> str:
     return out
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--check', action='store_true',
                         help='change nothing; exit 1 naming each table that differs '
@@ -275,6 +276,11 @@ def parse_args(argv=None):
     rec.add_argument('results', help='a results JSON (e.g. work_dirs/demo/metrics.json)')
     rec.add_argument('--key', action='append', default=[],
                      help='store the results under this key (repeatable: nested)')
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == 'record' and not osp.isfile(args.results):
         parser.error(f'no such file {args.results}')

@@ -25,7 +25,8 @@ from asda.utils.atomic import atomic_write
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', nargs='?', help="model config (default: the "
                         "committed demo model's)")
@@ -35,6 +36,11 @@ def parse_args(argv=None):
                         help='folder of the scenes (PNG)')
     parser.add_argument('--picture', type=image_file,
                         help="write the model's picks on every scene to this image")
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if (args.config is None) != (args.checkpoint is None):
         parser.error('give both CONFIG and CHECKPOINT, or neither (the demo model)')

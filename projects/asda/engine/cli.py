@@ -60,7 +60,9 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='rank of this process on its node, set by the '
+                        'launcher (an environment LOCAL_RANK wins)')
 
 
 def parse_runner_args(parser: argparse.ArgumentParser, argv=None):
