@@ -179,11 +179,144 @@ def benchmark_table() -> str:
                    'speed-up'], rows, [source])
 
 
+# ------------------------------------------------------------ performance
+def _provenance(entry: dict, *keys: str) -> str:
+    """The line naming how a result file's figures were measured: its
+    ``command`` / ``commands``, ``config``, ``options``, ``machine``,
+    ``date`` and ``code`` where given (or ``keys``)."""
+    keys = keys or ('command', 'commands', 'config', 'options', 'machine', 'date', 'code')
+    parts = []
+    for key in keys:
+        value = entry.get(key)
+        if isinstance(value, dict):
+            value = '; '.join(f'{k}: `{v}`' for k, v in value.items())
+        elif key == 'command' and value:
+            value = f'`{value}`'
+        if value:
+            parts.append(f'{key.capitalize()}: {value}.')
+    return ' '.join(parts) + '\n\n'
+
+
+def flops_table() -> str:
+    """FLOPs and parameters per part of the ViT-B/16 model, and the neck +
+    head beside the backbone (ours, and the release's from its stated
+    cost)."""
+    source = f'{RESULTS}/flops_vitb.json'
+    flops = load(source)
+    parts = list(flops['parts'].items())
+    rows = [[name, _f(v['gflops']), _f(v['params_m'])] for name, v in parts]
+    rows.append(['total', _f(flops['total']['gflops']), _f(flops['total']['params_m'])])
+    backbone = parts[0][1]['gflops']
+    extra = sum(v['gflops'] for _, v in parts[1:])
+    rows.append(['neck + head, % of the backbone', _f(100 * extra / backbone, 1), ''])
+    release = flops['release']['gflops_multiplies_and_adds'] / 2  # -> multiply-adds
+    rows.append(["the release's neck + head, % of the backbone (its stated "
+                 f"{flops['release']['gflops_multiplies_and_adds']} GFLOPs / 2, less "
+                 'this backbone)', _f(100 * (release - backbone) / backbone, 0), ''])
+    return _provenance(flops) + _table(['part', 'GFLOPs', 'params (M)'], rows, [source])
+
+
+def benchmark_vitb_cpu_table() -> str:
+    """The ViT-B/16 model beside its bare CLIP encoders on a CPU: per run
+    and batch, inference, a training step and its peak memory."""
+    source = f'{RESULTS}/benchmark_vitb_cpu.json'
+    bench = load(source)
+    rows, runs = [], []
+    for name, run in bench['runs'].items():
+        runs.append(f'* {name} (code {run["code"]}): `{run["command"]}`; {run["repeats"]}; '
+                    f'date: {run["date"]}.')
+        code = run['code'].split()[0]
+        for batch, entry in run['batches'].items():
+            for model in ('full', 'bare'):
+                m, b = entry[model], int(batch)
+                peak = m.get('train_peak_mb')
+                full = model == 'full'
+                rows.append([
+                    code, batch, 'full ASDA' if full else 'bare encoders',
+                    _f(m['inference_ms'], 1), _f(b * 1000 / m['inference_ms']),
+                    _f(entry['inference_ratio'], 3) if full else '',
+                    _f(m['train_step_ms'], 0), _f(m['train_step_ms'] / b, 0),
+                    '-' if peak is None else f'{peak} ({peak / b:.0f})',
+                    _f(entry['train_ratio'], 3) if full else ''])
+    header = ['code', 'batch', 'model', 'inference ms', 'img/s', 'inference full / bare',
+              'train step ms', 'ms/img', 'train peak MB (per img)', 'train full / bare']
+    return (f'Machine: {bench["machine"]}.\n\n' + '\n'.join(runs) + '\n\n' +
+            _table(header, rows, [source]))
+
+
+def benchmark_vitb_gpu_table() -> str:
+    """The ViT-B/16 model beside its bare CLIP encoders on a GPU."""
+    source = f'{RESULTS}/benchmark_vitb_gpu.json'
+    bench = load(source)
+    rows = []
+    for r in bench['rows']:
+        peak = r.get('train_peak_mb_per_image_full')
+        rows.append([r['mode'], r['batch'], _f(r['inference_full_ms'], 1),
+                     _f(r['inference_bare_ms'], 1), _f(r['inference_ratio']),
+                     f'{r["train_full_ms"]} / {r["train_bare_ms"]}', _f(r['train_ratio']),
+                     '-' if peak is None else
+                     f'{peak} / {r["train_peak_mb_per_image_bare"]}'])
+    header = ['mode', 'batch', 'inference full ms', 'inference bare ms', 'inference ratio',
+              'train step full / bare ms', 'train ratio', 'train peak MB per image, full / bare']
+    return _provenance(bench) + _table(header, rows, [source])
+
+
+def neck_head_ops_table() -> str:
+    """ATen operator calls of the neck and head in one training step."""
+    source = f'{RESULTS}/neck_head_ops.json'
+    ops = load(source)
+    rows = [[name, v['forward'], v['backward']] for name, v in ops['configs'].items()]
+    return _provenance(ops) + _table(['config', 'forward (neck, head, loss)', 'backward'],
+                                     rows, [source])
+
+
+def training_time_table() -> str:
+    """Time per iteration and memory measured on one GPU, and the paper's
+    recipe on 2 GPUs extrapolated from them."""
+    source = f'{RESULTS}/training_time_vitb.json'
+    run = load(source)
+    recipe = run['recipe']
+    batch = run['batch_size_per_gpu'] * recipe['gpus']
+    per_epoch = -(-recipe['train_expressions'] // batch)  # ceil
+    total = per_epoch * recipe['epochs']
+    step = run['seconds_per_iteration']
+    b = run['batch_size_per_gpu']
+    rows = [
+        [f'time per iteration, batch {b}', f'{step} s', f'measured: {run["machine"]}'],
+        [f'GPU memory, batch {b}', f'{run["gpu_memory_gb"]} GB', 'measured: the same run'],
+        ['iterations per epoch', f'{per_epoch:,}',
+         f'ceil({recipe["train_expressions"]:,} expressions / batch {batch})'],
+        [f'one epoch on {recipe["gpus"]} GPUs', f'about {per_epoch * step / 60:.1f} min',
+         f'**extrapolation**: {per_epoch:,} x {step} s, assuming an iteration of '
+         f'{b} per GPU on {recipe["gpus"]} GPUs takes as long as on one'],
+        [f'{recipe["epochs"]} epochs on {recipe["gpus"]} GPUs',
+         f'about {total * step / 3600:.1f} h',
+         f'**extrapolation**: {total:,} x {step} s; without the validation after each epoch, '
+         'the gradient all-reduce and the decoding of real COCO JPEGs, none of which was '
+         'measured'],
+    ]
+    return (_provenance(run, 'command', 'config', 'date') +
+            _table(['what', 'figure', 'where it comes from'], rows, [source]))
+
+
+def data_pipeline_table() -> str:
+    """Throughput of the training data pipeline, one worker."""
+    source = f'{RESULTS}/benchmark_data.json'
+    run = load(source)
+    value = f'{run["samples_per_second_per_worker"]:,}'
+    rows = [['RefCOCO dataset config, 416 x 416, synthetic images',
+             f'about {value}' if run.get('approximate') else value]]
+    return _provenance(run) + _table(['pipeline', 'samples/s per worker'], rows, [source])
+
+
 #: Table name -> its generator.
 TABLES: Dict[str, Callable[[], str]] = {
     'stage-one': stage_one_table, 'demo': demo_table, 'demo-kinds': demo_kinds_table,
     'demo-gres': demo_gres_table, 'table2-synthetic': table2_table,
     'stage-two-levers': levers_table, 'benchmark-cpu': benchmark_table,
+    'flops-vitb': flops_table, 'benchmark-vitb-cpu': benchmark_vitb_cpu_table,
+    'benchmark-vitb-gpu': benchmark_vitb_gpu_table, 'neck-head-ops': neck_head_ops_table,
+    'training-time': training_time_table, 'data-pipeline': data_pipeline_table,
 }
 
 
