@@ -92,8 +92,7 @@ def add_demo_arguments(parser, config: str, work_dir: str, data_root: str) -> No
 # ------------------------------------------------------------------- data
 def _generator_version(data_root: str, ann_subdir: str) -> Optional[int]:
     """The generator version recorded in a synthetic set's
-    ``instances.json`` (None: missing, or written before versions were
-    recorded)."""
+    ``instances.json`` (None: the file is missing or records no version)."""
     path = osp.join(data_root, ann_subdir, 'instances.json')
     if not osp.exists(path):
         return None
@@ -103,8 +102,8 @@ def _generator_version(data_root: str, ann_subdir: str) -> Optional[int]:
 
 def ensure_refcoco(data_root: str) -> None:
     """Generate the synthetic referring dataset into ``data_root`` if it is
-    missing or was written by another generator version (an older world:
-    see :data:`asda.synthetic.refer.GENERATOR_VERSION`)."""
+    missing or was written by another generator version than
+    :data:`asda.synthetic.refer.GENERATOR_VERSION`."""
     refs_file = osp.join(data_root, 'refcoco', 'refs(unc).p')
     version = _generator_version(data_root, 'refcoco')
     if osp.exists(refs_file) and version == GENERATOR_VERSION:
