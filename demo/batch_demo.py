@@ -12,7 +12,7 @@ and an optional unique ``id``; or a folder, whose every image is segmented
 with every ``-e`` expression. Writes one mask PNG per row (``OUT/masks/
 000001.png``, 0 / 255) and ``OUT/results.json`` with each row's COCO RLE,
 box, score, AFS layers and, for a GRES model, instances
-(:mod:`asda.apis.batch` gives the format). A progress bar shows the rows.
+(:mod:`asda.apis.batch` gives the format). A progress bar on a terminal shows the rows.
 Both are written atomically: after a kill, the same command skips the rows
 already in results.json and does the rest.
 """
@@ -23,10 +23,11 @@ import sys
 from asda.apis import RISInferencer
 from asda.apis.batch import file_rows, folder_rows, run_batch
 from asda.datasets.converters import ConversionError
-from asda.engine.cli import positive_int, probability_threshold
+from asda.utils.arg_types import positive_int, probability_threshold
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='Referring segmentation of many (image, expression) rows, resumable')
     parser.add_argument('input', help='a CSV / JSON Lines file of rows (image, expression), '
@@ -51,7 +52,11 @@ def parse_args(argv=None):
                       default='fp32', help='run the model under float16 autocast')
     half.add_argument('--bf16', dest='dtype', action='store_const', const='bf16',
                       help='run the model under bfloat16 autocast')
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> int:

@@ -266,19 +266,29 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def parse_args(argv=None):
-    from asda.engine.cli import positive_int
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
+    from asda.utils.arg_types import positive_int
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', nargs='?',
                         help="config (default: the committed demo model's)")
     parser.add_argument('checkpoint', nargs='?',
                         help='checkpoint (default: the committed demo model)')
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--port', type=int, default=7860)
-    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--device', default='cpu',
+                        help='where the model runs, e.g. cpu, cuda:0 (default cpu)')
+    parser.add_argument('--port', type=int, default=7860,
+                        help='port of the page (default 7860)')
+    parser.add_argument('--host', default='127.0.0.1',
+                        help='address to serve on (default 127.0.0.1: this machine '
+                        'only; 0.0.0.0: every interface)')
     parser.add_argument('--max-pixels', type=positive_int, default=None,
                         help='refuse an image of more pixels before decoding it '
                         '(default: asda.apis.image_io.DEFAULT_MAX_PIXELS, 8192 x 8192)')
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if (args.config is None) != (args.checkpoint is None):
         parser.error('give both CONFIG and CHECKPOINT, or neither (the demo model)')

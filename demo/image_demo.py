@@ -33,13 +33,14 @@ import numpy as np
 from asda.apis import RISInferencer
 from asda.apis.image_io import DEFAULT_MAX_PIXELS, ImageTooLargeError, check_image_file
 from asda.apis.inference import result_boxes
-from asda.engine.cli import image_file, positive_int, probability_threshold, same_file
+from asda.utils.arg_types import image_file, positive_int, probability_threshold, same_file
 
 #: The output options, each with a numbered file per extra expression.
 OUTPUTS = ('out_file', 'out_mask', 'out_prob')
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='Referring image segmentation of one image')
     parser.add_argument('img', help='image file')
@@ -73,6 +74,11 @@ def parse_args(argv=None):
                       help='run the model under float16 autocast')
     half.add_argument('--bf16', dest='dtype', action='store_const',
                       const='bf16', help='run the model under bfloat16 autocast')
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if (args.config is None) != (args.checkpoint is None):
         parser.error('give both CONFIG and CHECKPOINT, or neither (the demo model)')

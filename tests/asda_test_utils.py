@@ -1,12 +1,15 @@
 """Helpers shared by the tests (importable as ``asda_test_utils``: the root
-conftest puts tests/ on sys.path): import a tools/ script, write a config,
+conftest puts tests/ on sys.path): the modules a source file imports, import
+a tools/ script, a stream that is a terminal, write a config,
 the grefs of the text-only control, save a random-init checkpoint, damage a
 checkpoint file, the environment of a child process, the counts of a
 referring dataset's split, the float32 rounding tolerance of values
 computed in different orders, and a decompression bomb (a small PNG of many
 pixels)."""
+import ast
 import importlib
 import importlib.util
+import io
 import os
 import os.path as osp
 import site
@@ -21,6 +24,8 @@ import torch
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 TESTS = osp.dirname(osp.abspath(__file__))
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'asda', 'asda_tiny_synthetic.py')
+#: The package's folder (import name ``asda``).
+PACKAGE = osp.join(ROOT, 'projects', 'asda')
 
 # Float32 rounding. A value computed in another order (another CPU's vector
 # kernels, thread count, batch size, runtime) moves by a few rounding errors
@@ -69,6 +74,41 @@ def assert_close_to_rounding(actual, expected, magnitude=None, what: str = ''):
         f'{what}: {int(off.sum())} of {off.size} values off by more than '
         f'{ROUNDING_K} * eps32 * magnitude; first at {np.argwhere(off)[0].tolist()}: '
         f'{actual[off][0]:.9g} vs {expected[off][0]:.9g} (tolerance {tol[off][0]:.3g})')
+
+
+def _module_name(path: str, package: str) -> str:
+    rel = osp.relpath(path, osp.dirname(package))[:-len('.py')].split(os.sep)
+    return '.'.join(rel[:-1] if rel[-1] == '__init__' else rel)
+
+
+def imported_modules(path: str, package: str = PACKAGE):
+    """The absolute names of the modules ``path`` (a file of the package
+    folder ``package``) imports, relative imports resolved, with their line
+    numbers."""
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read(), path)
+    name = _module_name(path, package)
+    package = name if path.endswith('__init__.py') else name.rpartition('.')[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ''
+            if node.level:
+                parts = package.split('.')
+                parent = '.'.join(parts[:len(parts) - node.level + 1])
+                base = f'{parent}.{base}' if base else parent
+            yield base, node.lineno
+            for alias in node.names:  # ``from asda import synthetic``
+                yield f'{base}.{alias.name}', node.lineno
+
+
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal (progress bars draw on it)."""
+
+    def isatty(self) -> bool:
+        return True
 
 
 def load_tool(relpath: str, name: str):

@@ -91,9 +91,10 @@ def test_named_paths_finds_missing_paths():
 
 
 # ------------------------------------------------------------------ layout
-# The Layout listings of the README and docs/design.md name every module of
-# the package, every tool and demo script, the leaf configs and the top-level test
-# helpers. A listing is the first code block after "## Layout": an entry is a
+# The repository has one layout listing, in docs/design.md: it names every
+# module of the package, every tool and demo script, the leaf configs and the
+# top-level test helpers, and no other page has one. A listing is the first
+# code block after "## Layout": an entry is a
 # line, indented by at most 4 spaces, whose first word is a path with a '/'
 # (a folder, `models/necks/`, or a file, `models/layers.py`), relative to the
 # entry above it that is indented less; the lines below an entry that are not
@@ -101,7 +102,7 @@ def test_named_paths_finds_missing_paths():
 # are the files it names: a bare name (`afsf.py`, `dist_*.sh`) lies in the
 # entry's folder, a name with a '/' is relative to the folder the entry itself
 # is relative to.
-LAYOUT_DOCS = ('README.md', 'docs/design.md')
+LAYOUT_DOCS = ('docs/design.md',)
 _NAME = re.compile(r'[\w.+*-]+(?:/[\w.+*-]+)*\.(?:py|sh)$')
 _ENTRY_INDENT = 4
 
@@ -222,3 +223,49 @@ def test_absolute_paths_finds_them():
     hits = list(_absolute_paths({'a': ['x', 'python /work/x/tool.py --out y'],
                                  'b': {'c': 'C:\\data'}, 'd': 'rel/path', 'e': 3}))
     assert [w for w, _ in hits] == ['.a[1]', '.b.c']
+
+
+# ----------------------------------------------------------------- anchors
+def heading_anchors(text: str):
+    """The anchors GitHub gives the headings of a Markdown text: lower case,
+    punctuation dropped (hyphens and underscores kept), spaces to hyphens;
+    a repeated heading gets -1, -2, ..."""
+    text = re.sub(r'```.*?```', '', text, flags=re.S)
+    anchors, seen = set(), {}
+    for title in re.findall(r'^#+ +(.+?) *$', text, flags=re.M):
+        slug = re.sub(r'[^\w\- ]', '', title.lower()).replace(' ', '-')
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else f'{slug}-{count}')
+    return anchors
+
+
+def broken_anchors(doc: str, text: str):
+    """Links of ``doc`` (``[x](page.md#anchor)``, ``[x](#anchor)``) whose
+    anchor is no heading of the page they point to."""
+    broken = []
+    for target, anchor in re.findall(r'\]\(([^)\s#]*)#([^)\s]+)\)', text):
+        page = osp.normpath(osp.join(osp.dirname(doc), target)) if target else doc
+        path = osp.join(ROOT, page)
+        if not page.endswith('.md') or not osp.isfile(path):
+            continue
+        with open(path, encoding='utf-8') as f:
+            if anchor not in heading_anchors(f.read()):
+                broken.append(f'{target}#{anchor}')
+    return broken
+
+
+@pytest.mark.parametrize('doc', [d for d in DOCS if d.startswith('docs/')])
+def test_every_link_to_a_section_finds_it(doc):
+    with open(osp.join(ROOT, doc), encoding='utf-8') as f:
+        assert not broken_anchors(doc, f.read())
+
+
+def test_heading_anchors_follow_github():
+    text = ('# Title\n## Training recipe (paper Sec. 4.2)\n'
+            '### Generalized RIS (gRefCOCO): `GRESMetric`\n## Title\n'
+            '```\n# not a heading\n```\n')
+    assert heading_anchors(text) == {'title', 'training-recipe-paper-sec-42',
+                                     'generalized-ris-grefcoco-gresmetric', 'title-1'}
+    assert broken_anchors('docs/x.md', '[a](#title) [b](design.md#no-such-section)') == \
+        ['design.md#no-such-section']

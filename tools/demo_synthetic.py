@@ -17,13 +17,18 @@ from asda.synthetic.demo import add_demo_arguments, refer_demo
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_demo_arguments(
         parser, config=osp.join(ROOT, 'configs/asda/asda_tiny_synthetic.py'),
         work_dir=osp.join(ROOT, 'work_dirs/demo'),
         data_root=osp.join(ROOT, 'data/synthetic'))
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> dict:

@@ -39,7 +39,7 @@ from typing import Optional
 
 import torch
 
-from asda.engine.cli import output_file, positive_int, read_config, same_file
+from asda.engine.cli import read_config
 from asda.synthetic.captions import CaptionStream
 from asda.synthetic.clip_pretrain import (
     DEFAULT_WEIGHTS,
@@ -53,6 +53,7 @@ from asda.synthetic.clip_pretrain import (
     zero_shot_figures,
 )
 from asda.synthetic.refer import GENERATOR_VERSION
+from asda.utils.arg_types import output_file, positive_int, same_file
 from asda.utils.atomic import atomic_write
 from asda.utils.provenance import machine_info, portable_paths
 
@@ -62,7 +63,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MIN_BATCH_SIZE = 3
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=osp.join(
         ROOT, 'configs/asda/asda_tiny_synthetic.py'),
@@ -73,10 +75,14 @@ def parse_args(argv=None):
     # the CPU route's recipe (docs/demo.md, Stage one), which made the
     # committed checkpoints/tiny_clip_synthetic.pt: about 26 minutes of
     # training on 2 quiet cores
-    parser.add_argument('--steps', type=positive_int, default=2500)
-    parser.add_argument('--batch-size', type=positive_int, default=32)
-    parser.add_argument('--lr', type=float, default=1e-3)
-    parser.add_argument('--weight-decay', type=float, default=0.05)
+    parser.add_argument('--steps', type=positive_int, default=2500,
+                        help='training steps (default 2500)')
+    parser.add_argument('--batch-size', type=positive_int, default=32,
+                        help='captioned scenes per step (default 32)')
+    parser.add_argument('--lr', type=float, default=1e-3,
+                        help='peak learning rate of AdamW (default 1e-3)')
+    parser.add_argument('--weight-decay', type=float, default=0.05,
+                        help='AdamW weight decay (default 0.05)')
     parser.add_argument('--warmup', type=int, default=10, help='warm-up steps')
     parser.add_argument('--twin-share', type=float, default=0.5,
                         help='share of each batch in hard-negative twin groups')
@@ -105,22 +111,35 @@ def parse_args(argv=None):
                         help='seed of the training scenes and the init')
     parser.add_argument('--heldout', type=positive_int, default=100,
                         help='held-out images for retrieval (chance 1/N)')
-    parser.add_argument('--heldout-seed', type=int, default=2000)
-    parser.add_argument('--probe-seed', type=int, default=12345)
+    parser.add_argument('--heldout-seed', type=int, default=2000,
+                        help='seed of the held-out retrieval images')
+    parser.add_argument('--probe-seed', type=int, default=12345,
+                        help='seed of the shape probe\'s scenes')
     parser.add_argument('--probe-scenes', type=positive_int, nargs=2,
-                        default=(300, 150), metavar=('TRAIN', 'TEST'))
+                        default=(300, 150), metavar=('TRAIN', 'TEST'),
+                        help='scenes that train and test the shape probe '
+                        '(default 300 150)')
     parser.add_argument('--skip-baseline', action='store_true',
                         help='do not measure the untrained model first')
-    parser.add_argument('--log-every', type=positive_int, default=10)
+    parser.add_argument('--log-every', type=positive_int, default=10,
+                        help='steps between two log lines (default 10)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
-                        else 'cpu')
+                        else 'cpu', help='where to train (default cuda when '
+                        'available, else cpu)')
     parser.add_argument('--compare', metavar='PROVENANCE_JSON', default=None,
                         help='after training, compare the zero-shot figures with '
                         "another run's provenance (the committed checkpoint's: "
                         'checkpoints/tiny_clip_synthetic.json), checked before '
                         'training; exit 1 if any differs by more than --tolerance '
                         'points')
-    parser.add_argument('--tolerance', type=float, default=2.0)
+    parser.add_argument('--tolerance', type=float, default=2.0,
+                        help='largest difference from --compare\'s figures, in '
+                        'points (default 2.0)')
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     check_args(parser, args)
     return args

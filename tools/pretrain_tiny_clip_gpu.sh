@@ -4,7 +4,7 @@
 #
 #   bash tools/pretrain_tiny_clip_gpu.sh OUT_DIR [more pretrain_tiny_clip.py arguments]
 #
-# Installs the wheels of .whl/ (if there are any; see README, "Installing on a
+# Installs the wheels of .whl/ (if there are any; see docs/design.md, "Installing on a
 # GPU machine") into a temporary folder, then runs tools/pretrain_tiny_clip.py
 # with the GPU recipe: batch 512, bf16 autocast, scenes rendered by one worker
 # process per core but two, at most MINUTES (8) of training. Writes

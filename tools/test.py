@@ -24,7 +24,7 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 
 from asda.engine import add_runner_args, load_run_config, parse_runner_args, setup_cpu_distributed
-from asda.engine.cli import output_file
+from asda.utils.arg_types import output_file
 
 
 def split_names(text: str) -> list:
@@ -51,7 +51,8 @@ def split_option(text: str) -> str:
     return text
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='Evaluate a referring segmentor (oIoU, mIoU, Pr@X)')
     parser.add_argument('config', help='test config file path')
@@ -84,6 +85,11 @@ def parse_args(argv=None):
         help='half-precision inference: autocast in the test loop (fp16 on '
         'a GPU, bf16 on a CPU)')
     add_runner_args(parser)
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parse_runner_args(parser, argv)
     if args.score_size < 1:
         parser.error(f'--score-size must be at least 1, got {args.score_size}')
@@ -236,7 +242,7 @@ def _per_split(args, split: str):
 
 def check_split_outputs(args, splits) -> None:
     """Each split's ``--out`` file (:func:`_per_split`: ``o.<split>.json``)
-    can be written (:func:`asda.engine.cli.output_file`), checked before the
+    can be written (:func:`asda.utils.arg_types.output_file`), checked before the
     first evaluation.
 
     Raises:

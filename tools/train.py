@@ -24,7 +24,8 @@ from asda.engine import (
 )
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description='Train a referring segmentor')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
@@ -37,7 +38,11 @@ def parse_args(argv=None):
         help='mixed precision: fp16 AmpOptimWrapper on a GPU, bf16 autocast '
         'on a CPU')
     add_runner_args(parser)
-    return parse_runner_args(parser, argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return parse_runner_args(build_parser(), argv)
 
 
 def build_cfg(args) -> Config:

@@ -1,6 +1,6 @@
 """Compatibility layer for the pinned stack, applied on ``import asda``.
 
-Two known incompatibilities are absorbed here (see ``docs/design.md``,
+Three points of the pinned stack are absorbed here (see ``docs/design.md``,
 "Stack and its compatibility layer"):
 
 1. mmsegmentation 1.2.2 imports ``point_sample`` and ``sigmoid_focal_loss``
@@ -17,12 +17,18 @@ Two known incompatibilities are absorbed here (see ``docs/design.md``,
    ``--resume`` fails. :func:`allow_mmengine_checkpoint_types` allow-lists
    exactly those types with ``torch.serialization.add_safe_globals``;
    ``weights_only`` itself is never switched off.
+3. Without compiled ops, mmcv warns as mmseg loads its models that
+   ``MultiScaleDeformableAttention`` is missing, a warning the user of
+   mmcv-lite cannot act on; :func:`quiet_mmcv_lite_warning` filters that one
+   message.
 """
 import importlib
 import inspect
 import pickle
+import re
 import sys
 import types
+import warnings
 from typing import List, Optional
 
 import numpy as np
@@ -32,7 +38,8 @@ import torch.nn.functional as F
 __all__ = [
     'point_sample', 'sigmoid_focal_loss', 'compiled_mmcv_ops_available',
     'apply_mmcv_ops_fallback', 'mmengine_checkpoint_safe_globals',
-    'allow_mmengine_checkpoint_types', 'apply'
+    'allow_mmengine_checkpoint_types', 'MMCV_LITE_WARNING', 'quiet_mmcv_lite_warning',
+    'apply'
 ]
 
 
@@ -232,7 +239,31 @@ def allow_mmengine_checkpoint_types() -> None:
         add(mmengine_checkpoint_safe_globals())
 
 
+#: The start of the warning mmcv's transformer bricks give, as mmseg loads
+#: its models, when mmcv has no compiled ops (mmcv-lite).
+MMCV_LITE_WARNING = 'Fail to import ``MultiScaleDeformableAttention``'
+
+
+def quiet_mmcv_lite_warning() -> None:
+    """Filter :data:`MMCV_LITE_WARNING`, once the compiled ops are known to
+    be missing (called by :func:`apply`, before mmseg is imported).
+
+    Why: ``import mmseg.models`` imports ``mmcv.cnn.bricks.transformer``,
+    which, without compiled ops, warns that ``MultiScaleDeformableAttention``
+    is missing and that full mmcv should be installed "if you need this
+    module". Every tool would print it at start. Neither asda nor the mmseg
+    parts it uses need that op, and mmcv-lite is the pinned stack on purpose
+    (``docs/design.md``, Stack), so the user cannot act on it. The filter
+    matches that one message: a model that does need the op still fails
+    with mmcv's ``ModuleNotFoundError`` where it is built.
+    """
+    warnings.filterwarnings('ignore', message=re.escape(MMCV_LITE_WARNING),
+                            category=UserWarning)
+
+
 def apply() -> None:
     """Apply every compatibility fix (called by ``import asda``)."""
+    if not compiled_mmcv_ops_available():
+        quiet_mmcv_lite_warning()
     apply_mmcv_ops_fallback()
     allow_mmengine_checkpoint_types()

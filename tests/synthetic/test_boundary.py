@@ -1,46 +1,16 @@
 """The synthetic world is no part of the plugin: no module of ``asda``
 outside ``asda.synthetic`` imports it (read from the sources, lazy imports
 inside functions included), and ``import asda`` leaves it out."""
-import ast
 import os
 import os.path as osp
 import subprocess
 import sys
 
-from asda_test_utils import ROOT, child_env
+from asda_test_utils import PACKAGE, ROOT, child_env, imported_modules
 
-PACKAGE = osp.join(ROOT, 'projects', 'asda')
 # The plugin's parts the rule names; every other part of asda but synthetic/
 # is checked too.
 PLUGIN = ('models', 'datasets', 'evaluation', 'engine', 'apis')
-
-
-def _module_name(path: str, package: str) -> str:
-    rel = osp.relpath(path, osp.dirname(package))[:-len('.py')].split(os.sep)
-    return '.'.join(rel[:-1] if rel[-1] == '__init__' else rel)
-
-
-def imported_modules(path: str, package: str = PACKAGE):
-    """The absolute names of the modules ``path`` (a file of the package
-    folder ``package``) imports, relative imports resolved, with their line
-    numbers."""
-    with open(path, encoding='utf-8') as f:
-        tree = ast.parse(f.read(), path)
-    name = _module_name(path, package)
-    package = name if path.endswith('__init__.py') else name.rpartition('.')[0]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name, node.lineno
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ''
-            if node.level:
-                parts = package.split('.')
-                parent = '.'.join(parts[:len(parts) - node.level + 1])
-                base = f'{parent}.{base}' if base else parent
-            yield base, node.lineno
-            for alias in node.names:  # ``from asda import synthetic``
-                yield f'{base}.{alias.name}', node.lineno
 
 
 def plugin_sources():

@@ -6,9 +6,10 @@ import os.path as osp
 import pathlib
 import pickle
 import shutil
+import sys
 
 import pytest
-from asda_test_utils import load_tool
+from asda_test_utils import Terminal, load_tool
 
 from asda.datasets.refs_io import RefsEncodingWarning
 
@@ -56,7 +57,9 @@ def test_generator_writes_counts_manifest(tool_dataset):
     assert set(counts) == {'unc', 'umd', 'google'}
 
 
-def test_passes_on_synthetic_data(tool, tool_dataset, capsys):
+def test_passes_on_synthetic_data(tool, tool_dataset, capsys, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, 'stderr', terminal)
     assert tool.main(['--data-root', tool_dataset] + SYNTHETIC) == 0
     captured = capsys.readouterr()
     out = captured.out
@@ -69,7 +72,11 @@ def test_passes_on_synthetic_data(tool, tool_dataset, capsys):
     val_row = next(r for r in rows if r.startswith('refcoco (unc)') and '| val ' in r)
     assert f'{val["refs"]} / {val["refs"]}' in val_row
     assert f'{val["expressions"]} / {val["expressions"]}' in val_row
-    assert 'checking images: ' in captured.err  # progress
+    # progress on a terminal: the refer files, then the images
+    progress = terminal.getvalue()
+    assert 'reading the refer files\n' in progress and '3/3' in progress
+    images = len(os.listdir(osp.join(tool_dataset, 'images')))
+    assert f'checking {images} images\n' in progress and f'{images}/{images}' in progress
 
 
 def _missing_image(root):

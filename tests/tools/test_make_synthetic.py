@@ -1,8 +1,10 @@
 """tools/dataset_converters/make_synthetic_refcoco.py and
 make_synthetic_grefcoco.py: the command lines of the synthetic generators
 (asda.synthetic.refer, asda.synthetic.gres)."""
+import sys
+
 import pytest
-from asda_test_utils import load_tool
+from asda_test_utils import Terminal, load_tool
 
 pytestmark = pytest.mark.filterwarnings(
     'ignore:__array__ implementation:DeprecationWarning')
@@ -14,7 +16,9 @@ pytestmark = pytest.mark.filterwarnings(
     ('make_synthetic_grefcoco', lambda s: s['splits'], 'grefcoco/grefs(unc).json',
      'no-target'),
 ])
-def test_cli(tool, splits_of, written, printed, tmp_path, capsys):
+def test_cli(tool, splits_of, written, printed, tmp_path, capsys, monkeypatch):
+    terminal = Terminal()  # a progress bar on a terminal: one step per image
+    monkeypatch.setattr(sys, 'stderr', terminal)
     cli = load_tool(f'tools/dataset_converters/{tool}.py', tool)
     summary = cli.main(['--out-dir', str(tmp_path), '--num-train', '3',
                         '--num-val', '1', '--num-testA', '1', '--num-testB',
@@ -23,3 +27,6 @@ def test_cli(tool, splits_of, written, printed, tmp_path, capsys):
     assert splits_of(summary)['train']['images'] == 3
     assert (tmp_path / written).is_file()
     assert printed in capsys.readouterr().out
+    progress = terminal.getvalue()
+    assert progress.startswith(f'writing 6 images to {tmp_path}\n')
+    assert '6/6' in progress and progress.endswith('\n')

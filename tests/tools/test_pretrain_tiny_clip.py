@@ -2,9 +2,10 @@
 demo's tiny CLIP at a small input size, a few steps."""
 import json
 import os.path as osp
+import sys
 
 import pytest
-from asda_test_utils import load_tool
+from asda_test_utils import Terminal, load_tool
 
 from asda.synthetic.clip_pretrain import build_pretrain_clip, compare_runs
 from asda.synthetic.refer import GENERATOR_VERSION
@@ -71,7 +72,9 @@ def test_checkpoint_is_a_plain_open_clip_state_dict(small_config, pretrained):
     assert set(state) == set(model.state_dict())
 
 
-def test_shape_probe_tool(small_config, pretrained, tmp_path, capsys):
+def test_shape_probe_tool(small_config, pretrained, tmp_path, capsys, monkeypatch):
+    terminal = Terminal()  # progress: the features, then one fit per layer
+    monkeypatch.setattr(sys, 'stderr', terminal)
     probe = load_tool('tools/analysis_tools/shape_probe.py', 'asda_shape_probe')
     out = tmp_path / 'probe.json'
     result = probe.main([small_config, '--pretrained', pretrained[0],
@@ -83,6 +86,9 @@ def test_shape_probe_tool(small_config, pretrained, tmp_path, capsys):
     assert all(0 <= r['accuracy'] <= 100 for r in result.values())
     text = capsys.readouterr().out
     assert 'chance 20%' in text and '| 6 | top |' in text
+    progress = terminal.getvalue()
+    assert 'object features of 20 scenes\n' in progress
+    assert 'fitting the probe at 5 layers\n' in progress and '5/5' in progress
     saved = json.loads(out.read_text())
     assert saved['pretrained'] == pretrained[0]
     assert saved['layers']['4']['accuracy'] == result[4]['accuracy']

@@ -1,10 +1,13 @@
 """tools/deployment/pytorch2onnx.py: exported at batch 1, matches PyTorch at
 batch sizes 1, 2 and 3 within float32 rounding of the logits' magnitude."""
+import sys
+
 import onnx
 import onnxruntime as ort
 import pytest
 import torch
 from asda_test_utils import (
+    Terminal,
     assert_close_to_rounding,
     load_tool,
     save_random_checkpoint,
@@ -20,19 +23,26 @@ def exported(tool_dataset, tmp_path_factory):
     model = save_random_checkpoint(ckpt, cfg, seed=3)
     tool = load_tool('tools/deployment/pytorch2onnx.py', 'asda_pytorch2onnx')
     out = work / 'model.onnx'
-    diffs = tool.main([cfg, str(ckpt), '--out', str(out), '--shape', '224',
-                       '224'])
-    return model, str(out), diffs
+    terminal, stderr = Terminal(), sys.stderr  # the check's progress bar
+    sys.stderr = terminal
+    try:
+        diffs = tool.main([cfg, str(ckpt), '--out', str(out), '--shape', '224',
+                           '224'])
+    finally:
+        sys.stderr = stderr
+    return model, str(out), diffs, terminal.getvalue()
 
 
 def test_tool_verifies_batches(exported, capsys):
-    _, _, diffs = exported
+    _, _, diffs, progress = exported
     assert sorted(diffs) == [1, 2, 3]
     assert max(diffs.values()) <= 1e-4
+    assert progress.startswith('onnxruntime vs PyTorch at batch sizes 1, 2, 3\n')
+    assert '3/3' in progress
 
 
 def test_onnx_matches_pytorch_at_batches_1_2_3(exported):
-    model, path, _ = exported
+    model, path, *_ = exported
     onnx_model = onnx.load(path)
     onnx.checker.check_model(onnx_model)
     meta = {p.key: p.value for p in onnx_model.metadata_props}

@@ -1,14 +1,17 @@
 """tools/analysis_tools/text_only_control.py: the text-only no-target
 control (asda.synthetic.probes) on a gRefCOCO folder."""
 import json
+import sys
 
 import pytest
-from asda_test_utils import giveaway_grefs, load_tool
+from asda_test_utils import Terminal, giveaway_grefs, load_tool
 
 from asda.synthetic.gres import GREFS_FILE
 
 
-def test_cli(tmp_path, capsys):
+def test_cli(tmp_path, capsys, monkeypatch):
+    terminal = Terminal()  # progress: one step per evaluation of the loss
+    monkeypatch.setattr(sys, 'stderr', terminal)
     root = tmp_path / 'data'
     (root / 'grefcoco').mkdir(parents=True)
     (root / GREFS_FILE).write_text(json.dumps(giveaway_grefs('train') +
@@ -20,6 +23,9 @@ def test_cli(tmp_path, capsys):
     assert json.loads(out.read_text())['balanced_accuracy'] == \
         result['balanced_accuracy'] == pytest.approx(100.0)
     assert 'balanced accuracy 100.0%' in capsys.readouterr().out
+    progress = terminal.getvalue()
+    assert progress.startswith('fitting the bag-of-words classifier\n')
+    assert '/250' in progress and progress.endswith('\n')
 
 
 def _no_target_string(grefs):

@@ -78,10 +78,12 @@ EXPRESSIONS = (
 )
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config file')
-    parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
+    parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'),
+                        help='where both models run (default cpu)')
     parser.add_argument('--batch-size', type=int, nargs='+', default=[1],
                         help='one or more batch sizes')
     parser.add_argument('--amp', action='store_true',
@@ -108,7 +110,8 @@ def parse_args(argv=None):
     parser.add_argument('--no-memory', action='store_true',
                         help='skip the peak memory measurements')
     parser.add_argument('--out', default=None, help='JSON file to write')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the random weights and inputs')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
     parser.add_argument('--train-variants', nargs='+', type=train_variant, default=None,
@@ -117,7 +120,11 @@ def parse_args(argv=None):
                         'in each of these settings, alternately in one run, against '
                         'the first: fp32 or bf16 (autocast), +compile (torch.compile), '
                         '@N (N torch threads); e.g. fp32 bf16 fp32+compile fp32@1')
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def train_variant(text: str) -> dict:

@@ -21,21 +21,29 @@ ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 DEFAULT_CONFIG = osp.join(ROOT, 'configs/asda/_base_/datasets/refcoco.py')
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=DEFAULT_CONFIG,
                         help='config whose train_dataloader.dataset is used')
     parser.add_argument('--data-root', default=None,
                         help='synthetic dataset (refer format); generated '
                         'into a temporary folder if missing')
-    parser.add_argument('--num-samples', type=int, default=1000)
-    parser.add_argument('--warmup', type=int, default=20)
+    parser.add_argument('--num-samples', type=int, default=1000,
+                        help='samples timed (default 1000)')
+    parser.add_argument('--warmup', type=int, default=20,
+                        help='samples loaded before timing (default 20)')
     parser.add_argument('--num-images', type=int, default=110,
                         help='images to generate when generating')
     parser.add_argument('--img-scale', type=int, nargs=2, default=None,
                         help='override the config\'s Resize scale')
-    parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args(argv)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the generated dataset')
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def benchmark(cfg: Config, data_root: str, num_samples: int, warmup: int,

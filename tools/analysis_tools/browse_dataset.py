@@ -26,10 +26,12 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, VISUALIZERS
 
 from asda.engine import apply_data_args, read_config
-from asda.engine.cli import merge_cfg_options, seed
+from asda.engine.cli import merge_cfg_options
+from asda.utils.arg_types import seed
 
 
-def parse_args(argv: Optional[Sequence[str]] = None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='Draw dataset samples as the model receives them')
     parser.add_argument('config', help='config file path')
@@ -53,6 +55,11 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value (xxx=yyy format)')
+    return parser
+
+
+def parse_args(argv: Optional[Sequence[str]] = None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.num < 1:
         parser.error(f'--num must be at least 1, got {args.num}')

@@ -18,7 +18,8 @@ PARTS = (('backbone', 'backbone (CLIP image + text)'), ('neck', 'neck (AFSF)'),
          ('decode_head', 'head (WGDA)'))
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config file')
     parser.add_argument('--shape', type=int, nargs='+', default=None,
@@ -30,7 +31,11 @@ def parse_args(argv=None):
                         help='override config settings, key=value')
     parser.add_argument('--show-unsupported', action='store_true',
                         help='list the ops the counter skipped')
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None):

@@ -24,12 +24,13 @@ from mmengine.registry import init_default_scope
 
 from asda.apis import RISInferencer
 from asda.engine import add_data_args, apply_data_args
-from asda.engine.cli import positive_int
+from asda.utils.arg_types import positive_int
 
 GROUPS = ('low', 'mid')
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='Histogram of the layers AFS selects over a split')
     parser.add_argument('config', help='config file')
@@ -42,12 +43,17 @@ def parse_args(argv=None):
                         help='expressions per forward pass')
     parser.add_argument('--max-samples', type=positive_int,
                         help='only the first N expressions')
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', default='cpu',
+                        help='where the model runs, e.g. cpu, cuda:0 (default cpu)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value')
     add_data_args(parser)
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def build_dataset(cfg: Config, split=None, args=None):

@@ -15,25 +15,34 @@ import argparse
 import json
 import os.path as osp
 
-from asda.engine.cli import positive_int, read_config
+from asda.engine.cli import read_config
 from asda.synthetic.probes import SHAPE_CHANCE, run_probe
+from asda.utils.arg_types import positive_int
 from asda.utils.atomic import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', nargs='?', default=osp.join(
-        ROOT, 'configs/asda/asda_tiny_synthetic.py'))
+        ROOT, 'configs/asda/asda_tiny_synthetic.py'),
+        help='config whose model.backbone is probed (default: the demo config)')
     parser.add_argument('--pretrained', help='CLIP checkpoint (open_clip / '
                         'OpenAI state dict); default: the config\'s')
     parser.add_argument('--seed', type=int, default=12345,
                         help='seed of the probe\'s scenes')
-    parser.add_argument('--train-scenes', type=positive_int, default=300)
-    parser.add_argument('--test-scenes', type=positive_int, default=150)
+    parser.add_argument('--train-scenes', type=positive_int, default=300,
+                        help='scenes whose objects train the probe (default 300)')
+    parser.add_argument('--test-scenes', type=positive_int, default=150,
+                        help='scenes whose objects test it (default 150)')
     parser.add_argument('--out', help='write the figures here (JSON)')
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def format_table(result: dict) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 
 from asda.datasets import load_refs
 from asda.datasets.grefcoco import gref_target_ids
-from asda.engine.cli import output_file
+from asda.utils.arg_types import output_file
 from asda.utils.atomic import atomic_write
 
 #: The percentiles reported.
@@ -62,12 +62,18 @@ def summarize(shares: Dict[str, dict]) -> Dict[str, dict]:
         for split, v in sorted(shares.items())}
 
 
-def main(argv=None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('refs', help='refs(unc).p or grefs(unc).json')
     parser.add_argument('instances', help='the COCO instances.json')
     parser.add_argument('--out', type=output_file, default=None,
                         help='also write the summary as JSON')
+    return parser
+
+
+def main(argv=None) -> dict:
+    parser = build_parser()
     args = parser.parse_args(argv)
     for path in (args.refs, args.instances):
         if not osp.isfile(path):

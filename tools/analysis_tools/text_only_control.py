@@ -18,19 +18,27 @@ from typing import Optional, Sequence
 from asda.datasets import load_refs
 from asda.synthetic.probes import text_only_control_on_grefs
 
-__all__ = ['main', 'parse_args']
+__all__ = ['build_parser', 'main', 'parse_args']
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--data-root', default='data/synthetic_gres',
+                        help='the gRefCOCO folder (default data/synthetic_gres)')
+    parser.add_argument('--split-file', default='grefcoco/grefs(unc).json',
+                        help='grefs file, relative to --data-root')
+    parser.add_argument('--train-split', default='train',
+                        help='split the classifier is trained on (default train)')
+    parser.add_argument('--eval-split', default='val',
+                        help='split it is scored on (default val)')
+    parser.add_argument('--out', default=None,
+                        help='write the result to this JSON file')
+    return parser
 
 
 def parse_args(argv: Optional[Sequence[str]] = None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--data-root', default='data/synthetic_gres')
-    parser.add_argument('--split-file', default='grefcoco/grefs(unc).json',
-                        help='grefs file, relative to --data-root')
-    parser.add_argument('--train-split', default='train')
-    parser.add_argument('--eval-split', default='val')
-    parser.add_argument('--out', default=None,
-                        help='write the result to this JSON file')
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:

@@ -49,7 +49,8 @@ def dataset_arg(text: str):
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def parse_args(argv: Optional[Sequence[str]] = None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='Check a RefCOCO-family data folder: files, counts per '
         'split against the published ones, every image')
@@ -75,7 +76,11 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     parser.add_argument('--skip-invalid-polygons', action='store_true',
                         help='accept polygon parts with fewer than 3 points, which '
                         'the datasets\' skip_invalid_polygons drops')
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: Optional[Sequence[str]] = None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -25,14 +25,19 @@ from asda.datasets.converters import coco_builder
 from asda.datasets.converters.cli import add_output_args, run
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='COCO instances + expressions (JSON Lines or CSV) -> refer format')
     parser.add_argument('instances', help='COCO instances JSON (polygons or RLE)')
     parser.add_argument('expressions', help='expression rows (JSON Lines, or CSV)')
     parser.add_argument('image_dir', help='folder of the COCO images (by file_name)')
     add_output_args(parser)
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> int:

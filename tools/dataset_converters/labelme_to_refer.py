@@ -28,7 +28,8 @@ from asda.datasets.converters.cli import add_output_args, run
 from asda.datasets.converters.labelme import EXPRESSION_FIELDS
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description='labelme JSON files -> refer format')
     parser.add_argument('labelme_dir', help='folder of labelme *.json files and images')
     add_output_args(parser)
@@ -36,7 +37,11 @@ def parse_args(argv=None):
                         default='description',
                         help="where a shape's expressions are: the lines of its "
                         'description (default; its label is the category) or its label')
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> int:

@@ -18,17 +18,22 @@ from typing import Optional, Sequence
 from asda.synthetic.gres import make_synthetic_grefcoco
 from asda.synthetic.writing import add_generator_arguments, generator_kwargs
 
-__all__ = ['main', 'parse_args']
+__all__ = ['build_parser', 'main', 'parse_args']
 
 
-def parse_args(argv: Optional[Sequence[str]] = None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_generator_arguments(parser, 'data/synthetic_gres')
     parser.add_argument('--multi-share', type=float, default=0.25,
                         help='share of multi-target expressions per split')
     parser.add_argument('--no-target-share', type=float, default=0.22,
                         help='share of no-target expressions per split')
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: Optional[Sequence[str]] = None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:

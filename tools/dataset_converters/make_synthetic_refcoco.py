@@ -14,13 +14,18 @@ from typing import Optional, Sequence
 from asda.synthetic.refer import make_synthetic_refcoco
 from asda.synthetic.writing import add_generator_arguments, generator_kwargs
 
-__all__ = ['main', 'parse_args']
+__all__ = ['build_parser', 'main', 'parse_args']
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    add_generator_arguments(parser, 'data/synthetic')
+    return parser
 
 
 def parse_args(argv: Optional[Sequence[str]] = None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    add_generator_arguments(parser, 'data/synthetic')
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:

@@ -42,7 +42,8 @@ import torch
 from mmengine.config import DictAction
 
 from asda.apis import init_model
-from asda.engine.cli import output_file, positive_int
+from asda.utils.arg_types import output_file, positive_int
+from asda.utils.progress import track
 from asda.utils.tracing import TokensForward
 
 SAMPLE_EXPRESSIONS = (
@@ -50,7 +51,8 @@ SAMPLE_EXPRESSIONS = (
     'the smallest yellow shape at the bottom right', 'man in white shirt')
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='Export a referring segmentor to ONNX')
     parser.add_argument('config', help='config file')
@@ -74,7 +76,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value')
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def default_shape(model) -> Tuple[int, int]:
@@ -157,7 +163,8 @@ def verify(model, onnx_file: str, shape: Sequence[int],
     session = ort.InferenceSession(
         onnx_file, providers=['CPUExecutionProvider'])
     diffs = {}
-    for batch in batches:
+    for batch in track(batches, f'onnxruntime vs PyTorch at batch sizes '
+                       f'{", ".join(map(str, batches))}'):
         img, tokens = sample_inputs(model, batch, shape)
         with torch.no_grad():
             expected = model.forward_tokens(img, tokens).cpu().numpy()

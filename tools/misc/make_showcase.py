@@ -19,15 +19,16 @@ import os.path as osp
 import cv2
 import numpy as np
 
-from asda.engine.cli import image_file
 from asda.synthetic.demo import contrasting_colour
 from asda.synthetic.showcase import SHOWCASE, showcase_image, showcase_masks
+from asda.utils.arg_types import image_file
 from asda.utils.atomic import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', nargs='?', help="model config (default: the "
                         "committed demo model's)")
@@ -37,6 +38,11 @@ def parse_args(argv=None):
                         help='folder of the scenes (PNG)')
     parser.add_argument('--picture', type=image_file,
                         help="write the model's picks on every scene to this image")
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if (args.config is None) != (args.checkpoint is None):
         parser.error('give both CONFIG and CHECKPOINT, or neither (the demo model)')

@@ -8,14 +8,19 @@ from mmengine.config import Config, DictAction
 from asda.engine.cli import merge_cfg_options, read_config
 
 
-def parse_args(argv: Optional[Sequence[str]] = None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='Print the full config (bases merged, overrides applied)')
     parser.add_argument('config', help='config file path')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value (xxx=yyy format)')
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: Optional[Sequence[str]] = None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Config:

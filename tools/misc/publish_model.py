@@ -129,7 +129,8 @@ def _check_written(path: str, sha256: str) -> None:
                 f'{path} does not hold the bytes written (sha256 differs)')
 
 
-def parse_args(argv: Optional[Sequence[str]] = None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(
         description='Strip a checkpoint for release (weights + meta) and add '
         'the first 8 hex digits of its sha256 to the file name')
@@ -143,6 +144,11 @@ def parse_args(argv: Optional[Sequence[str]] = None):
                         'name, sha256 and size')
     parser.add_argument('--config', help='the config of the checkpoint (with '
                         '--provenance)')
+    return parser
+
+
+def parse_args(argv: Optional[Sequence[str]] = None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if (args.provenance is None) != (args.config is None):
         parser.error('--provenance and --config go together')

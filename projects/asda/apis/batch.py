@@ -31,9 +31,10 @@ import numpy as np
 from ..datasets.converters.rows import ConversionError, read_rows, row_ids, row_image, row_text
 from ..datasets.mask_utils import encode_mask
 from ..datasets.refs_io import describe_problems
-from ..datasets.text import check_text
-from ..engine.cli import IMAGE_EXTENSIONS
+from ..utils.arg_types import IMAGE_EXTENSIONS
 from ..utils.atomic import atomic_write
+from ..utils.progress import progress_bar
+from ..utils.text import check_text
 
 __all__ = ['BatchRow', 'folder_rows', 'file_rows', 'run_batch', 'RESULTS_FILE']
 
@@ -59,7 +60,7 @@ class BatchRow(NamedTuple):
 
 def folder_rows(folder: str, expressions: Sequence[str]) -> List[BatchRow]:
     """Every image of ``folder`` (by name; the extensions of
-    :data:`asda.engine.cli.IMAGE_EXTENSIONS`) with each expression."""
+    :data:`asda.utils.arg_types.IMAGE_EXTENSIONS`) with each expression."""
     if not osp.isdir(folder):
         raise FileNotFoundError(f'folder not found: {folder}')
     if not expressions:
@@ -171,7 +172,8 @@ def run_batch(inferencer: Callable, rows: List[BatchRow], out_dir: str, meta: di
             ``checkpoint``): stored, and an earlier run's must match.
         save_every (int): Rows between two writes of ``results.json`` (at
             least; it is written when an image's rows are done).
-        progress (bool): Show mmengine's progress bar.
+        progress (bool): Show a progress bar on a terminal
+            (:mod:`asda.utils.progress`).
 
     Returns:
         dict: ``results_file``, ``done`` (rows run now), ``skipped`` (rows
@@ -189,10 +191,8 @@ def run_batch(inferencer: Callable, rows: List[BatchRow], out_dir: str, meta: di
         atomic_write(results_file, json.dumps(
             dict(meta, rows=[entries[k] for k in sorted(entries)])))
 
-    bar = None
-    if progress and todo:
-        from mmengine.utils import ProgressBar
-        bar = ProgressBar(len(todo))
+    bar = progress_bar(len(todo), f'segmenting {len(todo)} rows') \
+        if progress and todo else None
     unsaved = 0
     for group in _groups(todo):
         results = inferencer(group[0].path, [r.expression for r in group])
@@ -210,6 +210,6 @@ def run_batch(inferencer: Callable, rows: List[BatchRow], out_dir: str, meta: di
             unsaved = 0
     save()
     if bar is not None:
-        print()
+        bar.close()
     return dict(results_file=results_file, done=len(todo), skipped=skipped,
                 rows=[entries[k] for k in sorted(entries)])

@@ -48,11 +48,11 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 
-from ..datasets.text import check_text
 from ..engine.checkpoint import load_model_checkpoint
 from ..engine.cli import merge_cfg_options, read_config
 from ..models.backbones.tokenizer import Encoding
 from ..utils.boxes import largest_component_box, mask_components
+from ..utils.text import check_text
 from .demo_model import demo_model
 from .image_io import DEFAULT_MAX_PIXELS, ImageInput, load_image
 
@@ -135,7 +135,7 @@ def init_model(config: Union[str, os.PathLike, Config],
 
 def check_expressions(expressions: Any) -> List[str]:
     """Expressions -> a list of non-empty strings, or a clear error (each
-    one checked by :func:`asda.models.backbones.tokenizer.check_text`)."""
+    one checked by :func:`asda.utils.text.check_text`)."""
     if isinstance(expressions, str):
         expressions = [expressions]
     elif isinstance(expressions, (list, tuple)):

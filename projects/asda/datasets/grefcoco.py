@@ -1,36 +1,12 @@
 """gRefCOCO (generalized referring expressions: several targets or none)."""
-from typing import Any, List
+from typing import List
 
-import numpy as np
 from mmseg.registry import DATASETS
 
 from .refcoco import RefCOCODataset
 from .refs_io import Instances
 
-__all__ = ['GRefCOCODataset', 'gref_target_ids', 'no_target_label']
-
-
-def no_target_label(flag: Any, has_object: bool, where: str = '') -> bool:
-    """Whether a sample's expression has no target: its metainfo
-    ``no_target`` (``flag``; :class:`GRefCOCODataset` sets it), else whether
-    its ground-truth mask is empty (``has_object`` False), as GRES defines
-    it. The one owner of this rule: the no-target loss and
-    :class:`asda.GRESMetric` ask it.
-
-    Raises:
-        ValueError: ``flag`` is not a bool (or 0 / 1), or it says no target
-            while the mask has an object (``where`` names the sample).
-    """
-    if flag is None:
-        return not has_object
-    if hasattr(flag, 'numel') and flag.numel() == 1:  # a tensor
-        flag = flag.item()
-    if not isinstance(flag, (bool, np.bool_)) and flag not in (0, 1):
-        raise ValueError(f'no_target must be a bool, got {flag!r} ({where})')
-    if flag and has_object:
-        raise ValueError(f'no_target is True but the ground-truth mask has an '
-                         f'object ({where})')
-    return bool(flag)
+__all__ = ['GRefCOCODataset', 'gref_target_ids']
 
 #: The ``ann_id`` / ``category_id`` entry that marks a no-target gref.
 NO_TARGET_ID = -1

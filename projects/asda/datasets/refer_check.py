@@ -13,11 +13,12 @@ the same functions, so it passes exactly what the dataset loads); counts
 refs, expressions and images per split and compares them with the expected
 counts; and checks every image the refs use (it exists, is whole and has the
 size ``instances.json`` gives: the pre-flight check of the training and test
-tools, :func:`asda.datasets.check_images`), in
-parallel with progress. :func:`check` prints one table and returns every
-problem. Notes (refs without sentences, which give no sample; pickle strings
-that are not UTF-8, decoded as Latin-1) are printed after the table and are
-no problem, as the datasets load such files with a warning.
+tools, :func:`asda.datasets.check_images`), in parallel, with a progress bar
+on a terminal (:mod:`asda.utils.progress`). :func:`check` prints one table
+and returns every problem. Notes (refs without sentences, which give no
+sample; pickle strings that are not UTF-8, decoded as Latin-1) are printed
+after the table and are no problem, as the datasets load such files with a
+warning.
 
 Expected counts: a ``counts.json`` beside the refs files (written by
 ``make_synthetic_refcoco.py`` and the converters) when there is one,
@@ -26,11 +27,11 @@ source gives is shown as ``-`` and not compared.
 """
 import json
 import os.path as osp
-import sys
 import warnings
 from collections import Counter, defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from ..utils.progress import progress_bar, track
 from .grefcoco import GRefCOCODataset
 from .image_check import check_images
 from .refcoco import RefCOCODataset
@@ -315,7 +316,7 @@ def check(data_root: str, datasets: Sequence[Tuple[str, str]],
     notes: List[str] = []
     sizes: Dict[str, Tuple[int, int]] = {}
     loaded = []
-    for name, split_by in datasets:
+    for name, split_by in track(datasets, 'reading the refer files'):
         result = load_dataset(data_root, img_dir, name, split_by, problems, notes,
                               allow_outside_paths, gres, skip_invalid_polygons, sizes)
         expected = expected_counts(osp.join(data_root, name), name, split_by,
@@ -327,10 +328,15 @@ def check(data_root: str, datasets: Sequence[Tuple[str, str]],
         paths = {p for _, _, result, _ in loaded if result is not None
                  for images in result[1].values() for p in images}
 
+        bar = None
+
         def progress(done, total):
-            end = '\n' if done == total else '\r'
-            print(f'checking images: {done}/{total}', end=end, file=sys.stderr,
-                  flush=True)
+            nonlocal bar
+            if bar is None:
+                bar = progress_bar(total, f'checking {total} images')
+            bar.update(done - bar.done)
+            if done == total:
+                bar.close()
 
         bad = check_images(paths, num_workers=num_workers, progress=progress,
                            sizes=sizes)

@@ -25,7 +25,7 @@ import warnings
 from collections import Counter
 from typing import Any, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
-from .text import check_text
+from ..utils.text import check_text
 
 __all__ = ['RestrictedUnpickler', 'Instances', 'RefsEncodingWarning', 'check_refs',
            'describe_problems',
@@ -185,7 +185,7 @@ def ref_problems(ref: Any, path: str, index: int = 0) -> List[str]:
     A ref is a dict with the keys of :data:`REF_KEYS`; ``ref_id`` and
     ``image_id`` are ints, ``split`` a str, ``sentences`` a list of dicts
     with ``sent_id`` and a ``sent`` the text encoder takes
-    (:func:`asda.models.backbones.tokenizer.check_text`: a non-blank str).
+    (:func:`asda.utils.text.check_text`: a non-blank str).
     An empty ``sentences`` list is no problem: see
     :func:`refs_with_sentences`.
     Refs and grefs share these rules; their targets need the instances

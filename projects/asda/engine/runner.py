@@ -71,7 +71,7 @@ def _unique_experiment_name(kwargs: dict) -> None:
     """Give the runner being made a name of its own (see the module)."""
     number = next(_RUNNERS_MADE)
     if number == 1:
-        return  # mmengine's name, as before
+        return  # the first runner keeps mmengine's name
     name = kwargs.get('experiment_name')
     if name is None:
         cfg = kwargs.get('cfg')

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from mmseg.registry import METRICS
 
-from ..datasets.grefcoco import no_target_label
+from ..utils.labels import no_target_label
 from .ris_metric import RISMetric, sample_ids
 
 __all__ = ['GRESMetric', 'expression_giou', 'predicted_no_target',
@@ -179,7 +179,7 @@ class GRESMetric(RISMetric):
 
 
 def _gt_no_target(gt: torch.Tensor, meta_get: Callable[[str], Any]) -> bool:
-    """The ground truth's no-target flag (:func:`asda.datasets.grefcoco.
+    """The ground truth's no-target flag (:func:`asda.utils.labels.
     no_target_label`: metainfo ``no_target``, else an empty mask)."""
     has_object = bool((gt == 1).any())  # 1: the object, as intersection_union
     return no_target_label(meta_get('no_target'), has_object,

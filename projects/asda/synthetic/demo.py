@@ -70,13 +70,20 @@ GRES_METRIC_KEYS = ('gIoU', 'cIoU', 'N-acc', 'T-acc', 'Pr@0.7', 'Pr@0.9')
 def add_demo_arguments(parser, config: str, work_dir: str, data_root: str) -> None:
     """The options of both demo tools, with their default config, work dir
     and data root: the arguments of :func:`refer_demo` and :func:`gres_demo`."""
-    parser.add_argument('--config', default=config)
-    parser.add_argument('--work-dir', default=work_dir)
-    parser.add_argument('--data-root', default=data_root)
-    parser.add_argument('--splits', nargs='+', default=['val', 'testA', 'testB'])
+    parser.add_argument('--config', default=config,
+                        help=f'the model and recipe to train (default {config})')
+    parser.add_argument('--work-dir', default=work_dir,
+                        help=f'checkpoints, logs, metrics.json and examples.png '
+                        f'(default {work_dir}); an interrupted run resumes here')
+    parser.add_argument('--data-root', default=data_root,
+                        help=f'the synthetic dataset, generated here when missing or '
+                        f'written by another generator version (default {data_root})')
+    parser.add_argument('--splits', nargs='+', default=['val', 'testA', 'testB'],
+                        help='the splits to evaluate (default val testA testB)')
     parser.add_argument('--skip-train', action='store_true',
                         help='evaluate the last checkpoint in the work dir')
-    parser.add_argument('--num-examples', type=int, default=8)
+    parser.add_argument('--num-examples', type=int, default=8,
+                        help='test samples drawn into examples.png (default 8)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in the config, key=value (e.g. '
                         'randomness.seed=1)')
@@ -85,8 +92,7 @@ def add_demo_arguments(parser, config: str, work_dir: str, data_root: str) -> No
 # ------------------------------------------------------------------- data
 def _generator_version(data_root: str, ann_subdir: str) -> Optional[int]:
     """The generator version recorded in a synthetic set's
-    ``instances.json`` (None: missing, or written before versions were
-    recorded)."""
+    ``instances.json`` (None: the file is missing or records no version)."""
     path = osp.join(data_root, ann_subdir, 'instances.json')
     if not osp.exists(path):
         return None
@@ -96,8 +102,8 @@ def _generator_version(data_root: str, ann_subdir: str) -> Optional[int]:
 
 def ensure_refcoco(data_root: str) -> None:
     """Generate the synthetic referring dataset into ``data_root`` if it is
-    missing or was written by another generator version (an older world:
-    see :data:`asda.synthetic.refer.GENERATOR_VERSION`)."""
+    missing or was written by another generator version than
+    :data:`asda.synthetic.refer.GENERATOR_VERSION`."""
     refs_file = osp.join(data_root, 'refcoco', 'refs(unc).p')
     version = _generator_version(data_root, 'refcoco')
     if osp.exists(refs_file) and version == GENERATOR_VERSION:

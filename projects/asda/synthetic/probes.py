@@ -37,6 +37,7 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 
 from asda.datasets.grefcoco import gref_target_ids
+from asda.utils.progress import Progress, progress_bar, track
 
 from .scenes import SHAPES, draw_scene, render_scene
 
@@ -55,7 +56,8 @@ TARGET, NO_TARGET = 0, 1
 def fit_logistic_regression(train_x: torch.Tensor, train_y: torch.Tensor,
                             num_classes: int, weight_decay: float = 1e-3,
                             steps: int = 200,
-                            class_weight: Optional[torch.Tensor] = None
+                            class_weight: Optional[torch.Tensor] = None,
+                            progress: Optional[Progress] = None
                             ) -> Callable[[torch.Tensor], torch.Tensor]:
     """Multinomial logistic regression (L-BFGS, L2 on the weights) on
     standardised features.
@@ -68,6 +70,8 @@ def fit_logistic_regression(train_x: torch.Tensor, train_y: torch.Tensor,
         steps (int): L-BFGS iterations.
         class_weight (Tensor, optional): (K,) weights of the classes in the
             loss (e.g. to balance them); None weighs every sample alike.
+        progress (Progress, optional): One step per evaluation of the loss
+            (L-BFGS's ``max_eval``, ``steps * 5 // 4``, at most).
 
     Returns:
         callable: (M, C) features -> (M,) predicted class indices.
@@ -83,6 +87,8 @@ def fit_logistic_regression(train_x: torch.Tensor, train_y: torch.Tensor,
         loss = F.cross_entropy(linear(xtr), train_y, weight=class_weight) + \
             weight_decay * linear.weight.pow(2).sum()
         loss.backward()
+        if progress is not None:
+            progress.update()
         return loss
 
     with torch.enable_grad():
@@ -132,7 +138,8 @@ def object_features(backbone, scenes: Sequence[dict], img_size: int = 224,
     ph, pw = backbone.patch_size
     feats = {layer: [] for layer in backbone.out_indices}
     labels = []
-    for start in range(0, len(scenes), batch_size):
+    starts = range(0, len(scenes), batch_size)
+    for start in track(starts, f'object features of {len(scenes)} scenes'):
         chunk = scenes[start:start + batch_size]
         rendered = [render_scene(s, img_size) for s in chunk]
         imgs = torch.stack([img for img, _ in rendered])  # (B, 3, H, W)
@@ -179,7 +186,7 @@ def shape_probe(backbone, layers: Sequence[int], seed: int = 12345,
     n_train = sum(len(s['objects']) for s in scenes[:num_train_scenes])
     return {layer: fit_probe(feats[layer][:n_train], labels[:n_train],
                              feats[layer][n_train:], labels[n_train:])
-            for layer in layers}
+            for layer in track(layers, f'fitting the probe at {len(layers)} layers')}
 
 
 def probe_layers(cfg: Config) -> Dict[int, str]:
@@ -344,8 +351,10 @@ def text_only_control(train_texts: Sequence[str], train_labels: Sequence[int],
     counts = torch.bincount(ytr, minlength=2).float()
     weight = counts.sum() / (2 * counts)  # both classes weigh alike
     torch.manual_seed(0)  # the classifier's initial weights
+    bar = progress_bar(steps * 5 // 4, 'fitting the bag-of-words classifier')
     predict = fit_logistic_regression(xtr, ytr, 2, weight_decay, steps,
-                                      class_weight=weight)
+                                      class_weight=weight, progress=bar)
+    bar.close()
     pred = predict(xev)
     recall = {k: 100.0 * (pred[yev == k] == k).float().mean().item()
               for k in (TARGET, NO_TARGET)}

@@ -77,8 +77,7 @@ REGION_MARGIN = 0.12
 #: Circumradius range of the objects, as a fraction of the image's shorter
 #: side, and the most objects in a scene: RefCOCO's scale (its targets are
 #: mostly large). An object is 5-9 patches of 16 across at 224 x 224, so a
-#: patch token sees its shape. (Until generator version 5: 0.09-0.2 and 2-4
-#: objects; the smallest were 2.5 patches across.)
+#: patch token sees its shape.
 RADIUS_RANGE = (0.16, 0.28)
 MAX_OBJECTS = 3
 #: Absolute size words: circumradius below / above these fractions of the

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from ..utils.progress import progress_bar
 from .scenes import CATEGORIES, CATEGORY_IDS, MAX_OBJECTS, paint_scene
 
 __all__ = ['UNC_SPLITS', 'DEFAULT_SPLIT_SIZES', 'resolve_split_sizes',
@@ -156,6 +157,9 @@ class DatasetWriter:
         os.makedirs(self.ann_dir, exist_ok=True)
         self.images: List[dict] = []
         self.annotations: List[dict] = []
+        total = sum(self.split_sizes.values())
+        #: One step per image written (drawn on a terminal only).
+        self.progress = progress_bar(total, f'writing {total} images to {out_dir}')
 
     def add_image(self, objs: List[dict], w: int, h: int) -> tuple:
         """Paint the rasterized objects, write ``synth_<image id>.jpg`` and
@@ -174,12 +178,14 @@ class DatasetWriter:
         anns = annotate_objects(objs, image_id, len(self.annotations) + 1,
                                 self.rng, self.rle_prob)
         self.annotations += anns
+        self.progress.update()
         return image_id, anns
 
     def write_instances(self, description: str, **info) -> str:
         """Write ``instances.json`` (images, annotations, categories and an
         ``info`` of ``description``, the seed and ``info``); returns its
         path."""
+        self.progress.close()
         path = osp.join(self.ann_dir, 'instances.json')
         with open(path, 'w') as f:
             json.dump(dict(images=self.images, annotations=self.annotations,
@@ -194,8 +200,10 @@ def add_generator_arguments(parser, out_dir: str) -> None:
     """The command-line options the synthetic generators share (output,
     seed, split sizes, scenes, expression mix): the one list, for
     ``make_synthetic_refcoco.py`` and ``make_synthetic_grefcoco.py``."""
-    parser.add_argument('--out-dir', default=out_dir)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out-dir', default=out_dir,
+                        help=f'output folder (default {out_dir})')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='random seed: the same seed and options give the same files')
     parser.add_argument('--num-images', type=int, default=None,
                         help='total images, shared 8:1:1:1 by train/val/'
                         'testA/testB (overrides --num-train etc.)')
@@ -206,12 +214,21 @@ def add_generator_arguments(parser, out_dir: str) -> None:
                         help='smallest image side')
     parser.add_argument('--max-size', type=int, default=256,
                         help='largest image side')
-    parser.add_argument('--max-objects', type=int, default=MAX_OBJECTS)
-    parser.add_argument('--max-refs-per-image', type=int, default=3)
-    parser.add_argument('--max-sents-per-ref', type=int, default=3)
-    parser.add_argument('--lr-prob', type=float, default=0.5)
-    parser.add_argument('--attr-prob', type=float, default=0.7)
-    parser.add_argument('--rle-prob', type=float, default=0.4)
+    parser.add_argument('--max-objects', type=int, default=MAX_OBJECTS,
+                        help=f'objects per image: 2 to this (default {MAX_OBJECTS})')
+    parser.add_argument('--max-refs-per-image', type=int, default=3,
+                        help='referred objects per image: 2 to this (at most the objects)')
+    parser.add_argument('--max-sents-per-ref', type=int, default=3,
+                        help='expressions per referred object: 1 to this')
+    parser.add_argument('--lr-prob', type=float, default=0.5,
+                        help='chance that an object left / right tells apart gets a '
+                        'left / right expression')
+    parser.add_argument('--attr-prob', type=float, default=0.7,
+                        help='chance that each further expression is colour / shape '
+                        'words only, where they single the object out')
+    parser.add_argument('--rle-prob', type=float, default=0.4,
+                        help='share of annotations stored as compressed RLE (the '
+                        'others as polygons)')
 
 
 def generator_kwargs(args) -> dict:

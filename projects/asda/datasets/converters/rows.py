@@ -14,8 +14,8 @@ import json
 import os.path as osp
 from typing import Any, Dict, List, NamedTuple, Optional
 
+from ...utils.text import check_text
 from ..refs_io import describe_problems, image_path_problem
-from ..text import check_text
 
 __all__ = ['ConversionError', 'Row', 'read_rows', 'row_ids', 'row_image', 'row_text',
            'int_field', 'list_field']
@@ -105,7 +105,7 @@ def read_rows(path: str, required=('image', 'expression')) -> List[Row]:
 
 
 def row_text(row: Row, problems: List[str]) -> Optional[str]:
-    """The row's ``expression`` (:func:`asda.datasets.text.check_text`'s
+    """The row's ``expression`` (:func:`asda.utils.text.check_text`'s
     rule), else None with the problem added."""
     try:
         return check_text(row.fields.get('expression'), f'{row.where}: "expression"')

@@ -7,7 +7,7 @@ from typing import NamedTuple, Sequence, Union
 
 import torch
 
-from ...datasets.text import check_text
+from ...utils.text import check_text
 
 __all__ = ['CLIPTokenizer', 'Encoding', 'TruncationWarning']
 

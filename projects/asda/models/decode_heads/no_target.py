@@ -24,14 +24,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ...datasets.grefcoco import no_target_label
+from ...utils.labels import no_target_label
 
 __all__ = ['NoTargetClassifier', 'gt_no_target']
 
 
 def gt_no_target(sample: Any) -> bool:
     """Whether a data sample's expression has no target
-    (:func:`asda.datasets.grefcoco.no_target_label`: metainfo ``no_target``,
+    (:func:`asda.utils.labels.no_target_label`: metainfo ``no_target``,
     else an empty ground-truth mask)."""
     gt = sample.get('gt_sem_seg')
     has_object = gt is not None and bool((gt.data == 1).any())

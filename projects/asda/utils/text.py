@@ -1,6 +1,6 @@
 """The rule for an expression's text, written once: the datasets' refs
-check, the tokenizer and the inferencer ask it. It lives with the data (the
-lowest layer that needs it) so that the models ask down, not the data up.
+check, the converters, the tokenizer and the inferencer ask it. It sits in
+:mod:`asda.utils`, below the data, the models and the APIs, which all ask it.
 
 An expression must hold a printable word once normalised as the text
 encoder's tokenizer sees it: HTML entities decoded (CLIP's cleaning does it

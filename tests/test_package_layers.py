@@ -1,0 +1,64 @@
+"""Each shared rule lives in a room of its own, below everything that asks
+it: the models and the metrics ask no data module (the text rule and the
+no-target rule live in ``asda.utils``), ``asda.utils`` asks no other part
+of the package, and the demo scripts take their argument types from
+``asda.utils.arg_types``, not from the training engine. Read from the
+sources, lazy imports inside functions included."""
+import os
+import os.path as osp
+
+import pytest
+from asda_test_utils import PACKAGE, ROOT, imported_modules
+
+
+def _sources(*parts):
+    for part in parts:
+        for dirpath, _, filenames in os.walk(osp.join(PACKAGE, part)):
+            yield from (osp.join(dirpath, f) for f in filenames if f.endswith('.py'))
+
+
+def _offenders(paths, forbidden):
+    return [f'{osp.relpath(path, ROOT)}:{line} imports {module}'
+            for path in paths for module, line in imported_modules(path)
+            if any(module == f or module.startswith(f + '.') for f in forbidden)]
+
+
+@pytest.mark.parametrize('part', ['models', 'evaluation'])
+def test_models_and_metrics_import_no_data_module(part):
+    paths = list(_sources(part))
+    assert len(paths) >= 3
+    assert not _offenders(paths, ['asda.datasets']), _offenders(paths, ['asda.datasets'])
+
+
+def test_utils_import_no_other_part_of_the_package():
+    paths = list(_sources('utils'))
+    others = [f'asda.{d}' for d in os.listdir(PACKAGE)
+              if osp.isdir(osp.join(PACKAGE, d)) and d not in ('utils', '__pycache__')]
+    others += ['asda.compat']
+    assert 'asda.models' in others and 'asda.engine' in others
+    offenders = _offenders(paths, others)
+    assert not offenders, offenders
+
+
+def test_demo_scripts_import_nothing_from_the_engine():
+    demo = osp.join(ROOT, 'demo')
+    paths = [osp.join(demo, f) for f in os.listdir(demo) if f.endswith('.py')]
+    assert len(paths) >= 3
+    offenders = _offenders(paths, ['asda.engine'])
+    assert not offenders, offenders
+    used = {m for p in paths for m, _ in imported_modules(p)}
+    assert 'asda.utils.arg_types' in used
+
+
+def test_the_check_finds_an_import_of_a_forbidden_part(tmp_path):
+    package = tmp_path / 'asda'
+    (package / 'models').mkdir(parents=True)
+    path = package / 'models' / 'head.py'
+    path.write_text('from ..datasets.grefcoco import x\n'
+                    'def f():\n'
+                    '    from asda.datasets import text\n'
+                    'from ..utils.labels import y\n')
+    found = [m for p in [str(path)] for m, _ in imported_modules(p, str(package))
+             if m == 'asda.datasets' or m.startswith('asda.datasets.')]
+    assert found == ['asda.datasets.grefcoco', 'asda.datasets.grefcoco.x',
+                     'asda.datasets', 'asda.datasets.text']
