@@ -269,3 +269,11 @@ def test_heading_anchors_follow_github():
                                      'generalized-ris-grefcoco-gresmetric', 'title-1'}
     assert broken_anchors('docs/x.md', '[a](#title) [b](design.md#no-such-section)') == \
         ['design.md#no-such-section']
+
+
+def test_one_layout_listing():
+    """The repository's layout is listed once, in docs/design.md: no other
+    page has a Layout section to drift from it."""
+    others = [doc for doc in DOCS if doc not in LAYOUT_DOCS and
+              '\n## Layout\n' in open(osp.join(ROOT, doc), encoding='utf-8').read()]
+    assert LAYOUT_DOCS == ('docs/design.md',) and not others, others

@@ -40,7 +40,7 @@ from typing import Optional
 import torch
 
 from asda.engine.cli import read_config
-from asda.synthetic.captions import CaptionStream
+from asda.synthetic.captions import MIN_BATCH_SIZE, CaptionStream
 from asda.synthetic.clip_pretrain import (
     DEFAULT_WEIGHTS,
     build_dense_terms,
@@ -58,9 +58,6 @@ from asda.utils.atomic import atomic_write
 from asda.utils.provenance import machine_info, portable_paths
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-#: The smallest batch :class:`CaptionStream` takes (its twin groups are
-#: three pairs); checked while the arguments are parsed.
-MIN_BATCH_SIZE = 3
 
 
 def build_parser() -> argparse.ArgumentParser:

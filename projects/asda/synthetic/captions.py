@@ -50,7 +50,7 @@ from .scenes import (
 
 __all__ = ['RELATIONS', 'TWIN_KINDS', 'parse_caption', 'describes', 'scene_captions',
            'draw_twin_group', 'referring_expressions', 'object_phrase', 'PHRASES',
-           'CaptionStream']
+           'MIN_BATCH_SIZE', 'CaptionStream']
 
 #: The relations captions name: the position ones of
 #: :data:`asda.synthetic.scenes.PAIR_RELATIONS`.
@@ -325,6 +325,9 @@ def object_phrase(obj: dict) -> str:
     return f'{obj["colour"]} {obj["shape"]}'
 
 
+#: The fewest pairs a batch may hold (ClipLoss needs negatives).
+MIN_BATCH_SIZE = 3
+
 #: Every :func:`object_phrase` of the world (colour-major).
 PHRASES = tuple(f'{c} {s}' for c in COLOURS for s in SHAPES)
 
@@ -350,8 +353,8 @@ class CaptionStream(torch.utils.data.Dataset):
 
     def __init__(self, seed: int, batch_size: int, twin_share: float = 0.5,
                  img_size: int = 224, expressions_per_image: int = 2):
-        if batch_size < 3:
-            raise ValueError(f'batch_size must be >= 3, got {batch_size}')
+        if batch_size < MIN_BATCH_SIZE:
+            raise ValueError(f'batch_size must be >= {MIN_BATCH_SIZE}, got {batch_size}')
         if not 0 <= twin_share <= 1:
             raise ValueError(f'twin_share must be in [0, 1], got {twin_share}')
         self.seed = seed
