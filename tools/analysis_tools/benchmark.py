@@ -54,7 +54,6 @@ import os
 
 os.environ.setdefault('KINETO_LOG_LEVEL', '5')  # quiet torch.profiler
 import os.path as osp
-import platform
 import statistics
 import time
 from contextlib import nullcontext
@@ -65,6 +64,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
+
+from asda.utils.provenance import cpu_name
 
 EXPRESSIONS = (
     'the man in the red shirt on the left',
@@ -389,17 +390,6 @@ def count_flops(segmentor, bare: nn.Module):
 
 
 # -------------------------------------------------------------------- main
-def _cpu_name():
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _stats(times, batch_size):
     median = statistics.median(times)
     return dict(median_ms=1e3 * median, min_ms=1e3 * min(times),
@@ -495,7 +485,7 @@ def run(args):
                          + list(getattr(args, 'argv', None) or [])),
         device=args.device,
         device_name=(torch.cuda.get_device_name(device)
-                     if device.type == 'cuda' else _cpu_name()),
+                     if device.type == 'cuda' else cpu_name()),
         threads=torch.get_num_threads(),
         amp=args.amp, compile=args.compile, channels_last=args.channels_last,
         torch=torch.__version__, open_clip=open_clip.__version__,

@@ -354,17 +354,22 @@ def render(doc: str, text: str) -> str:
     return _BLOCK.sub(fill, text)
 
 
+def _rendered(docs: Sequence[str]):
+    """(doc, its text, the text with its tables made anew) of each of
+    ``docs`` that exists."""
+    for doc in docs:
+        path = osp.join(ROOT, doc)
+        if osp.isfile(path):
+            with open(path, encoding='utf-8') as f:
+                text = f.read()
+            yield doc, text, render(doc, text)
+
+
 def stale_tables(docs: Sequence[str] = DOCS) -> List[str]:
     """``doc: table`` for each generated table that differs from what its
     source gives."""
     stale = []
-    for doc in docs:
-        path = osp.join(ROOT, doc)
-        if not osp.isfile(path):
-            continue
-        with open(path, encoding='utf-8') as f:
-            text = f.read()
-        new = render(doc, text)
+    for doc, text, new in _rendered(docs):
         old_blocks = {m.group(2): m.group(3) for m in _BLOCK.finditer(text)}
         new_blocks = {m.group(2): m.group(3) for m in _BLOCK.finditer(new)}
         stale += [f'{doc}: {name}' for name in old_blocks
@@ -375,15 +380,9 @@ def stale_tables(docs: Sequence[str] = DOCS) -> List[str]:
 def rewrite(docs: Sequence[str] = DOCS) -> List[str]:
     """Rewrite the tables of ``docs``; return the files changed."""
     changed = []
-    for doc in docs:
-        path = osp.join(ROOT, doc)
-        if not osp.isfile(path):
-            continue
-        with open(path, encoding='utf-8') as f:
-            text = f.read()
-        new = render(doc, text)
+    for doc, text, new in _rendered(docs):
         if new != text:
-            atomic_write(path, new.encode('utf-8'))
+            atomic_write(osp.join(ROOT, doc), new.encode('utf-8'))
             changed.append(doc)
     return changed
 
