@@ -255,9 +255,10 @@ def child_env(cpu_only: bool = False, paths: Sequence[str] = (),
     return env
 
 
-def linear_toy_training(shuffle: bool = False) -> dict:
-    """A runner's model and training data for runner-level tests: y = w x + b
-    fitted to 8 points, batch 4 (2 iterations an epoch)."""
+def linear_toy_model():
+    """A runner's model for runner-level tests: y = w x + b (an mmengine
+    ``BaseModel``); its loss is the mean squared error, NaN for a batch with
+    a NaN input."""
     from mmengine.model import BaseModel
 
     class LinearToy(BaseModel):
@@ -272,9 +273,16 @@ def linear_toy_training(shuffle: bool = False) -> dict:
                 return dict(loss=((out - targets)**2).mean())
             return out
 
+    return LinearToy()
+
+
+def linear_toy_training(shuffle: bool = False) -> dict:
+    """A runner's model and training data for runner-level tests: y = w x + b
+    (:func:`linear_toy_model`) fitted to 8 points, batch 4 (2 iterations an
+    epoch)."""
     data = [dict(inputs=torch.tensor([float(i), 1.0]), targets=torch.tensor(float(i)))
             for i in range(8)]
-    return dict(model=LinearToy(), train_dataloader=dict(
+    return dict(model=linear_toy_model(), train_dataloader=dict(
         dataset=data, batch_size=4, sampler=dict(type='DefaultSampler', shuffle=shuffle),
         collate_fn=dict(type='default_collate')))
 
