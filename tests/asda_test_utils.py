@@ -16,7 +16,7 @@ import site
 import struct
 import zipfile
 import zlib
-from typing import Dict, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 import torch
@@ -102,6 +102,16 @@ def imported_modules(path: str, package: str = PACKAGE):
             yield base, node.lineno
             for alias in node.names:  # ``from asda import synthetic``
                 yield f'{base}.{alias.name}', node.lineno
+
+
+def forbidden_imports(paths, forbidden, package: str = PACKAGE, root: str = ROOT) -> List[str]:
+    """``FILE:LINE imports MODULE`` for each import in the files ``paths``
+    (of the package folder ``package``; lazy imports inside functions
+    included, :func:`imported_modules`) of a module named in ``forbidden``
+    or below one; FILE relative to ``root``."""
+    return [f'{osp.relpath(path, root)}:{line} imports {module}'
+            for path in paths for module, line in imported_modules(path, package)
+            if any(module == name or module.startswith(name + '.') for name in forbidden)]
 
 
 class Terminal(io.StringIO):
