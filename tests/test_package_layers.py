@@ -45,17 +45,25 @@ def test_demo_scripts_import_nothing_from_the_engine():
     assert 'asda.utils.arg_types' in used
 
 
-def test_the_check_finds_an_import_of_a_forbidden_part(tmp_path):
+def test_the_check_finds_every_way_of_importing_a_forbidden_part(tmp_path):
+    """The inspection itself (:func:`asda_test_utils.forbidden_imports`,
+    which tests/synthetic/test_boundary.py asks too): relative, absolute,
+    ``from .. import part`` and lazy imports are found, in a module
+    asda.engine.probe of a package folder like asda's; a module whose name
+    only starts alike is not."""
     package = tmp_path / 'asda'
-    (package / 'models').mkdir(parents=True)
-    path = package / 'models' / 'head.py'
-    path.write_text('from ..datasets.grefcoco import x\n'
+    (package / 'engine').mkdir(parents=True)
+    path = package / 'engine' / 'probe.py'
+    path.write_text('from ..synthetic import scenes\n'
+                    'from .. import synthetic\n'
+                    'import asda.synthetic.refer\n'
                     'def f():\n'
-                    '    from asda.datasets import text\n'
+                    '    from asda.datasets.grefcoco import x\n'
                     'from ..utils.labels import y\n'
-                    'import asda.datasets_extra\n')  # a name that only starts alike
-    found = forbidden_imports([str(path)], ['asda.datasets'], str(package), str(tmp_path))
-    probe = osp.join('asda', 'models', 'head.py')
-    assert found == [f'{probe}:1 imports asda.datasets.grefcoco',
-                     f'{probe}:1 imports asda.datasets.grefcoco.x',
-                     f'{probe}:3 imports asda.datasets', f'{probe}:3 imports asda.datasets.text']
+                    'import asda.datasets_extra\n')
+    found = forbidden_imports([str(path)], ['asda.synthetic', 'asda.datasets'], str(package),
+                              str(tmp_path))
+    probe = osp.join('asda', 'engine', 'probe.py')
+    assert found == [f'{probe}:{line} imports asda.{module}' for line, module in [
+        (1, 'synthetic'), (1, 'synthetic.scenes'), (2, 'synthetic'), (3, 'synthetic.refer'),
+        (5, 'datasets.grefcoco'), (5, 'datasets.grefcoco.x')]]

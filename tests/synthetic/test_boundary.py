@@ -1,6 +1,8 @@
 """The synthetic world is no part of the plugin: no module of ``asda``
 outside ``asda.synthetic`` imports it (read from the sources, lazy imports
-inside functions included), and ``import asda`` leaves it out."""
+inside functions included: :func:`asda_test_utils.forbidden_imports`, whose
+own test is in tests/test_package_layers.py), and ``import asda`` leaves it
+out."""
 import os
 import os.path as osp
 import subprocess
@@ -26,24 +28,6 @@ def test_no_plugin_module_imports_the_synthetic_world():
     assert set(PLUGIN) <= parts  # the walk reaches every part the rule names
     offenders = forbidden_imports(sources, ['asda.synthetic'])
     assert not offenders, offenders
-
-
-def test_the_check_sees_relative_absolute_and_lazy_imports(tmp_path):
-    """The inspection itself: each way of importing the synthetic world is
-    found, in a module asda.engine.probe of a package folder like asda's."""
-    package = tmp_path / 'asda'
-    (package / 'engine').mkdir(parents=True)
-    path = package / 'engine' / 'probe.py'
-    path.write_text('from ..synthetic import scenes\n'
-                    'from .. import synthetic\n'
-                    'import asda.synthetic.refer\n'
-                    'def f():\n'
-                    '    from asda.synthetic.gres import FORMS\n'
-                    'from ..datasets import load_refs\n')
-    found = forbidden_imports([str(path)], ['asda.synthetic'], str(package), str(tmp_path))
-    probe = osp.join('asda', 'engine', 'probe.py')
-    assert found == [f'{probe}:{line} imports asda.synthetic{tail}' for line, tail in [
-        (1, ''), (1, '.scenes'), (2, ''), (3, '.refer'), (5, '.gres'), (5, '.gres.FORMS')]]
 
 
 def test_import_asda_leaves_the_synthetic_world_out():
