@@ -285,11 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from asda.apis.demo_model import resolve_model_args
-    resolve_model_args(parser, args)
-    return args
+    from asda.apis.demo_model import parse_model_args
+    return parse_model_args(build_parser(), argv)
 
 
 def main(argv=None):

@@ -31,7 +31,7 @@ import os.path as osp
 import numpy as np
 
 from asda.apis import RISInferencer
-from asda.apis.demo_model import resolve_model_args
+from asda.apis.demo_model import parse_model_args
 from asda.apis.image_io import DEFAULT_MAX_PIXELS, ImageTooLargeError, check_image_file
 from asda.apis.inference import result_boxes
 from asda.utils.arg_types import (
@@ -83,8 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
-    resolve_model_args(parser, args)
+    args = parse_model_args(parser, argv)
     problem = output_clash(args)
     if problem is not None:
         parser.error(problem)

@@ -143,8 +143,7 @@ def test_model_args_resolve_to_the_demo_model_or_stop_clearly(tmp_path, monkeypa
     add_model_args(parser)
 
     def resolved(argv):
-        args = parser.parse_args(argv)
-        demo_module.resolve_model_args(parser, args)
+        args = demo_module.parse_model_args(parser, argv)
         return args.config, args.checkpoint
 
     assert resolved([]) == demo_model()

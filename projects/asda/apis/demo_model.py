@@ -14,7 +14,7 @@ import json
 import os.path as osp
 from typing import Tuple
 
-__all__ = ['REPO_ROOT', 'DEMO_CONFIG', 'DEMO_PROVENANCE', 'demo_model', 'resolve_model_args']
+__all__ = ['REPO_ROOT', 'DEMO_CONFIG', 'DEMO_PROVENANCE', 'demo_model', 'parse_model_args']
 
 #: The checkout this package lies in (``projects/asda`` -> the root).
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -57,14 +57,16 @@ def demo_model(provenance: str = DEMO_PROVENANCE) -> Tuple[str, str]:
     return config, checkpoint
 
 
-def resolve_model_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Check a command line's CONFIG and CHECKPOINT
-    (:func:`asda.utils.arg_types.add_model_args`) and give ``args`` the
-    committed demo model's (:func:`demo_model`) when neither is given.
+def parse_model_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Parse ``argv`` with ``parser`` and check its CONFIG and CHECKPOINT
+    (:func:`asda.utils.arg_types.add_model_args`): both, or neither for the
+    committed demo model, whose files (:func:`demo_model`) the returned
+    arguments then hold.
 
     One of them alone, or no demo model in this installation, stops the tool
     with ``parser.error`` (status 2), before any model is built.
     """
+    args = parser.parse_args(argv)
     if (args.config is None) != (args.checkpoint is None):
         parser.error('give both CONFIG and CHECKPOINT, or neither (the demo model)')
     if args.config is None:
@@ -72,3 +74,4 @@ def resolve_model_args(parser: argparse.ArgumentParser, args: argparse.Namespace
             args.config, args.checkpoint = demo_model()
         except (FileNotFoundError, ValueError) as err:
             parser.error(str(err))
+    return args

@@ -100,9 +100,9 @@ def image_file(text: str) -> str:
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     """The optional positionals CONFIG and CHECKPOINT of a tool that runs a
-    model: both, or neither for the committed demo model. The tool checks
-    and resolves them with :func:`asda.apis.demo_model.resolve_model_args`
-    once they are parsed."""
+    model: both, or neither for the committed demo model. The tool parses
+    its command line with :func:`asda.apis.demo_model.parse_model_args`,
+    which checks them and resolves neither to the demo model."""
     parser.add_argument('config', nargs='?',
                         help="config file (default: the committed demo model's)")
     parser.add_argument('checkpoint', nargs='?',
