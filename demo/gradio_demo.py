@@ -268,12 +268,9 @@ def stop_on_sigterm() -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this tool (``--help`` shows it)."""
-    from asda.utils.arg_types import positive_int
+    from asda.utils.arg_types import add_model_args, positive_int
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', nargs='?',
-                        help="config (default: the committed demo model's)")
-    parser.add_argument('checkpoint', nargs='?',
-                        help='checkpoint (default: the committed demo model)')
+    add_model_args(parser)
     parser.add_argument('--device', default='cpu',
                         help='where the model runs, e.g. cpu, cuda:0 (default cpu)')
     parser.add_argument('--port', type=int, default=7860,
@@ -288,24 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if (args.config is None) != (args.checkpoint is None):
-        parser.error('give both CONFIG and CHECKPOINT, or neither (the demo model)')
-    return args
+    from asda.apis.demo_model import parse_model_args
+    return parse_model_args(build_parser(), argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     stop_on_sigterm()
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
-    config, checkpoint = args.config, args.checkpoint
-    if config is None:
-        from asda.apis import demo_model
-        try:
-            config, checkpoint = demo_model()
-        except (FileNotFoundError, ValueError) as err:
-            sys.exit(f'error: {err}')
     try:
         import gradio  # noqa: F401
     except ImportError:
@@ -318,7 +305,7 @@ def main(argv=None):
     # load_image refuses a large image with a message, before decoding it.
     from PIL import Image
     Image.MAX_IMAGE_PIXELS = None
-    model = DemoModel(config, checkpoint, args.device, max_pixels=args.max_pixels)
+    model = DemoModel(args.config, args.checkpoint, args.device, max_pixels=args.max_pixels)
     app = build_app(model, examples)
     frequency, age = app.delete_cache
     print(f'at most {model.max_expressions} expressions per request; result files are '

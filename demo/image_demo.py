@@ -31,9 +31,16 @@ import os.path as osp
 import numpy as np
 
 from asda.apis import RISInferencer
+from asda.apis.demo_model import parse_model_args
 from asda.apis.image_io import DEFAULT_MAX_PIXELS, ImageTooLargeError, check_image_file
 from asda.apis.inference import result_boxes
-from asda.utils.arg_types import image_file, positive_int, probability_threshold, same_file
+from asda.utils.arg_types import (
+    add_model_args,
+    image_file,
+    positive_int,
+    probability_threshold,
+    same_file,
+)
 
 #: The output options, each with a numbered file per extra expression.
 OUTPUTS = ('out_file', 'out_mask', 'out_prob')
@@ -45,10 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         description='Referring image segmentation of one image')
     parser.add_argument('img', help='image file')
     parser.add_argument('expression', help='referring expression (quoted)')
-    parser.add_argument('config', nargs='?',
-                        help='config file (default: the committed demo model\'s)')
-    parser.add_argument('checkpoint', nargs='?',
-                        help='checkpoint file (default: the committed demo model)')
+    add_model_args(parser)
     parser.add_argument('--out-file', default='overlay.png', type=image_file,
                         help='where to write the overlay')
     parser.add_argument('--out-mask', type=image_file,
@@ -79,9 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if (args.config is None) != (args.checkpoint is None):
-        parser.error('give both CONFIG and CHECKPOINT, or neither (the demo model)')
+    args = parse_model_args(parser, argv)
     problem = output_clash(args)
     if problem is not None:
         parser.error(problem)

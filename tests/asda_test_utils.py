@@ -16,7 +16,7 @@ import site
 import struct
 import zipfile
 import zlib
-from typing import Dict, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 import torch
@@ -102,6 +102,16 @@ def imported_modules(path: str, package: str = PACKAGE):
             yield base, node.lineno
             for alias in node.names:  # ``from asda import synthetic``
                 yield f'{base}.{alias.name}', node.lineno
+
+
+def forbidden_imports(paths, forbidden, package: str = PACKAGE, root: str = ROOT) -> List[str]:
+    """``FILE:LINE imports MODULE`` for each import in the files ``paths``
+    (of the package folder ``package``; lazy imports inside functions
+    included, :func:`imported_modules`) of a module named in ``forbidden``
+    or below one; FILE relative to ``root``."""
+    return [f'{osp.relpath(path, root)}:{line} imports {module}'
+            for path in paths for module, line in imported_modules(path, package)
+            if any(module == name or module.startswith(name + '.') for name in forbidden)]
 
 
 class Terminal(io.StringIO):
@@ -255,9 +265,10 @@ def child_env(cpu_only: bool = False, paths: Sequence[str] = (),
     return env
 
 
-def linear_toy_training(shuffle: bool = False) -> dict:
-    """A runner's model and training data for runner-level tests: y = w x + b
-    fitted to 8 points, batch 4 (2 iterations an epoch)."""
+def linear_toy_model():
+    """A runner's model for runner-level tests: y = w x + b (an mmengine
+    ``BaseModel``); its loss is the mean squared error, NaN for a batch with
+    a NaN input."""
     from mmengine.model import BaseModel
 
     class LinearToy(BaseModel):
@@ -272,9 +283,16 @@ def linear_toy_training(shuffle: bool = False) -> dict:
                 return dict(loss=((out - targets)**2).mean())
             return out
 
+    return LinearToy()
+
+
+def linear_toy_training(shuffle: bool = False) -> dict:
+    """A runner's model and training data for runner-level tests: y = w x + b
+    (:func:`linear_toy_model`) fitted to 8 points, batch 4 (2 iterations an
+    epoch)."""
     data = [dict(inputs=torch.tensor([float(i), 1.0]), targets=torch.tensor(float(i)))
             for i in range(8)]
-    return dict(model=LinearToy(), train_dataloader=dict(
+    return dict(model=linear_toy_model(), train_dataloader=dict(
         dataset=data, batch_size=4, sampler=dict(type='DefaultSampler', shuffle=shuffle),
         collate_fn=dict(type='default_collate')))
 

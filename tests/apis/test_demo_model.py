@@ -3,10 +3,12 @@ checkpoints/asda_tiny_synthetic.json): it is what its provenance says, it
 loads by default, and it segments scenes it never saw: generated val scenes
 (oIoU, and the swapped-expression control far below) and the hand-placed
 showcase scenes (each expression picks its object)."""
+import argparse
 import hashlib
 import json
 import os.path as osp
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from asda.apis.demo_model import DEMO_CONFIG, DEMO_PROVENANCE
 from asda.datasets.mask_utils import decode_segmentation
 from asda.synthetic.refer import make_synthetic_refcoco
 from asda.synthetic.showcase import SHOWCASE, showcase_image, showcase_masks
+from asda.utils.arg_types import add_model_args
 
 pytestmark = pytest.mark.filterwarnings(
     'ignore:__array__ implementation:DeprecationWarning')
@@ -130,3 +133,29 @@ def test_demo_model_picks_the_showcase_objects(inferencer, name):
         assert ious[target] >= 0.5, (text, ious)
         assert all(iou < 0.2 for k, iou in enumerate(ious) if k != target), (text, ious)
 
+
+def test_model_args_resolve_to_the_demo_model_or_stop_clearly(tmp_path, monkeypatch, capsys):
+    """CONFIG and CHECKPOINT of a command line (add_model_args): neither
+    gives the demo model's files, both are kept, one alone or no demo model
+    stops the tool with status 2 and the reason."""
+    demo_module = sys.modules['asda.apis.demo_model']  # the name is the function's
+    parser = argparse.ArgumentParser()
+    add_model_args(parser)
+
+    def resolved(argv):
+        args = demo_module.parse_model_args(parser, argv)
+        return args.config, args.checkpoint
+
+    assert resolved([]) == demo_model()
+    assert resolved(['a.py', 'b.pth']) == ('a.py', 'b.pth')
+    with pytest.raises(SystemExit) as exit_:
+        resolved(['a.py'])
+    assert exit_.value.code == 2
+    assert 'give both CONFIG and CHECKPOINT, or neither' in capsys.readouterr().err
+    missing = str(tmp_path / 'missing.json')
+    monkeypatch.setattr(demo_module, 'demo_model', lambda: demo_model(missing))
+    with pytest.raises(SystemExit) as exit_:
+        resolved([])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f'no demo model provenance {missing}' in err and 'pass a config' in err

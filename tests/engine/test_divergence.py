@@ -8,7 +8,13 @@ import os
 
 import pytest
 import torch
-from asda_test_utils import DEMO_CONFIG, load_tool, save_random_checkpoint, write_config
+from asda_test_utils import (
+    DEMO_CONFIG,
+    linear_toy_model,
+    load_tool,
+    save_random_checkpoint,
+    write_config,
+)
 from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
@@ -22,20 +28,6 @@ from asda.engine import (
 )
 
 _NAMES = itertools.count()
-
-
-class _Linear(BaseModel):
-    """y = w x + b; the loss of a batch with a NaN input is NaN."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc = torch.nn.Linear(2, 1)
-
-    def forward(self, inputs, targets=None, mode='tensor'):
-        out = self.fc(inputs).squeeze(1)
-        if mode == 'loss':
-            return dict(loss=((out - targets)**2).mean())
-        return out
 
 
 class _NaNGradient(BaseModel):
@@ -80,7 +72,7 @@ def _batches(nan_batches=(), count=2):
 def _runner(work_dir, data, model=None, iters=4, scaled=False, custom_hooks=None):
     """An ASDARunner of ``iters`` iterations of SGD over ``data`` (batch 4,
     no shuffle) with a checkpoint after every iteration."""
-    model = model or _Linear()
+    model = model or linear_toy_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     wrapper = _ScaledOptimWrapper(optimizer=optimizer) if scaled else \
         OptimWrapper(optimizer=optimizer)

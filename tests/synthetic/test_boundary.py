@@ -1,12 +1,14 @@
 """The synthetic world is no part of the plugin: no module of ``asda``
 outside ``asda.synthetic`` imports it (read from the sources, lazy imports
-inside functions included), and ``import asda`` leaves it out."""
+inside functions included: :func:`asda_test_utils.forbidden_imports`, whose
+own test is in tests/test_package_layers.py), and ``import asda`` leaves it
+out."""
 import os
 import os.path as osp
 import subprocess
 import sys
 
-from asda_test_utils import PACKAGE, ROOT, child_env, imported_modules
+from asda_test_utils import PACKAGE, child_env, forbidden_imports
 
 # The plugin's parts the rule names; every other part of asda but synthetic/
 # is checked too.
@@ -20,38 +22,12 @@ def plugin_sources():
         yield from (osp.join(dirpath, f) for f in filenames if f.endswith('.py'))
 
 
-def _imports_synthetic(module: str) -> bool:
-    return module == 'asda.synthetic' or module.startswith('asda.synthetic.')
-
-
 def test_no_plugin_module_imports_the_synthetic_world():
     sources = list(plugin_sources())
     parts = {osp.relpath(p, PACKAGE).split(os.sep)[0] for p in sources}
     assert set(PLUGIN) <= parts  # the walk reaches every part the rule names
-    offenders = [f'{osp.relpath(path, ROOT)}:{line} imports {module}'
-                 for path in sources
-                 for module, line in imported_modules(path)
-                 if _imports_synthetic(module)]
+    offenders = forbidden_imports(sources, ['asda.synthetic'])
     assert not offenders, offenders
-
-
-def test_the_check_sees_relative_absolute_and_lazy_imports(tmp_path):
-    """The inspection itself: each way of importing the synthetic world is
-    found, in a module asda.engine.probe of a package folder like asda's."""
-    package = tmp_path / 'asda'
-    (package / 'engine').mkdir(parents=True)
-    path = package / 'engine' / 'probe.py'
-    path.write_text('from ..synthetic import scenes\n'
-                    'from .. import synthetic\n'
-                    'import asda.synthetic.refer\n'
-                    'def f():\n'
-                    '    from asda.synthetic.gres import FORMS\n'
-                    'from ..datasets import load_refs\n')
-    found = [m for m, _ in imported_modules(str(path), str(package))
-             if _imports_synthetic(m)]
-    assert found == ['asda.synthetic', 'asda.synthetic.scenes', 'asda.synthetic',
-                     'asda.synthetic.refer', 'asda.synthetic.gres',
-                     'asda.synthetic.gres.FORMS']
 
 
 def test_import_asda_leaves_the_synthetic_world_out():

@@ -356,3 +356,24 @@ def test_image_demo_refuses_a_decompression_bomb_before_any_work(tmp_path, monke
     err = _exit_message(demo.main, [small] + argv[1:] + ['--max-pixels', '599'], capsys)
     assert f'IMG ({small}): 30 x 20 = 600 pixels, more than the limit of 599' in err
     assert sorted(os.listdir(tmp_path)) == ['bomb.png', 'small.png']
+
+
+@pytest.mark.parametrize('script', ['demo/image_demo.py', 'demo/gradio_demo.py',
+                                    'tools/misc/make_showcase.py'])
+def test_model_tools_take_config_and_checkpoint_or_the_demo_model(script, tmp_path, capsys):
+    """CONFIG and CHECKPOINT: neither gives the committed demo model's files
+    once parsed, both are kept, one alone is refused."""
+    from asda.apis import demo_model
+    tool = load_tool(script, 'asda_model_args_' + os.path.basename(script)[:-3])
+    before, after = [], []
+    if script == 'demo/image_demo.py':
+        img = tmp_path / 'img.png'
+        import cv2
+        cv2.imwrite(str(img), np.zeros((4, 4, 3), np.uint8))
+        before, after = [str(img), 'the red circle'], ['--out-file', str(tmp_path / 'o.png')]
+    args = tool.parse_args(before + after)
+    assert (args.config, args.checkpoint) == demo_model()
+    args = tool.parse_args(before + ['my_config.py', 'my_model.pth'] + after)
+    assert (args.config, args.checkpoint) == ('my_config.py', 'my_model.pth')
+    err = _exit_message(tool.parse_args, before + ['my_config.py'] + after, capsys)
+    assert 'give both CONFIG and CHECKPOINT, or neither (the demo model)' in err

@@ -123,9 +123,15 @@ def _split_counts_differ(root):
     return [f"refcoco (unc) split 'testB': {want - 1} refs, expected {want}"]
 
 
+def _instances_not_json(root):
+    path = root / 'refcoco' / 'instances.json'
+    path.write_text('{"images": [')
+    return [f'{path}: cannot be read as JSON (Expecting value: line 1 column 13']
+
+
 @pytest.mark.parametrize('corrupt', [_missing_image, _truncated_image,
                                      _image_of_another_size, _missing_annotation,
-                                     _split_counts_differ])
+                                     _split_counts_differ, _instances_not_json])
 def test_fails_naming_the_problem(tool, data_copy, corrupt, capsys):
     expected = corrupt(data_copy)
     assert tool.main(['--data-root', str(data_copy)] + SYNTHETIC) == 1

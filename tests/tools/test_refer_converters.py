@@ -308,6 +308,27 @@ def test_bad_input_is_named_and_leaves_nothing(tools, small_dataset, tmp_path, c
     assert _left_over(str(out)) == []
 
 
+@pytest.mark.parametrize('kind', ['coco', 'labelme'])
+def test_a_file_that_is_no_json_is_named(tools, small_dataset, tmp_path, capsys, kind):
+    """An instances file or a labelme file that is no JSON stops the
+    conversion, naming the file and the parser's complaint."""
+    if kind == 'coco':
+        fx = coco_fixture(tmp_path / 'in', small_dataset)
+        path = fx['instances']
+        expressions = write_rows(tmp_path / 'in' / 'expressions.jsonl', fx['rows'])
+    else:
+        fx = labelme_fixture(tmp_path / 'in')
+        path, expressions = osp.join(fx['labelme_dir'], 'p.json'), None
+    with open(path, 'w') as f:
+        f.write('{"shapes": [')
+    out = tmp_path / 'out'
+    capsys.readouterr()
+    assert tools[kind].main(_args(kind, fx, expressions, out)) == 1
+    error = capsys.readouterr().err
+    assert f'{path}: cannot be read as JSON (Expecting value: line 1 column 13' in error, error
+    assert _left_over(str(out)) == []
+
+
 def test_a_failed_data_check_leaves_nothing(tools, tmp_path, capsys):
     """An image whose header reads but whose data is cut short passes the
     input checks; the data check on the written folder stops the

@@ -13,27 +13,24 @@ its ``ann_id`` (``ann_ids``: a list, possibly empty, with ``--gres``).
 Optional: ``split``, ``id``. The format and the checks:
 :mod:`asda.datasets.converters.coco`; step by step: docs/custom_data.md.
 
-Writes OUT_DIR/images/, OUT_DIR/refcoco/instances.json and
-OUT_DIR/refcoco/refs(unc).p (``--gres``: OUT_DIR/grefcoco/grefs(unc).json),
-runs the data check (check_refer_data.py) on it, and prints the counts. Bad
-input stops it with every problem listed (file and line) and nothing written.
+Writes OUT_DIR in the refer layout, checked, and prints the counts
+(:func:`asda.datasets.converters.cli.run`); bad input stops it with every
+problem listed (file and line), nothing written.
 """
 import argparse
 import sys
 
 from asda.datasets.converters import coco_builder
-from asda.datasets.converters.cli import add_output_args, run
+from asda.datasets.converters.cli import converter_parser, run
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this tool (``--help`` shows it)."""
-    parser = argparse.ArgumentParser(
-        description='COCO instances + expressions (JSON Lines or CSV) -> refer format')
-    parser.add_argument('instances', help='COCO instances JSON (polygons or RLE)')
-    parser.add_argument('expressions', help='expression rows (JSON Lines, or CSV)')
-    parser.add_argument('image_dir', help='folder of the COCO images (by file_name)')
-    add_output_args(parser)
-    return parser
+    return converter_parser(
+        'COCO instances + expressions (JSON Lines or CSV) -> refer format',
+        [('instances', 'COCO instances JSON (polygons or RLE)'),
+         ('expressions', 'expression rows (JSON Lines, or CSV)'),
+         ('image_dir', 'folder of the COCO images (by file_name)')])
 
 
 def parse_args(argv=None):

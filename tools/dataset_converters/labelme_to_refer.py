@@ -15,24 +15,22 @@ With ``--gres`` an expression given to several objects of an image refers to
 all of them. Splits are drawn by image. The format and the checks:
 :mod:`asda.datasets.converters.labelme`; step by step: docs/custom_data.md.
 
-Writes OUT_DIR/images/, OUT_DIR/refcoco/instances.json and
-OUT_DIR/refcoco/refs(unc).p (``--gres``: OUT_DIR/grefcoco/grefs(unc).json),
-runs the data check (check_refer_data.py) on it, and prints the counts. Bad
-input stops it with every problem listed (file and shape) and nothing written.
+Writes OUT_DIR in the refer layout, checked, and prints the counts
+(:func:`asda.datasets.converters.cli.run`); bad input stops it with every
+problem listed (file and shape), nothing written.
 """
 import argparse
 import sys
 
 from asda.datasets.converters import labelme_builder
-from asda.datasets.converters.cli import add_output_args, run
+from asda.datasets.converters.cli import converter_parser, run
 from asda.datasets.converters.labelme import EXPRESSION_FIELDS
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this tool (``--help`` shows it)."""
-    parser = argparse.ArgumentParser(description='labelme JSON files -> refer format')
-    parser.add_argument('labelme_dir', help='folder of labelme *.json files and images')
-    add_output_args(parser)
+    parser = converter_parser('labelme JSON files -> refer format',
+                              [('labelme_dir', 'folder of labelme *.json files and images')])
     parser.add_argument('--expression-field', choices=EXPRESSION_FIELDS,
                         default='description',
                         help="where a shape's expressions are: the lines of its "

@@ -21,7 +21,7 @@ import numpy as np
 
 from asda.synthetic.demo import contrasting_colour
 from asda.synthetic.showcase import SHOWCASE, showcase_image, showcase_masks
-from asda.utils.arg_types import image_file
+from asda.utils.arg_types import add_model_args, image_file
 from asda.utils.atomic import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -30,10 +30,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this tool (``--help`` shows it)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', nargs='?', help="model config (default: the "
-                        "committed demo model's)")
-    parser.add_argument('checkpoint', nargs='?',
-                        help='model checkpoint (default: the committed demo model)')
+    add_model_args(parser)
     parser.add_argument('--out-dir', default=osp.join(ROOT, 'demo', 'examples'),
                         help='folder of the scenes (PNG)')
     parser.add_argument('--picture', type=image_file,
@@ -42,11 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if (args.config is None) != (args.checkpoint is None):
-        parser.error('give both CONFIG and CHECKPOINT, or neither (the demo model)')
-    return args
+    from asda.apis.demo_model import parse_model_args
+    return parse_model_args(build_parser(), argv)
 
 
 def _png(image: np.ndarray) -> bytes:

@@ -9,11 +9,12 @@ sha256, the command and machine that made it, and its figures. The demos and
 checkpoint, so a new user sees a working model one command after set-up. It
 knows the synthetic world only (coloured shapes on pale backgrounds).
 """
+import argparse
 import json
 import os.path as osp
 from typing import Tuple
 
-__all__ = ['REPO_ROOT', 'DEMO_CONFIG', 'DEMO_PROVENANCE', 'demo_model']
+__all__ = ['REPO_ROOT', 'DEMO_CONFIG', 'DEMO_PROVENANCE', 'demo_model', 'parse_model_args']
 
 #: The checkout this package lies in (``projects/asda`` -> the root).
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -54,3 +55,23 @@ def demo_model(provenance: str = DEMO_PROVENANCE) -> Tuple[str, str]:
         if not osp.isfile(path):
             raise FileNotFoundError(f'{path} (named by {provenance}) is missing: {hint}')
     return config, checkpoint
+
+
+def parse_model_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Parse ``argv`` with ``parser`` and check its CONFIG and CHECKPOINT
+    (:func:`asda.utils.arg_types.add_model_args`): both, or neither for the
+    committed demo model, whose files (:func:`demo_model`) the returned
+    arguments then hold.
+
+    One of them alone, or no demo model in this installation, stops the tool
+    with ``parser.error`` (status 2), before any model is built.
+    """
+    args = parser.parse_args(argv)
+    if (args.config is None) != (args.checkpoint is None):
+        parser.error('give both CONFIG and CHECKPOINT, or neither (the demo model)')
+    if args.config is None:
+        try:
+            args.config, args.checkpoint = demo_model()
+        except (FileNotFoundError, ValueError) as err:
+            parser.error(str(err))
+    return args

@@ -38,6 +38,7 @@ from .refcoco import RefCOCODataset
 from .refs_io import (
     RefsEncodingWarning,
     index_instances,
+    read_json,
     read_refs,
     ref_problems,
     refs_problems,
@@ -190,10 +191,9 @@ def expected_counts(folder: str, name: str, split_by: str, problems: List[str]):
 
 def _read_instances(ann_file: str, allow_outside_paths: bool, problems: List[str]):
     try:
-        with open(ann_file, encoding='utf-8') as f:
-            coco = json.load(f)
-    except (OSError, ValueError) as err:
-        problems.append(f'{ann_file}: cannot be read as JSON ({err})')
+        coco = read_json(ann_file)
+    except ValueError as err:
+        problems.append(str(err))
         return None
     instances, found = index_instances(coco, ann_file, allow_outside_paths)
     problems += found

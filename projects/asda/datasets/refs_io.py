@@ -29,8 +29,8 @@ from ..utils.text import check_text
 
 __all__ = ['RestrictedUnpickler', 'Instances', 'RefsEncodingWarning', 'check_refs',
            'describe_problems',
-           'index_instances', 'load_refs', 'read_refs', 'ref_problems', 'refs_problems',
-           'refs_with_sentences']
+           'index_instances', 'load_refs', 'read_json', 'read_refs', 'ref_problems',
+           'refs_problems', 'refs_with_sentences']
 #: The only globals a refs pickle may reference (Python 2 pickles name
 #: ``__builtin__``, which ``fix_imports`` maps to ``builtins``).
 SAFE_BUILTINS = frozenset({
@@ -122,6 +122,21 @@ def _per_string_latin1(data: bytes, path: str) -> Any:
         'file uses another encoding, convert it to UTF-8.',
         RefsEncodingWarning, stacklevel=4)
     return refs
+
+
+def read_json(path: str) -> Any:
+    """The content of the JSON file at ``path`` (UTF-8): an instances file,
+    a labelme file.
+
+    Raises:
+        ValueError: it cannot be read, or is no JSON; the message names the
+            file and why.
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except (OSError, ValueError) as err:  # UnicodeDecodeError is a ValueError
+        raise ValueError(f'{path}: cannot be read as JSON ({err})') from err
 
 
 def _looks_like_json(data: bytes) -> bool:

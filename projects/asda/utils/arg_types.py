@@ -1,5 +1,6 @@
-"""Argument types of the command lines (tools/ and demo/), and the check
-that an output would overwrite an input.
+"""Argument types of the command lines (tools/ and demo/), the check that
+an output would overwrite an input, and the optional CONFIG and CHECKPOINT
+of the demo tools (:func:`add_model_args`).
 
 Each type stops a tool while its arguments are parsed, before a model is
 built or data is read: argparse prints the option, the value and why, and
@@ -14,7 +15,7 @@ from typing import Optional
 import cv2
 
 __all__ = ['IMAGE_EXTENSIONS', 'positive_int', 'seed', 'probability_threshold',
-           'output_file', 'image_file', 'same_file']
+           'output_file', 'image_file', 'same_file', 'add_model_args']
 
 #: Extensions an image can be written with (``mmcv.imwrite``: OpenCV).
 IMAGE_EXTENSIONS = tuple(
@@ -95,3 +96,14 @@ def image_file(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f'{text!r} has {what}; accepted: {", ".join(IMAGE_EXTENSIONS)}')
     return output_file(text)
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    """The optional positionals CONFIG and CHECKPOINT of a tool that runs a
+    model: both, or neither for the committed demo model. The tool parses
+    its command line with :func:`asda.apis.demo_model.parse_model_args`,
+    which checks them and resolves neither to the demo model."""
+    parser.add_argument('config', nargs='?',
+                        help="config file (default: the committed demo model's)")
+    parser.add_argument('checkpoint', nargs='?',
+                        help='checkpoint file (default: the committed demo model)')

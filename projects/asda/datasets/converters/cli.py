@@ -1,17 +1,20 @@
-"""The command-line options the converters share, and their run: build
+"""The command line the converters share (:func:`converter_parser`: the
+inputs, OUT_DIR and the output options), and their run (:func:`run`): build
 (check every input), write into a folder beside OUT_DIR, run the data check
-on it, rename it into place, print the counts. ``tools/dataset_converters/
-{coco,masks,labelme}_to_refer.py`` are thin wrappers of :func:`run`."""
+on it, rename it into place, print the counts. Bad input stops it with every
+problem listed and nothing written. ``tools/dataset_converters/
+{coco,masks,labelme}_to_refer.py`` are thin wrappers of the two."""
 import argparse
 import os.path as osp
 import sys
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Sequence, Tuple
 
 from ..refer_check import check
 from .builder import DEFAULT_SPLIT_RATIOS, IMAGE_MODES, ReferBuilder, refs_file_name
 from .rows import ConversionError
 
-__all__ = ['add_output_args', 'split_ratios', 'run']
+__all__ = ['converter_parser', 'add_output_args', 'split_ratios', 'run']
+
 
 def split_ratio(text: str) -> tuple:
     """``NAME=RATIO`` (e.g. ``val=0.1``) as (name, float)."""
@@ -57,9 +60,30 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
                         help='skip the full decode of every image in the final data check')
 
 
+def converter_parser(description: str,
+                     inputs: Sequence[Tuple[str, str]]) -> argparse.ArgumentParser:
+    """A converter's command line: its input positionals, then OUT_DIR and
+    the output options (:func:`add_output_args`).
+
+    Args:
+        description (str): What the converter reads (``--help`` shows it).
+        inputs (Sequence[tuple[str, str]]): (name, help) of each input
+            positional, in order.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    for name, text in inputs:
+        parser.add_argument(name, help=text)
+    add_output_args(parser)
+    return parser
+
+
 def run(build: Callable[[], ReferBuilder], args) -> int:
     """Build, write, check and report; returns the exit status (1 with the
     problems on stderr for bad input; nothing is written then).
+
+    Writes OUT_DIR/images/, OUT_DIR/refcoco/instances.json and
+    OUT_DIR/refcoco/refs(unc).p (``--gres``: OUT_DIR/grefcoco/grefs(unc).json;
+    ``--folder`` and ``--split-by`` name the folder and the file).
 
     The data check (:func:`asda.datasets.refer_check.check`, what
     ``check_refer_data.py`` runs) runs on the written folder before it is

@@ -12,14 +12,13 @@ The output keeps the COCO ids, categories and segmentations; it holds the
 images the rows use and all their annotations (the objects no expression
 names stay as they are in COCO).
 """
-import json
 import os.path as osp
 from collections import defaultdict
 from typing import Dict, List, Optional
 
 from ..image_check import image_size
 from ..mask_utils import decode_segmentation
-from ..refs_io import describe_problems, index_instances
+from ..refs_io import describe_problems, index_instances, read_json
 from .builder import ReferBuilder
 from .rows import ConversionError, Row, int_field, list_field, read_rows, row_ids, row_text
 
@@ -32,10 +31,9 @@ def _load_coco(path: str) -> tuple:
     if not osp.isfile(path):
         raise FileNotFoundError(f'instances file not found: {path}')
     try:
-        with open(path, encoding='utf-8') as f:
-            coco = json.load(f)
+        coco = read_json(path)
     except ValueError as err:
-        raise ConversionError(f'{path}: cannot be read as JSON ({err})') from err
+        raise ConversionError(str(err)) from err
     instances, problems = index_instances(coco, path)
     if instances is not None:
         problems += _duplicates(coco, path)

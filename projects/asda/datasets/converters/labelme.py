@@ -21,7 +21,6 @@ Objects are stored as COCO polygons, so the dataset's mask is their
 rasterisation (pycocotools).
 """
 import glob
-import json
 import math
 import os.path as osp
 from typing import Dict, List, Optional
@@ -29,7 +28,7 @@ from typing import Dict, List, Optional
 from ...utils.boxes import mask_box
 from ..image_check import image_size
 from ..mask_utils import decode_segmentation
-from ..refs_io import describe_problems
+from ..refs_io import describe_problems, read_json
 from .builder import ReferBuilder
 from .rows import ConversionError
 
@@ -87,10 +86,9 @@ def _load(path: str, root: str, problems: List[str]) -> Optional[dict]:
     """The labelme file's content with its image checked (None: a problem
     was added)."""
     try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except (OSError, ValueError) as err:
-        problems.append(f'{path}: cannot be read as JSON ({err})')
+        data = read_json(path)
+    except ValueError as err:
+        problems.append(str(err))
         return None
     if not isinstance(data, dict) or not isinstance(data.get('shapes'), list) or \
             not isinstance(data.get('imagePath'), str):
