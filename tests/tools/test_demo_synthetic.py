@@ -111,3 +111,23 @@ def test_demo_checks_later_steps_before_training(demo, small_dataset, tmp_path,
                        r"'testC' \(it has"):
         demo.main(['--config', cfg, '--work-dir', 'work', '--data-root', 'data',
                    '--splits', 'val', 'testC'])
+
+
+def test_examples_picture_of_a_split_smaller_than_asked(small_dataset, tmp_path):
+    """--num-examples above the test split's size draws every sample of it
+    (a split of 4,000 images or of one both end with a picture)."""
+    from asda_test_utils import save_random_checkpoint
+    cfg = write_config(tmp_path / 'cfg.py', small_dataset,
+                       'experiment_name = "demo_examples"\n')
+    save_random_checkpoint(tmp_path / 'model.pth', cfg, seed=4)
+    loaded = steps.load_cfg(cfg, str(tmp_path / 'work'), small_dataset)
+    model = steps.trained_model(loaded, str(tmp_path / 'model.pth'))
+    out = tmp_path / 'examples.png'
+    steps.draw_examples(loaded, model, str(out), 1000)
+    from mmseg.registry import DATASETS
+    samples = len(DATASETS.build(loaded.test_dataloader.dataset))
+    import matplotlib.pyplot as plt
+    height = plt.imread(str(out)).shape[0]
+    one = tmp_path / 'one.png'
+    steps.draw_examples(loaded, model, str(one), 1)
+    assert height == pytest.approx(samples * plt.imread(str(one)).shape[0], rel=0.05)

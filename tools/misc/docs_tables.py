@@ -60,7 +60,9 @@ def _table(header: Sequence[str], rows: List[Sequence], sources: Sequence[str]) 
 
 
 def _f(value: Optional[float], digits: int = 2) -> str:
-    return '-' if value is None else f'{value:.{digits}f}'
+    """A figure to ``digits`` decimals; '-' for none (or NaN: a rate of an
+    empty set, such as N-acc of the target expressions)."""
+    return '-' if value is None or value != value else f'{value:.{digits}f}'
 
 
 # ------------------------------------------------------------------ tables
@@ -179,7 +181,7 @@ def levers_table() -> str:
                     [_f(k.get(kind, {}).get('oIoU')) for kind in kinds] +
                     [_f(entry['seconds_train'] / 60, 1)])
     return _table(['stage two', 'val', 'testA', 'testB', 'control'] + list(kinds) +
-                  ['training minutes'], rows, [source])
+                  ['training minutes (1 thread, beside another run)'], rows, [source])
 
 
 def benchmark_table() -> str:

@@ -360,6 +360,7 @@ def draw_examples(cfg: Config, model, out_file: str, num: int) -> None:
     from mmseg.registry import DATASETS
 
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    num = min(num, len(dataset))  # a split of fewer samples draws them all
     step = max(1, len(dataset) // num)
     fig, axes = plt.subplots(num, 3, figsize=(7.5, 2.6 * num), squeeze=False)
     for row, idx in enumerate(range(0, step * num, step)):
