@@ -23,7 +23,7 @@ import sys
 from asda.apis import RISInferencer
 from asda.apis.batch import file_rows, folder_rows, run_batch
 from asda.datasets.converters import ConversionError
-from asda.utils.arg_types import positive_int, probability_threshold
+from asda.utils.arg_types import add_inference_args, positive_int
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,17 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                         'file\'s folder)')
     parser.add_argument('-e', '--expression', action='append', default=[],
                         help='with a folder: an expression for every image (repeatable)')
-    parser.add_argument('--threshold', type=probability_threshold,
-                        help='foreground threshold on the probability, strictly between '
-                        '0 and 1 (default: the config\'s decode_head.threshold)')
     parser.add_argument('--save-every', type=positive_int, default=10,
                         help='rows between two writes of results.json (default 10)')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
-    half = parser.add_mutually_exclusive_group()
-    half.add_argument('--fp16', dest='dtype', action='store_const', const='fp16',
-                      default='fp32', help='run the model under float16 autocast')
-    half.add_argument('--bf16', dest='dtype', action='store_const', const='bf16',
-                      help='run the model under bfloat16 autocast')
+    add_inference_args(parser)
     return parser
 
 

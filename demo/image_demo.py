@@ -35,10 +35,10 @@ from asda.apis.demo_model import parse_model_args
 from asda.apis.image_io import DEFAULT_MAX_PIXELS, ImageTooLargeError, check_image_file
 from asda.apis.inference import result_boxes
 from asda.utils.arg_types import (
+    add_inference_args,
     add_model_args,
     image_file,
     positive_int,
-    probability_threshold,
     same_file,
 )
 
@@ -61,23 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help='also write the probability map (8-bit PNG)')
     parser.add_argument('-e', '--extra-expression', action='append',
                         default=[], help='another expression (repeatable)')
-    parser.add_argument('--threshold', type=probability_threshold,
-                        help='foreground threshold on the probability, '
-                        'strictly between 0 and 1 (default: the config\'s '
-                        'decode_head.threshold)')
     parser.add_argument('--max-pixels', type=positive_int, default=DEFAULT_MAX_PIXELS,
                         help='refuse a larger image before decoding it (default '
                         f'{DEFAULT_MAX_PIXELS:,} = 8192 x 8192)')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument('--boxes', action='store_true',
                         help='draw and print the box of the mask (a GRES model: '
                         'of each of its instances)')
-    half = parser.add_mutually_exclusive_group()
-    half.add_argument('--fp16', dest='dtype', action='store_const',
-                      const='fp16', default='fp32',
-                      help='run the model under float16 autocast')
-    half.add_argument('--bf16', dest='dtype', action='store_const',
-                      const='bf16', help='run the model under bfloat16 autocast')
+    add_inference_args(parser)
     return parser
 
 

@@ -1,6 +1,7 @@
 """Argument types of the command lines (tools/ and demo/), the check that
 an output would overwrite an input, and the optional CONFIG and CHECKPOINT
-of the demo tools (:func:`add_model_args`).
+of the demo tools (:func:`add_model_args`) and their run options
+(:func:`add_inference_args`).
 
 Each type stops a tool while its arguments are parsed, before a model is
 built or data is read: argparse prints the option, the value and why, and
@@ -15,7 +16,8 @@ from typing import Optional
 import cv2
 
 __all__ = ['IMAGE_EXTENSIONS', 'positive_int', 'seed', 'probability_threshold',
-           'output_file', 'image_file', 'same_file', 'add_model_args']
+           'output_file', 'image_file', 'same_file', 'add_model_args',
+           'add_inference_args']
 
 #: Extensions an image can be written with (``mmcv.imwrite``: OpenCV).
 IMAGE_EXTENSIONS = tuple(
@@ -107,3 +109,18 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                         help="config file (default: the committed demo model's)")
     parser.add_argument('checkpoint', nargs='?',
                         help='checkpoint file (default: the committed demo model)')
+
+
+def add_inference_args(parser: argparse.ArgumentParser) -> None:
+    """How a demo tool runs the model: ``--threshold`` (strictly between 0
+    and 1; None: the config's), ``--device`` and ``--fp16`` / ``--bf16``
+    (``dtype``: 'fp32', 'fp16' or 'bf16', as ``RISInferencer`` takes it)."""
+    parser.add_argument('--threshold', type=probability_threshold,
+                        help='foreground threshold on the probability, strictly between '
+                        '0 and 1 (default: the config\'s decode_head.threshold)')
+    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    half = parser.add_mutually_exclusive_group()
+    half.add_argument('--fp16', dest='dtype', action='store_const', const='fp16',
+                      default='fp32', help='run the model under float16 autocast')
+    half.add_argument('--bf16', dest='dtype', action='store_const', const='bf16',
+                      help='run the model under bfloat16 autocast')
