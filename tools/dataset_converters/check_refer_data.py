@@ -6,32 +6,13 @@
     python tools/dataset_converters/check_refer_data.py --data-root data/coco \\
         --dataset refcoco:unc refcocog:umd
 
-For each dataset (default: RefCOCO unc and google, RefCOCO+ unc, G-Ref umd and
-google; gRefCOCO when named, ``--dataset grefcoco``, or any named folder
-with ``--gres``) it checks that
-``<name>/instances.json`` and ``<name>/refs(<by>).p`` (gRefCOCO:
-``grefs(<by>).json`` or ``.p``) exist and load; that both follow the rules
-the datasets load them by (:mod:`asda.datasets.refs_io` for the files,
-``RefCOCODataset.ref_problems`` / ``GRefCOCODataset.ref_problems`` for each
-ref's targets, their segmentations, image and categories: the checker asks
-the same functions, so it passes exactly what the dataset loads); counts
-refs, expressions and images per split and compares them with the expected
-counts; and checks every image the refs use (it exists, is whole and has the
-size ``instances.json`` gives: the pre-flight check of the training and test
-tools, :func:`asda.datasets.check_images`), in
-parallel with progress. It prints one table and exits with status 1 and the
-list of every problem if there is any. Notes (refs without sentences, which
-give no sample; pickle strings that are not UTF-8, decoded as Latin-1) are
-printed after the table and do not fail the check, as the datasets load
-such files with a warning.
-
-The check is :func:`asda.datasets.refer_check.check`, which the dataset
-converters (``*_to_refer.py``) also run on what they write.
-
-Expected counts: a ``counts.json`` beside the refs pickles (written by
-``make_synthetic_refcoco.py`` and the converters) when there is one,
-otherwise the published counts (``PUBLISHED`` in the package module), each
-with its source. A count no source gives is shown as ``-`` and not compared.
+Datasets: by default RefCOCO unc and google, RefCOCO+ unc, G-Ref umd and
+google; gRefCOCO when named (``--dataset grefcoco``), or any named folder with
+``--gres``. What is checked (files, each ref by the rules the datasets load
+it by, counts against ``counts.json`` or the published counts, every image
+the refs use) is :func:`asda.datasets.refer_check.check`, which the dataset
+converters (``*_to_refer.py``) also run on what they write. It prints one
+table and exits with status 1 and the list of every problem if there is any.
 """
 import argparse
 import os.path as osp
