@@ -3,8 +3,23 @@ import os
 
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 
 from asda.synthetic.refer import make_synthetic_refcoco
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """Each test starts with the registry scope the one before it found:
+    mmengine keeps every ``DefaultScope`` made (by a Runner or
+    ``init_default_scope``) in a class-level dict, and the latest is the
+    current one, so a test that runs an mmengine-scoped Runner would
+    otherwise make the next test's ``METRICS.build`` look in mmengine's
+    registry instead of mmseg's."""
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)
 
 
 @pytest.fixture(scope='session')
