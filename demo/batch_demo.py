@@ -2,7 +2,8 @@
 to finish.
 
     python demo/batch_demo.py ROWS.jsonl CONFIG CHECKPOINT --out-dir OUT \
-        [--image-dir DIR] [--device cpu] [--threshold 0.35] [--fp16|--bf16]
+        [--image-dir DIR] [--device cpu] [--threshold 0.35] [--fp16|--bf16] \
+        [--max-pixels N]
     python demo/batch_demo.py IMAGE_FOLDER CONFIG CHECKPOINT --out-dir OUT \
         -e "the red circle" [-e "another expression" ...]
 
@@ -14,14 +15,18 @@ with every ``-e`` expression. Writes one mask PNG per row (``OUT/masks/
 box, score, AFS layers and, for a GRES model, instances
 (:mod:`asda.apis.batch` gives the format). A progress bar on a terminal shows the rows.
 Both are written atomically: after a kill, the same command skips the rows
-already in results.json and does the rest.
+already in results.json and does the rest. Every image's header is read
+before the model is built (a missing image, or one of more than
+``--max-pixels`` pixels, stops it there); an image whose data fails later
+stops the run at its row, named, with the rows before it saved.
 """
 import argparse
 import os.path as osp
 import sys
 
 from asda.apis import RISInferencer
-from asda.apis.batch import file_rows, folder_rows, run_batch
+from asda.apis.batch import check_row_images, file_rows, folder_rows, run_batch
+from asda.apis.image_io import DEFAULT_MAX_PIXELS
 from asda.datasets.converters import ConversionError
 from asda.utils.arg_types import add_inference_args, positive_int
 
@@ -43,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help='with a folder: an expression for every image (repeatable)')
     parser.add_argument('--save-every', type=positive_int, default=10,
                         help='rows between two writes of results.json (default 10)')
-    add_inference_args(parser)
+    add_inference_args(parser, DEFAULT_MAX_PIXELS)
     return parser
 
 
@@ -61,11 +66,12 @@ def main(argv=None) -> int:
                 raise ValueError('-e/--expression is for a folder of images; a rows file '
                                  'gives its own expressions')
             rows = file_rows(args.input, args.image_dir)
+        check_row_images(rows, args.max_pixels)
     except (ConversionError, FileNotFoundError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
     inferencer = RISInferencer(args.config, args.checkpoint, device=args.device,
-                               dtype=args.dtype)
+                               dtype=args.dtype, max_pixels=args.max_pixels)
     if args.threshold is not None:
         inferencer.model.decode_head.threshold = args.threshold
     meta = dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),

@@ -38,7 +38,6 @@ from asda.utils.arg_types import (
     add_inference_args,
     add_model_args,
     image_file,
-    positive_int,
     same_file,
 )
 
@@ -61,13 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help='also write the probability map (8-bit PNG)')
     parser.add_argument('-e', '--extra-expression', action='append',
                         default=[], help='another expression (repeatable)')
-    parser.add_argument('--max-pixels', type=positive_int, default=DEFAULT_MAX_PIXELS,
-                        help='refuse a larger image before decoding it (default '
-                        f'{DEFAULT_MAX_PIXELS:,} = 8192 x 8192)')
     parser.add_argument('--boxes', action='store_true',
                         help='draw and print the box of the mask (a GRES model: '
                         'of each of its instances)')
-    add_inference_args(parser)
+    add_inference_args(parser, DEFAULT_MAX_PIXELS)
     return parser
 
 

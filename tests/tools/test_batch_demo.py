@@ -141,3 +141,57 @@ def test_gres_instances_in_results(tmp_path):
     union = sum(decode_segmentation(p['rle'], 20, 30) for p in entry['instances'])
     np.testing.assert_array_equal(union > 0, mask)
     assert entry['no_target'] == 0.1 and entry['score'] == pytest.approx(0.8)
+
+
+def test_bad_images_stop_the_batch_before_the_model(tool_dataset, model, tmp_path,
+                                                    monkeypatch, capsys):
+    from asda_test_utils import write_png_bomb
+    cfg, ckpt, _, _ = model
+    images = tmp_path / 'images'
+    images.mkdir()
+    name = sorted(os.listdir(osp.join(tool_dataset, 'images')))[0]
+    os.symlink(osp.join(tool_dataset, 'images', name), images / name)
+    write_png_bomb(images / 'bomb.png', 300, 200)
+    rows = [dict(image=name, expression=TEXTS[0]), dict(image='bomb.png', expression=TEXTS[0]),
+            dict(image='bomb.png', expression=TEXTS[1])]
+    rows_file = write_rows(images / 'rows.jsonl', rows)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError('the model was built before the images were checked')
+
+    monkeypatch.setattr(RISInferencer, '__init__', no_model)
+    demo = load_tool('demo/batch_demo.py', 'asda_batch_demo')
+    out = tmp_path / 'out'
+    assert demo.main([rows_file, cfg, ckpt, '--out-dir', str(out),
+                      '--max-pixels', str(300 * 200 - 1)]) == 1
+    err = capsys.readouterr().err
+    assert 'row 2 (bomb.png)' in err and '300 x 200' in err and 'row 3' not in err
+    assert not out.exists()
+
+
+def test_an_image_that_fails_late_keeps_the_rows_done(tool_dataset, model, tmp_path, capsys):
+    cfg, ckpt, threshold, _ = model
+    images = tmp_path / 'images'
+    images.mkdir()
+    names = sorted(os.listdir(osp.join(tool_dataset, 'images')))[:3]
+    for name in names:
+        os.symlink(osp.join(tool_dataset, 'images', name), images / name)
+    with open(osp.join(tool_dataset, 'images', names[0]), 'rb') as f:
+        whole = f.read()
+    (images / 'cut.jpg').write_bytes(whole[:len(whole) // 3])  # a header, then too little
+    rows = [dict(image=n, expression=TEXTS[0]) for n in names[:2]] + [
+        dict(image='cut.jpg', expression=TEXTS[0]), dict(image=names[2], expression=TEXTS[0])]
+    rows_file = write_rows(images / 'rows.jsonl', rows)
+    demo = load_tool('demo/batch_demo.py', 'asda_batch_demo')
+    out = tmp_path / 'out'
+    args = [rows_file, cfg, ckpt, '--out-dir', str(out), '--threshold', threshold,
+            '--save-every', '10']
+    assert demo.main(args) == 1
+    err = capsys.readouterr().err
+    assert 'row 3 (cut.jpg)' in err and 'run again' in err
+    with open(out / 'results.json') as f:
+        assert [r['row'] for r in json.load(f)['rows']] == [1, 2]  # saved although < 10
+    os.remove(images / 'cut.jpg')
+    os.symlink(osp.join(tool_dataset, 'images', names[0]), images / 'cut.jpg')
+    assert demo.main(args) == 0
+    assert '2 row(s) segmented, 2 already done' in capsys.readouterr().out

@@ -19,6 +19,12 @@ written atomically (:mod:`asda.utils.atomic`): a killed run leaves the
 results of the rows it had saved, whole. Run again with the same arguments,
 it skips every row ``results.json`` holds (with its mask file) and does the
 rest.
+
+Before the model is built, :func:`check_row_images` reads every image's
+header (a missing file, or one above the pixel limit of
+:mod:`asda.apis.image_io`, stops the batch there, naming each such row). An
+image that fails later (its data is corrupt) stops the run at its row, named,
+with every row done before it saved.
 """
 import json
 import os
@@ -35,8 +41,10 @@ from ..utils.arg_types import IMAGE_EXTENSIONS
 from ..utils.atomic import atomic_write
 from ..utils.progress import progress_bar
 from ..utils.text import check_text
+from .image_io import DEFAULT_MAX_PIXELS, ImageTooLargeError, check_image_file
 
-__all__ = ['BatchRow', 'folder_rows', 'file_rows', 'run_batch', 'RESULTS_FILE']
+__all__ = ['BatchRow', 'folder_rows', 'file_rows', 'check_row_images', 'run_batch',
+           'RESULTS_FILE']
 
 RESULTS_FILE = 'results.json'
 
@@ -95,6 +103,29 @@ def file_rows(path: str, image_dir: Optional[str] = None) -> List[BatchRow]:
     if problems:
         raise ConversionError(describe_problems(problems))
     return out
+
+
+def check_row_images(rows: List[BatchRow],
+                     max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> None:
+    """Every row's image exists and has at most ``max_pixels`` pixels, read
+    from its header (nothing is decoded).
+
+    Raises:
+        ConversionError: every bad image, each naming the first row that
+            uses it.
+    """
+    problems: List[str] = []
+    seen = set()
+    for row in rows:
+        if row.path in seen:
+            continue
+        seen.add(row.path)
+        try:
+            check_image_file(row.path, max_pixels, f'row {row.row} ({row.image})')
+        except (FileNotFoundError, ImageTooLargeError) as err:
+            problems.append(str(err))
+    if problems:
+        raise ConversionError(describe_problems(problems))
 
 
 def _mask_file(row: BatchRow) -> str:
@@ -194,22 +225,32 @@ def run_batch(inferencer: Callable, rows: List[BatchRow], out_dir: str, meta: di
     bar = progress_bar(len(todo), f'segmenting {len(todo)} rows') \
         if progress and todo else None
     unsaved = 0
-    for group in _groups(todo):
-        results = inferencer(group[0].path, [r.expression for r in group])
-        for row, result in zip(group, results):
-            ok, png = cv2.imencode('.png', np.asarray(result['mask'], np.uint8) * 255)
-            if not ok:
-                raise OSError(f'cannot encode the mask of row {row.row}')
-            atomic_write(osp.join(out_dir, _mask_file(row)), png.tobytes())
-            entries[row.row] = _entry(row, result)
-            unsaved += 1
-            if bar is not None:
-                bar.update()
-        if unsaved >= save_every:
+    try:
+        for group in _groups(todo):
+            try:
+                results = inferencer(group[0].path, [r.expression for r in group])
+            except (OSError, ValueError) as err:  # e.g. image data corrupt past its header
+                raise ValueError(f'row {group[0].row} ({group[0].image}): {err}; the rows '
+                                 f'done before it are saved in {results_file}: fix or drop '
+                                 'the row and run again to go on') from err
+            for row, result in zip(group, results):
+                ok, png = cv2.imencode('.png', np.asarray(result['mask'], np.uint8) * 255)
+                if not ok:
+                    raise OSError(f'cannot encode the mask of row {row.row}')
+                atomic_write(osp.join(out_dir, _mask_file(row)), png.tobytes())
+                entries[row.row] = _entry(row, result)
+                unsaved += 1
+                if bar is not None:
+                    bar.update()
+            if unsaved >= save_every:
+                save()
+                unsaved = 0
+    finally:  # a failure or an interrupt keeps every row done
+        if unsaved:
             save()
-            unsaved = 0
-    save()
-    if bar is not None:
-        bar.close()
+        if bar is not None:
+            bar.close()
+    if not osp.isfile(results_file):
+        save()
     return dict(results_file=results_file, done=len(todo), skipped=skipped,
                 rows=[entries[k] for k in sorted(entries)])

@@ -111,10 +111,13 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                         help='checkpoint file (default: the committed demo model)')
 
 
-def add_inference_args(parser: argparse.ArgumentParser) -> None:
+def add_inference_args(parser: argparse.ArgumentParser, default_max_pixels: int) -> None:
     """How a demo tool runs the model: ``--threshold`` (strictly between 0
-    and 1; None: the config's), ``--device`` and ``--fp16`` / ``--bf16``
-    (``dtype``: 'fp32', 'fp16' or 'bf16', as ``RISInferencer`` takes it)."""
+    and 1; None: the config's), ``--device``, ``--fp16`` / ``--bf16``
+    (``dtype``: 'fp32', 'fp16' or 'bf16', as ``RISInferencer`` takes it) and
+    ``--max-pixels`` (the pixel limit of an input image; the caller passes
+    :data:`asda.apis.image_io.DEFAULT_MAX_PIXELS`, which this layer cannot
+    import)."""
     parser.add_argument('--threshold', type=probability_threshold,
                         help='foreground threshold on the probability, strictly between '
                         '0 and 1 (default: the config\'s decode_head.threshold)')
@@ -124,3 +127,8 @@ def add_inference_args(parser: argparse.ArgumentParser) -> None:
                       default='fp32', help='run the model under float16 autocast')
     half.add_argument('--bf16', dest='dtype', action='store_const', const='bf16',
                       help='run the model under bfloat16 autocast')
+    side = round(default_max_pixels ** 0.5)
+    shown = f' = {side} x {side}' if side * side == default_max_pixels else ''
+    parser.add_argument('--max-pixels', type=positive_int, default=default_max_pixels,
+                        help='refuse an image of more pixels, read from its header before '
+                        f'it is decoded (default {default_max_pixels:,}{shown})')
