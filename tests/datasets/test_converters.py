@@ -1,6 +1,8 @@
 """asda.datasets.converters' parts: expression rows, the split draw; and
 asda.utils.atomic.atomic_directory, which the converters write through."""
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -73,3 +75,30 @@ def test_atomic_directory(tmp_path):
     with atomic_directory(str(out), overwrite=True) as tmp:
         (tmp_path / os.path.basename(tmp) / 'b.txt').write_text('new')
     assert os.listdir(tmp_path) == ['out'] and os.listdir(out) == ['b.txt']
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, '-c', 'pass'])
+    child.wait()
+    return child.pid
+
+
+def test_atomic_directory_tidies_what_killed_writers_left(tmp_path):
+    out = tmp_path / 'out'
+    dead, live = _dead_pid(), os.getppid()
+    (tmp_path / f'.out.tmp-{dead}').mkdir()  # killed while writing
+    (tmp_path / f'.out.tmp-{dead}' / 'half.txt').write_text('half')
+    (tmp_path / f'.out.tmp-{live}').mkdir()  # another writer, still running
+    (tmp_path / f'.out.tmp-{dead}-old').mkdir()  # killed between its two renames:
+    (tmp_path / f'.out.tmp-{dead}-old' / 'a.txt').write_text('the previous out')
+    (tmp_path / '.other.tmp-1').mkdir()  # not this folder's
+    with pytest.raises(FileExistsError):  # the previous out is back, so it exists
+        with atomic_directory(str(out)):
+            pass
+    assert sorted(os.listdir(tmp_path)) == ['.other.tmp-1', f'.out.tmp-{live}', 'out']
+    assert (out / 'a.txt').read_text() == 'the previous out'
+    (tmp_path / f'.out.tmp-{dead}-old').mkdir()  # the new out was in place
+    with atomic_directory(str(out), overwrite=True) as tmp:
+        (tmp_path / os.path.basename(tmp) / 'b.txt').write_text('new')
+    assert sorted(os.listdir(tmp_path)) == ['.other.tmp-1', f'.out.tmp-{live}', 'out']
+    assert os.listdir(out) == ['b.txt']

@@ -10,6 +10,7 @@ uses for checkpoints, so one function writes every byte of a checkpoint.
 """
 import os
 import os.path as osp
+import re
 import shutil
 from contextlib import contextmanager
 from typing import Iterator, Union
@@ -23,6 +24,38 @@ def temporary_name(path: str) -> str:
     ``<dir>/.<name>.tmp-<pid>``."""
     folder, name = osp.split(osp.abspath(path))
     return osp.join(folder, f'.{name}.tmp-{os.getpid()}')
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _clear_killed_writers(path: str) -> None:
+    """Tidy what writers of the folder ``path`` that were killed (SIGKILL,
+    power loss) left beside it, as :func:`atomic_directory` names it: each
+    ``.<name>.tmp-<pid>`` of a process that no longer runs is removed; a
+    ``...-old`` (the previous ``path``, moved aside just before the final
+    rename) is removed when ``path`` exists, and otherwise renamed back to
+    ``path``. A folder of a live process is left alone."""
+    folder, name = osp.split(path)
+    pattern = re.compile(rf'\.{re.escape(name)}\.tmp-(\d+)(-old)?')
+    for entry in sorted(os.listdir(folder)) if osp.isdir(folder) else []:
+        m = pattern.fullmatch(entry)
+        if m is None or _pid_alive(int(m.group(1))):
+            continue
+        stale = osp.join(folder, entry)
+        if m.group(2) and not osp.lexists(path):
+            os.replace(stale, path)  # the killed writer had moved it aside
+        elif osp.isdir(stale) and not osp.islink(stale):
+            shutil.rmtree(stale)
+        else:
+            os.unlink(stale)
 
 
 def _fsync_dir(folder: str) -> None:
@@ -88,13 +121,16 @@ def atomic_directory(path: str, overwrite: bool = False) -> Iterator[str]:
 
     The folder is :func:`temporary_name` of ``path`` (beside it, so the
     rename stays on one file system). With ``overwrite``, an existing
-    ``path`` is moved aside, replaced, then removed.
+    ``path`` is moved aside, replaced, then removed. What a killed writer
+    of ``path`` left beside it is tidied first (an interrupted replacement
+    is undone).
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is False (raised
             before the block runs).
     """
     path = osp.abspath(path)
+    _clear_killed_writers(path)
     if osp.lexists(path) and not overwrite:
         raise FileExistsError(f'{path} exists; choose another output folder or '
                               'overwrite it')
