@@ -23,13 +23,3 @@ test_dataloader = dict(dataset=dict(
 val_evaluator = dict(_delete_=True, type='GRESMetric', iou_thrs=(0.7, 0.8, 0.9))
 test_evaluator = val_evaluator
 model = dict(decode_head=dict(no_target=dict(loss_weight=1.0, threshold=0.5)))
-
-# 9 epochs instead of 12: `make demo-gres` has its own 15-minute budget on
-# 2 CPU cores (12 epochs took 17 minutes there).
-max_epochs = 9
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=200),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
-         eta_min=1e-5, convert_to_iter_based=True),
-]
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)

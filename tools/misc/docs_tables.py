@@ -132,6 +132,9 @@ def demo_gres_table() -> str:
 
 
 def _spread(values: List[float]) -> str:
+    """Mean ± half the range; one value alone."""
+    if len(values) == 1:
+        return _f(values[0])
     mean = sum(values) / len(values)
     half = (max(values) - min(values)) / 2
     return f'{mean:.2f} ± {half:.2f}'
@@ -151,7 +154,8 @@ TABLE2_ROWS = {
 
 def table2_table() -> str:
     """The paper's Table 2 rows on the synthetic data, from stage one:
-    mean ± half the range over the seeds, beside the paper's RefCOCO val.
+    mean ± half the range over the seeds run (one seed: its value), beside
+    the paper's RefCOCO val.
     The result file holds ``rows: {row: {seed: a demo's metrics.json}}``."""
     source = f'{RESULTS}/table2_synthetic.json'
     t2 = load(source)['rows']
@@ -160,9 +164,10 @@ def table2_table() -> str:
         runs = [t2[row][seed] for seed in sorted(t2.get(row, {}))]
         val = [r['metrics']['val']['oIoU'] for r in runs]
         control = [r['metrics'][CONTROL]['oIoU'] for r in runs]
-        seeds = ', '.join(sorted(t2.get(row, {})))
+        seeds = sorted(t2.get(row, {}))
+        named = f'seed{"s" if len(seeds) > 1 else ""} {", ".join(seeds)}'
         rows.append([f'({row})', what, _f(paper), _spread(val) if val else '-',
-                     f'{" / ".join(_f(v) for v in val)} (seeds {seeds})' if val else '-',
+                     f'{" / ".join(_f(v) for v in val)} ({named})' if val else '-',
                      _spread(control) if control else '-'])
     return _table(['row', 'what it is', 'paper, RefCOCO val', 'synthetic val oIoU',
                    'per seed', 'control oIoU'], rows, [source])
@@ -185,15 +190,18 @@ def levers_table() -> str:
 
 
 def benchmark_table() -> str:
-    """The demo model's training step on the CPU: each variant's median time
-    and its ratio to fp32."""
+    """The demo model's training step on the CPU: each ``--train-variants``
+    setting of one benchmark run, its median and its speed-up over the
+    first (``benchmark.py``'s JSON)."""
     source = f'{RESULTS}/benchmark_cpu.json'
     bench = load(source)
-    base = bench['variants']['fp32']['median_ms']
-    rows = [[name, _f(v['median_ms'], 0), _f(base / v['median_ms'])]
-            for name, v in bench['variants'].items()]
-    return _table([f'training step (batch {bench["batch_size"]})', 'median ms',
-                   'speed-up'], rows, [source])
+    entry = next(e for e in bench['results'] if 'train_variants' in e)
+    rows = [[name, _f(v['median_ms'], 0), _f(v['speedup'])]
+            for name, v in entry['train_variants'].items()]
+    return (f'{bench["device_name"]}, {bench["threads"]} threads by default, torch '
+            f'{bench["torch"]}: `{bench["command"]}`.\n\n' +
+            _table([f'training step (batch {entry["batch_size"]})', 'median ms',
+                    'speed-up'], rows, [source]))
 
 
 # ------------------------------------------------------------ performance
@@ -389,14 +397,25 @@ def rewrite(docs: Sequence[str] = DOCS) -> List[str]:
     return changed
 
 
+def _nan_to_null(value):
+    """``value`` with each NaN float (a rate of an empty set) as None, so
+    the result file is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _nan_to_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_null(v) for v in value]
+    return None if isinstance(value, float) and value != value else value
+
+
 def record(name: str, results_file: str, keys: Sequence[str] = ()) -> str:
     """Copy ``results_file`` into ``docs/results/NAME.json`` (under
-    ``keys``), with portable paths; return the file written."""
+    ``keys``), with portable paths and NaN as null; return the file
+    written."""
     if not re.fullmatch(r'[\w-]+', name):
         raise ValueError(f'record: NAME must be a word (letters, digits, - and _), '
                          f'got {name!r}')
     with open(results_file, encoding='utf-8') as f:
-        value = portable_paths(json.load(f), ROOT)
+        value = _nan_to_null(portable_paths(json.load(f), ROOT))
     out = osp.join(ROOT, RESULTS, f'{name}.json')
     data: dict = {}
     if keys and osp.isfile(out):
@@ -409,7 +428,7 @@ def record(name: str, results_file: str, keys: Sequence[str] = ()) -> str:
         for key in keys[:-1]:
             node = node.setdefault(key, {})
         node[keys[-1]] = value
-    atomic_write(out, (json.dumps(data, indent=1) + '\n').encode('utf-8'))
+    atomic_write(out, (json.dumps(data, indent=1, allow_nan=False) + '\n').encode('utf-8'))
     return out
 
 
