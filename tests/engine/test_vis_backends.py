@@ -1,6 +1,6 @@
-"""Logging through mmengine's vis_backends (README, "Log to TensorBoard or
-Weights & Biases"): a short training run with the TensorBoard backend writes
-an event file holding the training loss of every iteration."""
+"""Logging through mmengine's vis_backends (docs/tools.md): a short training
+run with the TensorBoard backend writes an event file holding the training
+loss of every iteration."""
 import glob
 import json
 import os.path as osp
@@ -10,7 +10,7 @@ from mmengine.config import Config
 
 from asda.engine import ASDARunner
 
-# The README's snippet (TensorBoard beside the local JSON backend).
+# docs/tools.md's snippet (TensorBoard beside the local JSON backend).
 VIS_BACKENDS = '''
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 visualizer = dict(type='RISLocalVisualizer', vis_backends=vis_backends)
@@ -20,6 +20,8 @@ train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=3, val_inte
 param_scheduler = []
 log_processor = dict(by_epoch=False)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(by_epoch=False, interval=100))
+# the loop would validate after its last iteration; this test is about training's logs
+val_dataloader = val_cfg = val_evaluator = None
 '''
 
 

@@ -31,7 +31,7 @@ train_dataloader = dict(batch_size=2, num_workers={workers}, persistent_workers=
 val_dataloader = dict(num_workers=0, persistent_workers=False,
                       dataset=dict(data_root=data_root, indices=2))
 train_cfg = dict(val_interval=1)
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1, save_best=None))
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=2, save_best=None))
 '''
 
 
@@ -50,12 +50,20 @@ def test_resumed_training_equals_the_uninterrupted_one(tool_dataset, tmp_path, w
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f'resume: continuing from {tmp_path / "parts" / "epoch_1.pth"}' in proc.stdout
+    output = proc.stdout + proc.stderr
+    first_part = output.split('=== run 1:')[1].split('=== run 2:')[0]
+    assert 'Saving checkpoint at 1 epochs' in first_part  # stopped after epoch 1
+    assert 'Saving checkpoint at 2 epochs' not in first_part
+    assert 'resumed epoch: 1' in output.split('=== run 2:')[1]
 
-    def weights(work):
-        return torch.load(tmp_path / work / 'epoch_2.pth', map_location='cpu',
-                          weights_only=False)['state_dict']
+    def checkpoint(work, epoch):
+        return torch.load(tmp_path / work / f'epoch_{epoch}.pth', map_location='cpu',
+                          weights_only=False)
 
-    whole, resumed = weights('whole'), weights('parts')
+    assert checkpoint('parts', 2)['meta']['epoch'] == 2
+    whole, resumed = checkpoint('whole', 2)['state_dict'], checkpoint('parts', 2)['state_dict']
+    after_one = checkpoint('parts', 1)['state_dict']
+    assert any(not torch.equal(after_one[k], resumed[k]) for k in resumed)  # it trained
     assert whole.keys() == resumed.keys()
     differ = [k for k in whole if not torch.equal(whole[k], resumed[k])]
     assert not differ, f'{len(differ)} of {len(whole)} tensors differ, e.g. {differ[:3]}'
