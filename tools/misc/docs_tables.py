@@ -28,7 +28,7 @@ import sys
 from typing import Callable, Dict, List, Optional, Sequence
 
 from asda.utils.atomic import atomic_write
-from asda.utils.provenance import portable_paths
+from asda.utils.provenance import map_leaves, portable_paths
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RESULTS = 'docs/results'
@@ -398,12 +398,8 @@ def rewrite(docs: Sequence[str] = DOCS) -> List[str]:
 
 
 def _nan_to_null(value):
-    """``value`` with each NaN float (a rate of an empty set) as None, so
-    the result file is strict JSON."""
-    if isinstance(value, dict):
-        return {k: _nan_to_null(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_nan_to_null(v) for v in value]
+    """A NaN float (a rate of an empty set) as None, so that the result
+    file is strict JSON; any other value as it is."""
     return None if isinstance(value, float) and value != value else value
 
 
@@ -415,7 +411,7 @@ def record(name: str, results_file: str, keys: Sequence[str] = ()) -> str:
         raise ValueError(f'record: NAME must be a word (letters, digits, - and _), '
                          f'got {name!r}')
     with open(results_file, encoding='utf-8') as f:
-        value = _nan_to_null(portable_paths(json.load(f), ROOT))
+        value = map_leaves(portable_paths(json.load(f), ROOT), _nan_to_null)
     out = osp.join(ROOT, RESULTS, f'{name}.json')
     data: dict = {}
     if keys and osp.isfile(out):

@@ -10,11 +10,11 @@ import os
 import os.path as osp
 import platform
 import re
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-__all__ = ['cpu_name', 'machine_info', 'portable_paths']
+__all__ = ['cpu_name', 'machine_info', 'map_leaves', 'portable_paths']
 
 
 def cpu_name() -> str:
@@ -52,14 +52,24 @@ def portable_paths(obj: Any, root: str) -> Any:
     file name alone. Paths within longer strings (a command line, a
     config's text) are found and replaced the same way.
     """
-    if isinstance(obj, dict):
-        return {k: portable_paths(v, root) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [portable_paths(v, root) for v in obj]
-    if not isinstance(obj, str):
-        return obj
     root = osp.normpath(osp.abspath(root))
-    return _ABSOLUTE.sub(lambda m: _portable(m.group(0), root), obj)
+
+    def portable(leaf: Any) -> Any:
+        if not isinstance(leaf, str):
+            return leaf
+        return _ABSOLUTE.sub(lambda m: _portable(m.group(0), root), leaf)
+
+    return map_leaves(obj, portable)
+
+
+def map_leaves(obj: Any, fn: Callable[[Any], Any]) -> Any:
+    """``obj`` (nested dicts, lists and tuples, as JSON holds them) with
+    ``fn`` applied to every other value; tuples become lists."""
+    if isinstance(obj, dict):
+        return {k: map_leaves(v, fn) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [map_leaves(v, fn) for v in obj]
+    return fn(obj)
 
 
 def _portable(word: str, root: str) -> str:
