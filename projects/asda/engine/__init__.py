@@ -24,12 +24,12 @@ from .hooks import DivergenceHook, SafeCheckpointHook, TrainingDivergedError
 from .launch import enable_amp, setup_cpu_distributed
 from .optim_wrapper import CPUAutocastOptimWrapper
 from .resume import CannotResumeError, NothingLeftToTrainError
-from .runner import ASDARunner, check_train_length
+from .runner import ASDARunner, FormattedOnceConfig, check_train_length
 from .work_dir_lock import LOCK_FILE, BadLockFileError, WorkDirInUseError, hold_work_dir
 
 __all__ = [
     'ASDARunner', 'BadLockFileError', 'CPUAutocastOptimWrapper', 'CannotResumeError',
-    'CheckpointMismatchError', 'DivergenceHook', 'LOCK_FILE',
+    'CheckpointMismatchError', 'DivergenceHook', 'FormattedOnceConfig', 'LOCK_FILE',
     'NonFiniteWeightsError', 'NothingLeftToTrainError', 'SafeCheckpointHook',
     'TrainingDivergedError', 'UnreadableCheckpointError', 'WorkDirInUseError',
     'add_data_args', 'add_runner_args', 'apply_data_args',
