@@ -1,18 +1,17 @@
-"""Run ``tools/train.py`` and die (SIGKILL) in the middle of a file write.
+"""Test-only: die (SIGKILL) in the middle of a checkpoint write, and a metric
+that grows at every evaluation.
 
-``python kill_during_write.py PATTERN N -- TRAIN_ARGS...``: the N-th call of
-mmengine's ``LocalBackend.put`` (the call every checkpoint byte goes
-through) whose target path matches the regular expression PATTERN writes
-half of its bytes, then kills the process, as a power cut or an OOM killer
-would. Also registers ``EvalCountMetric`` (test-only): a metric that grows
-at every evaluation, so that ``save_best`` replaces the best checkpoint at
+:func:`install` makes the N-th call of mmengine's ``LocalBackend.put`` (the
+call every checkpoint byte goes through) whose target path matches a regular
+expression write half of its bytes, then kill the process, as a power cut or
+an OOM killer would (tests/run_tools.py's killed runs).
+``EvalCountMetric`` (imported by the configs' ``custom_imports``) grows at
+every evaluation, so that ``save_best`` replaces the best checkpoint at
 every validation.
 """
 import os
 import re
-import runpy
 import signal
-import sys
 
 from mmengine.evaluator import BaseMetric
 from mmengine.fileio import LocalBackend
@@ -34,6 +33,8 @@ class EvalCountMetric(BaseMetric):
 
 
 def install(pattern: str, nth: int) -> None:
+    """Kill this process in the ``nth`` write whose path matches
+    ``pattern``, half of its bytes written."""
     original = LocalBackend.put
     seen = [0]
 
@@ -49,10 +50,3 @@ def install(pattern: str, nth: int) -> None:
         return original(self, obj, filepath)
 
     LocalBackend.put = put
-
-
-if __name__ == '__main__' and len(sys.argv) > 3 and sys.argv[3] == '--':
-    install(sys.argv[1], int(sys.argv[2]))
-    train = os.path.join(os.path.dirname(__file__), '..', '..', 'tools', 'train.py')
-    sys.argv = [train] + sys.argv[4:]
-    runpy.run_path(train, run_name='__main__')
