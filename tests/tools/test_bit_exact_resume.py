@@ -2,8 +2,8 @@
 synthetic data with the demo's random augmentations (flip, photometric
 distortion), dropout and a shuffled order, validated after each epoch, stopped
 after epoch 1 and resumed, ends with every weight equal to the uninterrupted
-run's (asda.engine.resume.RNGStateHook). CPU child processes, where training is
-deterministic."""
+run's (asda.engine.resume.RNGStateHook). The runs of both tests are in one CPU
+child process, where training is deterministic."""
 import json
 import os.path as osp
 import subprocess
@@ -35,29 +35,46 @@ default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=2, save_best=Non
 '''
 
 
-@pytest.mark.parametrize('workers', [0, 1])
-def test_resumed_training_equals_the_uninterrupted_one(tool_dataset, tmp_path, workers):
-    cfg = write_config(tmp_path / 'cfg.py', tool_dataset, EXTRA.format(workers=workers))
+WORKERS = (0, 1)
+
+
+@pytest.fixture(scope='module')
+def resume_runs(tool_dataset, tmp_path_factory):
+    """For each number of train loader workers, in one child process
+    (tests/run_tools.py): a 2-epoch run, and a 1-epoch run resumed for
+    epoch 2. Returns (the folder of each workers value's runs, each run's
+    output)."""
+    base = tmp_path_factory.mktemp('bit_exact_resume')
     train = osp.join(ROOT, 'tools', 'train.py')
+    runs, folders = [], {}
+    for workers in WORKERS:
+        folder = folders[workers] = base / f'workers{workers}'
+        folder.mkdir()
+        cfg = write_config(folder / 'cfg.py', tool_dataset, EXTRA.format(workers=workers))
 
-    def run(work, epochs, *more):
-        return [train, cfg, '--work-dir', str(tmp_path / work), *more, '--cfg-options',
-                f'train_cfg.max_epochs={epochs}', f'experiment_name={work}_{epochs}']
-
-    runs = [run('whole', 2), run('parts', 1), run('parts', 2, '--resume')]
+        for work, epochs, *more in [('whole', 2), ('parts', 1), ('parts', 2, '--resume')]:
+            runs.append([train, cfg, '--work-dir', str(folder / work), *more, '--cfg-options',
+                         f'train_cfg.max_epochs={epochs}', f'experiment_name={work}_{epochs}'])
     proc = subprocess.run([sys.executable, osp.join(TESTS, 'run_tools.py'), json.dumps(runs)],
                           env=child_env(cpu_only=True), cwd=ROOT, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert f'resume: continuing from {tmp_path / "parts" / "epoch_1.pth"}' in proc.stdout
-    output = proc.stdout + proc.stderr
-    first_part = output.split('=== run 1:')[1].split('=== run 2:')[0]
+    outputs = proc.stdout.split('=== run ')[1:]
+    return folders, outputs
+
+
+@pytest.mark.parametrize('workers', WORKERS)
+def test_resumed_training_equals_the_uninterrupted_one(resume_runs, workers):
+    folders, outputs = resume_runs
+    folder = folders[workers]
+    whole_run, first_part, second_part = outputs[3 * WORKERS.index(workers):][:3]
     assert 'Saving checkpoint at 1 epochs' in first_part  # stopped after epoch 1
     assert 'Saving checkpoint at 2 epochs' not in first_part
-    assert 'resumed epoch: 1' in output.split('=== run 2:')[1]
+    assert f'resume: continuing from {folder / "parts" / "epoch_1.pth"}' in second_part
+    assert 'resumed epoch: 1' in second_part
 
     def checkpoint(work, epoch):
-        return torch.load(tmp_path / work / f'epoch_{epoch}.pth', map_location='cpu',
+        return torch.load(folder / work / f'epoch_{epoch}.pth', map_location='cpu',
                           weights_only=False)
 
     assert checkpoint('parts', 2)['meta']['epoch'] == 2
