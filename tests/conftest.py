@@ -1,4 +1,6 @@
-"""Session fixtures shared by the test folders; the ``gpu`` marker's rule."""
+"""Session fixtures shared by the test folders; the ``gpu`` marker's rule;
+the garbage collector kept to each test's own objects."""
+import gc
 import os
 
 import pytest
@@ -42,3 +44,15 @@ def pytest_runtest_setup(item):
         pytest.fail(f'{reason}, and ASDA_REQUIRE_CUDA=1 requires CUDA',
                     pytrace=False)
     pytest.skip(reason)
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """Collect this test's garbage, then freeze what is left (imports,
+    session fixtures, caches) out of the collector's sight: a full
+    collection walks every tracked object of the process, and mmengine
+    collects at every dataset it builds (``BaseDataset._serialize_data``),
+    which after a few hundred tests took 0.16 s a dataset. Objects frozen
+    are still freed when their last reference goes; only a reference cycle
+    among them would stay."""
+    gc.collect()
+    gc.freeze()
