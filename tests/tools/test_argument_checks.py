@@ -217,6 +217,34 @@ def test_cfg_options_of_the_wrong_kind_are_refused_naming_them(
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize('option, words', [
+    ('trian_cfg.max_epochs=1', 'neither the config nor a run has a top-level trian_cfg '
+                               '(did you mean train_cfg?)'),
+    ('optim_wraper.optimizer.lr=0.1', 'neither the config nor a run has a top-level '
+                                      'optim_wraper (did you mean optim_wrapper?)'),
+    ('qwertyuiop=1', 'neither the config nor a run has a top-level qwertyuiop'),
+])
+def test_cfg_options_of_an_unknown_top_level_name_are_refused(
+        option, words, tmp_path, monkeypatch, train_tool):
+    """A typo in the first part of a key would otherwise add a setting
+    nothing reads, and the run would train with the config's value."""
+    monkeypatch.setattr(train_tool, 'RUNNERS', _NoRunners)
+    with pytest.raises(ValueError) as err:
+        train_tool.main([DEMO_CONFIG, '--work-dir', str(tmp_path / 'w'),
+                         '--cfg-options', option])
+    assert str(err.value) == f'--cfg-options {option}: {words}'
+    assert os.listdir(tmp_path) == []
+
+
+def test_cfg_options_may_set_what_a_run_reads_beyond_the_config(train_tool):
+    """Top-level keys the runner reads are accepted though the config has
+    none (here load_from is in it, launcher and experiment_name are not)."""
+    args = train_tool.parse_args([DEMO_CONFIG, '--cfg-options', 'experiment_name=x',
+                                  'log_level=DEBUG', 'load_from=ckpt.pth'])
+    cfg = train_tool.build_cfg(args)
+    assert (cfg.experiment_name, cfg.log_level, cfg.load_from) == ('x', 'DEBUG', 'ckpt.pth')
+
+
 @pytest.mark.parametrize('option, setting', [
     ('lr=0.01', 'optim_wrapper.optimizer.lr'),
     ('max_epochs=3', 'train_cfg.max_epochs'),

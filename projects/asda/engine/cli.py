@@ -15,10 +15,13 @@ or a bool of the config must be one (``train_cfg.max_epochs=abc`` is refused
 naming the option, before anything is built); a top-level name that only
 nested settings use (``lr=0.01``, or the config's variable ``max_epochs``,
 already used when the config was read) changes none of them and gets a
-warning naming the keys to set.
+warning naming the keys to set; a top-level name that neither the config
+nor a run knows (``trian_cfg.max_epochs=1``) is refused, naming the close
+matches, before anything is built.
 """
 import argparse
 import ast
+import difflib
 import inspect
 import os
 import os.path as osp
@@ -203,7 +206,9 @@ def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
 
     Raises:
         ValueError: A value replaces a number or a bool and is a string
-            (``--cfg-options KEY=VALUE``, why, and the config's value).
+            (``--cfg-options KEY=VALUE``, why, and the config's value), or
+            the key's top-level name is neither the config's nor one a run
+            reads (with the close matches).
     """
     cfg = cfg._cfg_dict if isinstance(cfg, Config) else cfg  # a ConfigDict
     for key, value in cfg_options.items():
@@ -212,6 +217,14 @@ def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
         if problem is not None:
             raise ValueError(f'--cfg-options {key}={value}: {problem} (the config has '
                              f'{key}={current!r})')
+        top = key.split('.')[0]
+        if top not in cfg and top not in _runner_keys() and top != 'data_root' and \
+                not _nested_keys(cfg, key):
+            close = difflib.get_close_matches(top, sorted(set(cfg) | _runner_keys()), n=3,
+                                              cutoff=0.8)
+            hint = f' (did you mean {" or ".join(close)}?)' if close else ''
+            raise ValueError(f'--cfg-options {key}={value}: neither the config nor a run '
+                             f'has a top-level {top}{hint}')
         if '.' in key or key == 'data_root' or key in _runner_keys() or \
                 isinstance(current, dict):
             continue
