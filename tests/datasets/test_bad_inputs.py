@@ -96,7 +96,7 @@ def test_non_builtin_refs_pickle_is_refused(synthetic_copy, build_dataset):
     assert path in str(err.value)
 
 
-@pytest.mark.parametrize('sent', ['\x00\x1f', '\ufeff', '\x1b[1m\x1b[0m'])
+@pytest.mark.parametrize('sent', ['\x00\x1f', '\ufeff', '\x1b[1m\x1b[0m', '\ufffc'])
 def test_sentence_without_a_printable_word(synthetic_copy, build_dataset, sent):
     """Such a sentence tokenised to nothing and trained as an empty one."""
     path = osp.join(synthetic_copy, SPLIT_FILE)

@@ -172,9 +172,18 @@ def test_tokenizer_encode_says_what_it_cut():
     (['\x1b[31m\x1b[0m'], ValueError, r"expression 0 has no printable word: "
      r"'\\x1b\[31m\\x1b\[0m'"),
     (['&amp;nbsp;'], ValueError, 'expression 0 has no printable word'),
+    # stand-ins for missing content: an editor's object replacement, a failed decoding
+    (['\ufffc'], ValueError, r"expression 0 has no printable word: '\ufffc'"),
+    (['cat', ' \ufffd\ufffd '], ValueError, "expression 1 has no printable word"),
 ])
 def test_tokenizer_refuses_what_the_inferencer_refuses(texts, error, match):
     """One rule for an expression's text (tokenizer.check_text): the
     tokenizer, the inferencer and the datasets' refs check ask it."""
     with pytest.raises(error, match=match):
         CLIPTokenizer(context_length=6)(texts)
+
+
+def test_a_stand_in_beside_a_word_is_text():
+    """U+FFFD beside a word (a stray failed decoding) leaves a word to read."""
+    ids = CLIPTokenizer(context_length=8)(['red \ufffd circle'])
+    assert ids.shape == (1, 8)

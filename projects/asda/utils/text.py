@@ -8,7 +8,10 @@ twice, so ``&amp;nbsp;`` is a space), terminal escape sequences removed (an
 ANSI colour code ``ESC [ 31 m`` is no text, though ``[31m`` is printable),
 and only letters, numbers, punctuation and symbols counted (Unicode
 categories L, N, P, S). Control characters, format characters (a byte-order
-mark, a zero-width space), separators and unassigned code points are not.
+mark, a zero-width space), separators, unassigned code points and the two
+stand-ins for content that is missing (U+FFFC, the object replacement
+character a rich-text editor leaves for an image; U+FFFD, the replacement
+character of a failed decoding) are not.
 """
 import html
 import re
@@ -25,13 +28,16 @@ _ESCAPES = re.compile(
     r'|\x1b[ -/]*[0-~]', re.DOTALL)
 #: The Unicode categories of a printable character (their first letter).
 _PRINTABLE = frozenset('LNPS')
+#: Symbols that stand for missing content: U+FFFC, U+FFFD.
+_STAND_INS = frozenset('\ufffc\ufffd')
 
 
 def _has_printable(text: str) -> bool:
     """Whether ``text`` has a printable character once normalised (see the
     module)."""
     text = _ESCAPES.sub('', html.unescape(html.unescape(text)))
-    return any(unicodedata.category(c)[0] in _PRINTABLE for c in text)
+    return any(unicodedata.category(c)[0] in _PRINTABLE and c not in _STAND_INS
+               for c in text)
 
 
 def check_text(text, what: str = 'expression') -> str:
