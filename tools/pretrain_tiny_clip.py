@@ -29,7 +29,6 @@ number, and only figures this run measures), and an ``--out`` whose
 provenance file is the reference is refused, before any training.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import shlex
@@ -54,7 +53,7 @@ from asda.synthetic.clip_pretrain import (
 )
 from asda.synthetic.refer import GENERATOR_VERSION
 from asda.utils.arg_types import output_file, positive_int, same_file
-from asda.utils.atomic import atomic_write
+from asda.utils.atomic import write_json
 from asda.utils.provenance import machine_info, portable_paths
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -277,7 +276,7 @@ def main(argv=None) -> dict:
         checkpoint_bytes=osp.getsize(args.out))
     # paths relative to the checkout (or file names): no folder of this machine
     provenance = portable_paths(provenance, ROOT)
-    atomic_write(provenance_path(args.out), json.dumps(provenance, indent=1))
+    write_json(provenance_path(args.out), provenance)
     print(f'[pretrain] wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} '
           f'MiB) and its provenance {provenance_path(args.out)}; '
           f'{provenance["seconds_total"]:.0f} s', flush=True)

@@ -8,7 +8,7 @@ import sys
 import pytest
 from asda_test_utils import ROOT, linear_toy_training
 
-from asda.utils.atomic import atomic_write
+from asda.utils.atomic import atomic_write, write_json
 
 
 @pytest.mark.parametrize('code', [errno.ENOSPC, errno.EFBIG])
@@ -71,3 +71,39 @@ def test_checkpoint_save_the_disk_refuses_names_the_checkpoint(tmp_path, monkeyp
         runner.train()
     assert err.value.errno == errno.ENOSPC
     assert str(tmp_path / 'epoch_1.pth') in str(err.value)
+
+
+# ----------------------------------------------------------------- write_json
+def test_write_json_writes_non_finite_numbers_as_null_naming_them(tmp_path):
+    """Python's json writes NaN / Infinity, which strict parsers refuse:
+    write_json writes null and names the file and each field."""
+    import json
+    import math
+
+    import numpy as np
+
+    path = tmp_path / 'metrics.json'
+    data = dict(metrics=dict(val=dict(oIoU=math.nan, mIoU=71.5)),
+                loss_history=[dict(step=1, loss=2.0), dict(step=2, loss=math.inf)],
+                steps=(1, -math.inf), scale=np.float64('nan'))
+    with pytest.warns(UserWarning) as record:
+        bad = write_json(str(path), data, default=lambda o: o.item())
+    assert bad == ['metrics.val.oIoU', 'loss_history.1.loss', 'steps.1', 'scale']
+    [message] = [str(w.message) for w in record]
+    assert message == (f'{path}: non-finite numbers written as null: metrics.val.oIoU, '
+                       'loss_history.1.loss, steps.1, scale')
+    text = path.read_text()
+    assert 'NaN' not in text and 'Infinity' not in text
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(c)) == dict(
+        metrics=dict(val=dict(oIoU=None, mIoU=71.5)),
+        loss_history=[dict(step=1, loss=2.0), dict(step=2, loss=None)],
+        steps=[1, None], scale=None)
+
+
+def test_write_json_of_finite_data_is_json_dumps(tmp_path, recwarn):
+    import json
+    data = dict(a=[1, 2.5, 'x', None, True], b=dict(c=-0.0))
+    path = tmp_path / 'r.json'
+    assert write_json(str(path), data, indent=2, newline=True) == []
+    assert path.read_text() == json.dumps(data, indent=2) + '\n'
+    assert not [w for w in recwarn if 'non-finite' in str(w.message)]

@@ -49,7 +49,6 @@ downloaded: the backbone is random-initialised (``pretrained=None``).
 """
 import argparse
 import copy
-import json
 import os
 
 os.environ.setdefault('KINETO_LOG_LEVEL', '5')  # quiet torch.profiler
@@ -65,6 +64,7 @@ import torch.nn.functional as F
 from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 
+from asda.utils.atomic import write_json
 from asda.utils.provenance import cpu_name
 
 EXPRESSIONS = (
@@ -582,8 +582,7 @@ def main(argv=None):
         'work_dirs', 'benchmark',
         osp.splitext(osp.basename(args.config))[0] + '.json')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    with open(out, 'w') as f:
-        json.dump(report, f, indent=2)
+    write_json(out, report, indent=2)
     print(f'written: {out}')
     return report
 

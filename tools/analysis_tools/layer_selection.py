@@ -13,7 +13,6 @@ share) per group and writes into ``--out-dir``:
   (``ref_id``, ``sent_id``, ``text``, ``low``, ``mid``).
 """
 import argparse
-import json
 import os
 import os.path as osp
 from collections import Counter
@@ -25,6 +24,7 @@ from mmengine.registry import init_default_scope
 from asda.apis import RISInferencer
 from asda.engine import add_data_args, apply_data_args
 from asda.utils.arg_types import positive_int
+from asda.utils.atomic import write_json
 
 GROUPS = ('low', 'mid')
 
@@ -174,8 +174,7 @@ def main(argv=None):
         counts={g: {str(layer): counts[g].get(layer, 0)
                     for layer in candidates[g]} for g in GROUPS},
         records=records)
-    with open(osp.join(args.out_dir, 'layer_selection.json'), 'w') as f:
-        json.dump(summary, f, indent=1)
+    write_json(osp.join(args.out_dir, 'layer_selection.json'), summary)
     print(f'histogram: {png}')
     return summary
 

@@ -12,13 +12,12 @@ the top layer (``top_layer``): :func:`asda.synthetic.probes.run_probe`.
 Prints one row per layer; ``--out`` writes the figures as JSON.
 """
 import argparse
-import json
 import os.path as osp
 
 from asda.engine.cli import read_config
 from asda.synthetic.probes import SHAPE_CHANCE, run_probe
 from asda.utils.arg_types import positive_int
-from asda.utils.atomic import atomic_write
+from asda.utils.atomic import write_json
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -60,12 +59,11 @@ def main(argv=None) -> dict:
                        args.test_scenes)
     print(format_table(result))
     if args.out:
-        atomic_write(args.out, json.dumps(dict(
+        write_json(args.out, dict(
             config=args.config, pretrained=args.pretrained or
             cfg.model.backbone.get('pretrained'), seed=args.seed,
             train_scenes=args.train_scenes, test_scenes=args.test_scenes,
-            chance=SHAPE_CHANCE, layers={str(k): v for k, v in result.items()}),
-            indent=1))
+            chance=SHAPE_CHANCE, layers={str(k): v for k, v in result.items()}))
     return result
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from asda.datasets import load_refs
 from asda.datasets.grefcoco import gref_target_ids
 from asda.utils.arg_types import output_file
-from asda.utils.atomic import atomic_write
+from asda.utils.atomic import write_json
 
 #: The percentiles reported.
 PERCENTILES = (10, 50, 90)
@@ -89,7 +89,7 @@ def main(argv=None) -> dict:
               ' '.join(f'{row.get("p" + str(q), float("nan")):6.1f}'
                        for q in PERCENTILES) + f'  {row["no_target"]:9d}')
     if args.out:
-        atomic_write(args.out, json.dumps(summary, indent=1))
+        write_json(args.out, summary)
     return summary
 
 

@@ -11,12 +11,12 @@ Usage::
         [--out control.json]
 """
 import argparse
-import json
 import os.path as osp
 from typing import Optional, Sequence
 
 from asda.datasets import load_refs
 from asda.synthetic.probes import text_only_control_on_grefs
+from asda.utils.atomic import write_json
 
 __all__ = ['build_parser', 'main', 'parse_args']
 
@@ -54,8 +54,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
           f'(recall no-target {result["recall_no_target"]:.1f}%, '
           f'target {result["recall_target"]:.1f}%)')
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(result, f, indent=1)
+        write_json(args.out, result)
     return result
 
 

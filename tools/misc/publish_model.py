@@ -40,7 +40,7 @@ import torch
 
 import asda  # noqa: F401  (allow-lists the types mmengine checkpoints hold)
 from asda.engine import UnreadableCheckpointError, check_finite_weights, read_checkpoint
-from asda.utils.atomic import atomic_write
+from asda.utils.atomic import atomic_write, write_json
 from asda.utils.provenance import portable_paths
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -115,7 +115,7 @@ def write_provenance(final: str, out_file: str, results_file: str,
         file=osp.basename(final), sha256=hashlib.sha256(data).hexdigest(),
         bytes=len(data), dtype=dtypes))
     path = osp.splitext(out_file)[0] + '.json'
-    atomic_write(path, json.dumps(portable_paths(record, ROOT), indent=1) + '\n')
+    write_json(path, portable_paths(record, ROOT), newline=True)
     return path
 
 

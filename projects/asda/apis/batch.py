@@ -38,7 +38,7 @@ from ..datasets.converters.rows import ConversionError, read_rows, row_ids, row_
 from ..datasets.mask_utils import encode_mask
 from ..datasets.refs_io import describe_problems
 from ..utils.arg_types import IMAGE_EXTENSIONS
-from ..utils.atomic import atomic_write
+from ..utils.atomic import atomic_write, write_json
 from ..utils.progress import progress_bar
 from ..utils.text import check_text
 from .image_io import DEFAULT_MAX_PIXELS, ImageTooLargeError, check_image_file
@@ -219,8 +219,8 @@ def run_batch(inferencer: Callable, rows: List[BatchRow], out_dir: str, meta: di
     results_file = osp.join(out_dir, RESULTS_FILE)
 
     def save():
-        atomic_write(results_file, json.dumps(
-            dict(meta, rows=[entries[k] for k in sorted(entries)])))
+        write_json(results_file, dict(meta, rows=[entries[k] for k in sorted(entries)]),
+                   indent=None)
 
     bar = progress_bar(len(todo), f'segmenting {len(todo)} rows') \
         if progress and todo else None

@@ -1,6 +1,5 @@
 """Referring image segmentation metric: oIoU, mIoU and Precision@X; and, on
 request, the REC box accuracy of the predicted masks."""
-import json
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -9,7 +8,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmseg.registry import METRICS
 
-from ..utils.atomic import atomic_write
+from ..utils.atomic import write_json
 from ..utils.boxes import box_iou, largest_component_box, mask_box
 
 __all__ = ['RISMetric', 'intersection_union', 'summarize_ris', 'rec_box_iou',
@@ -318,7 +317,7 @@ class RISMetric(BaseMetric):
         report = dict(
             evaluated=len(records), total=len(records) + len(skipped),
             skipped=skipped, records=records)
-        atomic_write(self.out_file, json.dumps(report, default=_json_default))
+        write_json(self.out_file, report, indent=None, default=_json_default)
         print_log(f'per-expression results written to {self.out_file}',
                   logger='current')
 

@@ -48,7 +48,7 @@ from asda.engine import (
 )
 from asda.engine.cli import merge_cfg_options
 from asda.evaluation import summarize_gres, summarize_ris
-from asda.utils.atomic import atomic_write
+from asda.utils.atomic import atomic_write, write_json
 from asda.utils.provenance import machine_info
 
 from .gres import FORMS, GREFS_FILE, GRES_GENERATOR_VERSION, make_synthetic_grefcoco
@@ -402,7 +402,7 @@ def _finish(cfg: Config, checkpoint: str, work_dir: str, num_examples: int,
         seed=cfg.get('randomness', {}).get('seed'), machine=machine_info('cpu'),
         seconds_total=round(time.time() - start, 1), seconds_train=round(train_time, 1))
     out = osp.join(work_dir, 'metrics.json')
-    atomic_write(out, json.dumps(summary, indent=2))
+    write_json(out, summary, indent=2)
     print('\n' + format_table(summary['metrics'], keys))
     for line in notes:
         print(line)

@@ -7,16 +7,26 @@ A reader therefore sees the old file or the new one, never half of one, even
 when the writer is killed (SIGKILL, power loss after the fsync). The bytes are
 written through mmengine's ``LocalBackend.put``, the call mmengine itself
 uses for checkpoints, so one function writes every byte of a checkpoint.
+
+Every JSON result (metrics, provenance, benchmarks, per-expression records)
+is written by :func:`write_json`: strict JSON that any parser reads, so a
+NaN or an infinity (a diverged loss, a mean of nothing) is written as
+``null`` with a warning naming the file and each field, not as the bare
+``NaN`` Python's ``json`` writes and JavaScript, jq and strict parsers
+refuse.
 """
+import json
+import math
 import os
 import os.path as osp
 import re
 import shutil
+import warnings
 from contextlib import contextmanager
-from typing import Iterator, Union
+from typing import Any, Callable, Iterator, List, Optional, Union
 
 __all__ = ['atomic_directory', 'atomic_output', 'atomic_write', 'commit_file',
-           'temporary_name']
+           'finite_json', 'temporary_name', 'write_json']
 
 
 def temporary_name(path: str) -> str:
@@ -110,6 +120,47 @@ def atomic_write(path: str, data: Union[bytes, str]) -> None:
         data = data.encode('utf-8')
     with atomic_output(path) as tmp:
         LocalBackend().put(data, tmp)
+
+
+def finite_json(data: Any, where: str = '') -> tuple:
+    """``data`` with each non-finite float (NaN, +-inf) replaced by None,
+    and the dotted paths of the replaced fields (``metrics.val.oIoU``,
+    ``loss_history.3.loss``)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None, [where or '(the value)']
+    if isinstance(data, dict):
+        out, bad = {}, []
+        for key, value in data.items():
+            out[key], found = finite_json(value, f'{where}.{key}' if where else str(key))
+            bad += found
+        return out, bad
+    if isinstance(data, (list, tuple)):
+        pairs = [finite_json(v, f'{where}.{i}' if where else str(i))
+                 for i, v in enumerate(data)]
+        return [v for v, _ in pairs], [p for _, found in pairs for p in found]
+    return data, []
+
+
+def write_json(path: str, data: Any, indent: Optional[int] = 1,
+               default: Optional[Callable] = None, newline: bool = False) -> List[str]:
+    """Write ``data`` to ``path`` as strict JSON, atomically
+    (:func:`atomic_write`); NaN and infinities become ``null`` with one
+    warning naming ``path`` and the fields (see the module). ``default``
+    converts what ``json`` cannot (as :func:`json.dumps`'s); it runs first,
+    so its numbers are checked too.
+
+    Returns:
+        list[str]: the dotted paths written as null for being non-finite.
+    """
+    if default is not None:  # convert first, so that converted numbers are checked
+        data = json.loads(json.dumps(data, default=default))
+    data, bad = finite_json(data)
+    if bad:
+        shown = ', '.join(bad[:5]) + (f' and {len(bad) - 5} more' if len(bad) > 5 else '')
+        warnings.warn(f'{path}: non-finite numbers written as null: {shown}', stacklevel=2)
+    text = json.dumps(data, indent=indent, allow_nan=False)
+    atomic_write(path, text + '\n' if newline else text)
+    return bad
 
 
 @contextmanager
