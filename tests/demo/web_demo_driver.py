@@ -89,11 +89,21 @@ def set_text(driver, text: str) -> str:
     return area.get_attribute('value')
 
 
+def _settled(text: str, before: str) -> bool:
+    """Whether the message box shows a new message and no longer Gradio's
+    progress line ("processing | 0.2/0.9s", "queue: 1/1 | ..."), which it
+    shows above the text while the event runs (on a loaded machine, after the
+    new text has arrived)."""
+    return text not in ('', before) and not any(
+        line.startswith(('processing', 'queue:')) for line in text.splitlines())
+
+
 def press_segment(driver, before: str, timeout: float) -> str:
-    """Click Segment; the message once it differs from ``before``."""
+    """Click Segment; the message once it differs from ``before`` and the
+    event has finished."""
     driver.find_element(By.ID, 'segment').click()
     WebDriverWait(driver, timeout).until(
-        lambda d: d.find_element(By.ID, 'message').text.strip() not in ('', before))
+        lambda d: _settled(d.find_element(By.ID, 'message').text.strip(), before))
     return driver.find_element(By.ID, 'message').text.strip()
 
 

@@ -10,10 +10,9 @@ uses for checkpoints, so one function writes every byte of a checkpoint.
 
 Every JSON result (metrics, provenance, benchmarks, per-expression records)
 is written by :func:`write_json`: strict JSON that any parser reads, so a
-NaN or an infinity (a diverged loss, a mean of nothing) is written as
-``null`` with a warning naming the file and each field, not as the bare
-``NaN`` Python's ``json`` writes and JavaScript, jq and strict parsers
-refuse.
+NaN or an infinity (a share of nothing, such as N-acc of target expressions
+only) is written as ``null``, JSON's "no value", not as the bare ``NaN``
+Python's ``json`` writes and JavaScript, jq and strict parsers refuse.
 """
 import json
 import math
@@ -21,7 +20,6 @@ import os
 import os.path as osp
 import re
 import shutil
-import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, List, Optional, Union
 
@@ -144,10 +142,9 @@ def finite_json(data: Any, where: str = '') -> tuple:
 def write_json(path: str, data: Any, indent: Optional[int] = 1,
                default: Optional[Callable] = None, newline: bool = False) -> List[str]:
     """Write ``data`` to ``path`` as strict JSON, atomically
-    (:func:`atomic_write`); NaN and infinities become ``null`` with one
-    warning naming ``path`` and the fields (see the module). ``default``
-    converts what ``json`` cannot (as :func:`json.dumps`'s); it runs first,
-    so its numbers are checked too.
+    (:func:`atomic_write`); NaN and infinities become ``null`` (see the
+    module). ``default`` converts what ``json`` cannot (as
+    :func:`json.dumps`'s); it runs first, so its numbers are checked too.
 
     Returns:
         list[str]: the dotted paths written as null for being non-finite.
@@ -155,9 +152,6 @@ def write_json(path: str, data: Any, indent: Optional[int] = 1,
     if default is not None:  # convert first, so that converted numbers are checked
         data = json.loads(json.dumps(data, default=default))
     data, bad = finite_json(data)
-    if bad:
-        shown = ', '.join(bad[:5]) + (f' and {len(bad) - 5} more' if len(bad) > 5 else '')
-        warnings.warn(f'{path}: non-finite numbers written as null: {shown}', stacklevel=2)
     text = json.dumps(data, indent=indent, allow_nan=False)
     atomic_write(path, text + '\n' if newline else text)
     return bad
