@@ -21,10 +21,10 @@ import os.path as osp
 import re
 import shutil
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Union
 
 __all__ = ['atomic_directory', 'atomic_output', 'atomic_write', 'commit_file',
-           'finite_json', 'temporary_name', 'write_json']
+           'finite_or_none', 'temporary_name', 'write_json']
 
 
 def temporary_name(path: str) -> str:
@@ -120,41 +120,25 @@ def atomic_write(path: str, data: Union[bytes, str]) -> None:
         LocalBackend().put(data, tmp)
 
 
-def finite_json(data: Any, where: str = '') -> tuple:
-    """``data`` with each non-finite float (NaN, +-inf) replaced by None,
-    and the dotted paths of the replaced fields (``metrics.val.oIoU``,
-    ``loss_history.3.loss``)."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return None, [where or '(the value)']
-    if isinstance(data, dict):
-        out, bad = {}, []
-        for key, value in data.items():
-            out[key], found = finite_json(value, f'{where}.{key}' if where else str(key))
-            bad += found
-        return out, bad
-    if isinstance(data, (list, tuple)):
-        pairs = [finite_json(v, f'{where}.{i}' if where else str(i))
-                 for i, v in enumerate(data)]
-        return [v for v, _ in pairs], [p for _, found in pairs for p in found]
-    return data, []
+def finite_or_none(value: Any) -> Any:
+    """A non-finite float (NaN, +-inf) as None, JSON's "no value"; any other
+    value as it is."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def write_json(path: str, data: Any, indent: Optional[int] = 1,
-               default: Optional[Callable] = None, newline: bool = False) -> List[str]:
+               default: Optional[Callable] = None, newline: bool = False) -> None:
     """Write ``data`` to ``path`` as strict JSON, atomically
-    (:func:`atomic_write`); NaN and infinities become ``null`` (see the
-    module). ``default`` converts what ``json`` cannot (as
-    :func:`json.dumps`'s); it runs first, so its numbers are checked too.
+    (:func:`atomic_write`); NaN and infinities become ``null``
+    (:func:`finite_or_none`, see the module). ``default`` converts what
+    ``json`` cannot (as :func:`json.dumps`'s); it runs first, so its numbers
+    are checked too."""
+    from .provenance import map_leaves
 
-    Returns:
-        list[str]: the dotted paths written as null for being non-finite.
-    """
     if default is not None:  # convert first, so that converted numbers are checked
         data = json.loads(json.dumps(data, default=default))
-    data, bad = finite_json(data)
-    text = json.dumps(data, indent=indent, allow_nan=False)
+    text = json.dumps(map_leaves(data, finite_or_none), indent=indent, allow_nan=False)
     atomic_write(path, text + '\n' if newline else text)
-    return bad
 
 
 @contextmanager
