@@ -211,6 +211,7 @@ def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
             reads (with the close matches).
     """
     cfg = cfg._cfg_dict if isinstance(cfg, Config) else cfg  # a ConfigDict
+    runner_keys = _runner_keys()
     for key, value in cfg_options.items():
         found, current = _lookup(cfg, key)
         problem = _kind_problem(current, value) if found else None
@@ -218,14 +219,14 @@ def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
             raise ValueError(f'--cfg-options {key}={value}: {problem} (the config has '
                              f'{key}={current!r})')
         top = key.split('.')[0]
-        if top not in cfg and top not in _runner_keys() and top != 'data_root' and \
+        if top not in cfg and top not in runner_keys and top != 'data_root' and \
                 not _nested_keys(cfg, key):
-            close = difflib.get_close_matches(top, sorted(set(cfg) | _runner_keys()), n=3,
+            close = difflib.get_close_matches(top, sorted(set(cfg) | runner_keys), n=3,
                                               cutoff=0.8)
             hint = f' (did you mean {" or ".join(close)}?)' if close else ''
             raise ValueError(f'--cfg-options {key}={value}: neither the config nor a run '
                              f'has a top-level {top}{hint}')
-        if '.' in key or key == 'data_root' or key in _runner_keys() or \
+        if '.' in key or key == 'data_root' or key in runner_keys or \
                 isinstance(current, dict):
             continue
         settings = _nested_keys(cfg, key)
