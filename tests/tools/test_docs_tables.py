@@ -75,7 +75,7 @@ def test_record_makes_paths_portable_and_nests_keys(tool, tmp_path, monkeypatch)
         tool.record('../x', str(run))
 
 
-def test_record_writes_strict_json_with_nan_as_null(tool, tmp_path, monkeypatch):
+def test_record_writes_strict_json_with_non_finite_as_null(tool, tmp_path, monkeypatch):
     root = tmp_path / 'repo'
     os.makedirs(root / 'docs' / 'results')
     monkeypatch.setattr(tool, 'ROOT', str(root))
@@ -84,11 +84,11 @@ def test_record_writes_strict_json_with_nan_as_null(tool, tmp_path, monkeypatch)
     # target expressions), which strict JSON readers refuse
     run.write_text(json.dumps(dict(val_by_form=dict(single={'N-acc': float('nan'),
                                                             'T-acc': 99.5}),
-                                   curve=[float('nan'), 1.0])))
+                                   curve=[float('nan'), 1.0, float('inf'), -float('inf')])))
     tool.main(['record', 'gres', str(run)])
     text = (root / 'docs' / 'results' / 'gres.json').read_text()
-    assert 'NaN' not in text
+    assert 'NaN' not in text and 'Infinity' not in text and text.endswith('}\n')
     saved = json.loads(text)
     assert saved['val_by_form']['single'] == {'N-acc': None, 'T-acc': 99.5}
-    assert saved['curve'] == [None, 1.0]
+    assert saved['curve'] == [None, 1.0, None, None]
     assert tool._f(saved['val_by_form']['single']['N-acc']) == '-'

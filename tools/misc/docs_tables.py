@@ -27,8 +27,8 @@ import re
 import sys
 from typing import Callable, Dict, List, Optional, Sequence
 
-from asda.utils.atomic import atomic_write
-from asda.utils.provenance import map_leaves, portable_paths
+from asda.utils.atomic import atomic_write, write_json
+from asda.utils.provenance import portable_paths
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RESULTS = 'docs/results'
@@ -397,21 +397,15 @@ def rewrite(docs: Sequence[str] = DOCS) -> List[str]:
     return changed
 
 
-def _nan_to_null(value):
-    """A NaN float (a rate of an empty set) as None, so that the result
-    file is strict JSON; any other value as it is."""
-    return None if isinstance(value, float) and value != value else value
-
-
 def record(name: str, results_file: str, keys: Sequence[str] = ()) -> str:
     """Copy ``results_file`` into ``docs/results/NAME.json`` (under
-    ``keys``), with portable paths and NaN as null; return the file
-    written."""
+    ``keys``), with portable paths, as strict JSON (NaN and infinities as
+    null, :func:`asda.utils.atomic.write_json`); return the file written."""
     if not re.fullmatch(r'[\w-]+', name):
         raise ValueError(f'record: NAME must be a word (letters, digits, - and _), '
                          f'got {name!r}')
     with open(results_file, encoding='utf-8') as f:
-        value = map_leaves(portable_paths(json.load(f), ROOT), _nan_to_null)
+        value = portable_paths(json.load(f), ROOT)
     out = osp.join(ROOT, RESULTS, f'{name}.json')
     data: dict = {}
     if keys and osp.isfile(out):
@@ -424,7 +418,7 @@ def record(name: str, results_file: str, keys: Sequence[str] = ()) -> str:
         for key in keys[:-1]:
             node = node.setdefault(key, {})
         node[keys[-1]] = value
-    atomic_write(out, (json.dumps(data, indent=1, allow_nan=False) + '\n').encode('utf-8'))
+    write_json(out, data, newline=True)
     return out
 
 
