@@ -54,6 +54,7 @@ from asda.synthetic.clip_pretrain import (
 from asda.synthetic.refer import GENERATOR_VERSION
 from asda.utils.arg_types import output_file, positive_int, same_file
 from asda.utils.atomic import write_json
+from asda.utils.malloc import apply_env_cfg
 from asda.utils.provenance import machine_info, portable_paths
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -220,6 +221,7 @@ def main(argv=None) -> dict:
     start = time.time()
     cfg = read_config(args.config)
     reference = checked_reference(args, cfg)
+    apply_env_cfg(cfg.get('env_cfg'))  # glibc's heap pad (asda.utils.malloc)
     torch.manual_seed(args.seed)
     model, tokenizer = build_pretrain_clip(cfg.model.backbone)
     print(f'[pretrain] {sum(p.numel() for p in model.parameters()):,} '

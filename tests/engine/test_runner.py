@@ -129,3 +129,23 @@ def test_train_val_and_test_stop_the_workers_their_loaders_keep(tmp_path):
     assert set(multiprocessing.active_children()) == before
     assert runner.test()['samples'] == 8
     assert set(multiprocessing.active_children()) == before
+
+
+@pytest.mark.parametrize('env_cfg, calls', [
+    (dict(malloc_top_pad=256 << 20), [256 << 20]),
+    (dict(malloc_top_pad=0), []),
+    (dict(), []),
+])
+def test_the_runner_sets_the_configs_heap_pad(tmp_path, monkeypatch, env_cfg, calls):
+    from asda.utils import malloc
+    seen = []
+    monkeypatch.setattr(malloc, 'set_malloc_top_pad', seen.append)
+    ASDARunner(model=_Toy(), work_dir=str(tmp_path), default_scope='mmengine',
+               cfg=Config(dict()), env_cfg=env_cfg)
+    assert seen == calls
+
+
+def test_a_heap_pad_mallopt_cannot_take_stops_the_runner(tmp_path):
+    with pytest.raises(ValueError, match='malloc_top_pad'):
+        ASDARunner(model=_Toy(), work_dir=str(tmp_path), default_scope='mmengine',
+                   cfg=Config(dict()), env_cfg=dict(malloc_top_pad=-1))

@@ -7,10 +7,15 @@ default_scope = 'mmseg'
 # fine-tuning from another model) and --resume that falls back to the newest
 # readable checkpoint.
 runner_type = 'ASDARunner'
+# malloc_top_pad: the spare memory glibc keeps at the top of its heap
+# (asda.utils.malloc): a CPU training step stops handing its tensors' memory
+# back to the kernel and faulting it in again (ASDARunner applies it; 0 or
+# None: glibc's default).
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'),  # tools/train.py switches to gloo on a CPU
+    malloc_top_pad=256 << 20,
 )
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

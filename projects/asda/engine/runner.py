@@ -44,6 +44,11 @@ resume that survives a crash.
   garbage collector, a worker can take 5 s to stop (torch's join timeout):
   the collector may close the worker's queue before the loader sends its
   stop through it.
+* ``env_cfg.malloc_top_pad`` (bytes; the ASDA configs' runtime sets 256
+  MiB) is the spare memory glibc keeps at the top of its heap
+  (:func:`asda.utils.malloc.apply_env_cfg`): a CPU training step then
+  stops handing its tensors' memory back to the kernel and faulting it in
+  again on the next step. Unset or 0: glibc's default.
 * The runner's config formats its text once (:class:`FormattedOnceConfig`):
   mmengine formats it with yapf for the log, the dump and every checkpoint's
   meta, 0.1-0.4 s a time: in a short run, more than the training itself.
@@ -61,6 +66,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from ..utils import malloc
 from .checkpoint import (
     find_resumable_checkpoint,
     load_model_checkpoint,
@@ -169,6 +175,13 @@ class ASDARunner(Runner):
         if isinstance(kwargs.get('cfg'), Config):
             kwargs['cfg'] = FormattedOnceConfig.of(kwargs['cfg'])
         super().__init__(*args, **kwargs)
+
+    def setup_env(self, env_cfg: dict) -> None:
+        """mmengine's environment set-up, and glibc's heap pad
+        ``env_cfg.malloc_top_pad`` (see the module) before any worker is
+        forked."""
+        super().setup_env(env_cfg)
+        malloc.apply_env_cfg(env_cfg)
 
     @property
     def resuming(self) -> bool:

@@ -1,0 +1,77 @@
+"""set_malloc_top_pad: with the pad, glibc keeps freed tensor memory instead
+of handing it back to the kernel (and faulting it in again on the next
+step)."""
+import platform
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from asda.utils import malloc
+from asda.utils.malloc import set_malloc_top_pad
+
+GLIBC = platform.system() == 'Linux' and platform.libc_ver()[0] == 'glibc'
+
+# With the pad set, tensors of 64 KiB (below glibc's mmap threshold, so on
+# the heap) until the heap grows: prints by how many bytes it grew
+# (mallinfo2's ``arena``: the bytes the main heap holds from the kernel)
+_GROWTH = textwrap.dedent('''
+    import ctypes, sys
+    import torch
+    from asda.utils.malloc import set_malloc_top_pad
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            'arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks',
+            'fsmblks', 'uordblks', 'fordblks', 'keepcost')]
+
+    libc = ctypes.CDLL('libc.so.6')
+    libc.mallinfo2.restype = MallInfo2
+    assert set_malloc_top_pad(int(sys.argv[1]))
+    start, tensors = libc.mallinfo2().arena, []
+    while libc.mallinfo2().arena == start and len(tensors) < 40000:
+        tensors.append(torch.ones(16 * 1024))
+    print(libc.mallinfo2().arena - start)
+''')
+
+
+@pytest.mark.skipif(not GLIBC, reason='the pad is a glibc allocator setting')
+def test_the_heap_grows_and_shrinks_by_the_pad():
+    pad = 256 << 20
+    out = subprocess.run([sys.executable, '-c', _GROWTH, str(pad)],
+                         capture_output=True, text=True, check=True)
+    # glibc's default pad (128 KiB) grows the heap by a tensor and 128 KiB;
+    # with the pad it grows by at least the pad, and a trim keeps the pad:
+    # the next step's tensors find the memory there, faulting nothing in
+    assert int(out.stdout.split()[-1]) >= pad
+
+
+@pytest.mark.skipif(not GLIBC, reason='the pad is a glibc allocator setting')
+def test_set_reports_success_on_glibc():
+    assert set_malloc_top_pad(128 * 1024) is True  # glibc's own default
+
+
+def test_other_c_libraries_are_left_alone(monkeypatch):
+    monkeypatch.setattr(malloc.platform, 'libc_ver', lambda: ('', ''))
+    assert set_malloc_top_pad(256 << 20) is False
+
+
+@pytest.mark.parametrize('bad', [-1, 2**31, 1.5, '256', True, None])
+def test_a_pad_mallopt_cannot_take_is_refused(bad):
+    with pytest.raises(ValueError, match='malloc_top_pad'):
+        set_malloc_top_pad(bad)
+
+
+@pytest.mark.parametrize('env_cfg, calls', [
+    (dict(malloc_top_pad=64 << 20), [64 << 20]),
+    (dict(malloc_top_pad=0), []),
+    (dict(malloc_top_pad=None), []),
+    (dict(), []),
+    (None, []),
+])
+def test_a_configs_env_cfg_names_the_pad(monkeypatch, env_cfg, calls):
+    seen = []
+    monkeypatch.setattr(malloc, 'set_malloc_top_pad', lambda n: seen.append(n) or True)
+    assert malloc.apply_env_cfg(env_cfg) is bool(calls)
+    assert seen == calls
