@@ -408,8 +408,12 @@ def run(args):
     from mmseg.registry import MODELS
 
     import asda  # noqa: F401  (registers the components)
+    from asda.utils.malloc import apply_env_cfg
     from asda.utils.op_count import count_neck_head_ops
 
+    # as the runner does: glibc's heap pad (bytes; None where not set)
+    malloc_top_pad = (cfg.get('env_cfg') or {}).get('malloc_top_pad') \
+        if apply_env_cfg(cfg.get('env_cfg')) else None
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -486,7 +490,7 @@ def run(args):
         device=args.device,
         device_name=(torch.cuda.get_device_name(device)
                      if device.type == 'cuda' else cpu_name()),
-        threads=torch.get_num_threads(),
+        threads=torch.get_num_threads(), malloc_top_pad=malloc_top_pad,
         amp=args.amp, compile=args.compile, channels_last=args.channels_last,
         torch=torch.__version__, open_clip=open_clip.__version__,
         input=flops['shape'], context_length=flops['context_length'],

@@ -10,15 +10,16 @@ trims: with a pad as large as a step's churn, the heap stops shrinking and
 growing, and the step stops faulting its memory in.
 
 On the demo's training step (``configs/asda/asda_tiny_synthetic.py``, batch 8,
-2 threads) a pad of 256 MiB halves the process's minor page faults and makes
-the step about 5% faster; the weights it trains are identical bit for bit
-(the allocator decides where a tensor lives, never what it holds). The cost is
-memory that stays with the process after a peak, up to the pad.
+2 threads) a pad of 256 MiB removes most of the process's minor page faults
+and shortens the step; the weights it trains are identical bit for bit (the
+allocator decides where a tensor lives, never what it holds). The cost is
+memory that stays with the process after a peak, up to the pad. Allocations
+above glibc's mmap threshold (up to 32 MiB) are mapped apart and unaffected.
 
 :func:`apply_env_cfg` applies a config's ``env_cfg.malloc_top_pad``: the
-ASDA configs' runtime sets 256 MiB, :class:`asda.engine.ASDARunner` and
-``tools/pretrain_tiny_clip.py`` apply it. Forked data loader workers inherit
-the setting.
+ASDA configs' runtime sets 256 MiB; :class:`asda.engine.ASDARunner`,
+``tools/pretrain_tiny_clip.py`` and ``tools/analysis_tools/benchmark.py``
+apply it. Forked data loader workers inherit the setting.
 """
 import ctypes
 import ctypes.util
