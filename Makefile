@@ -15,8 +15,9 @@ setup: $(STAMP)
 
 $(STAMP): requirements/lock.txt setup.py requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -r requirements/lock.txt
+	$(BIN)/python -m pip install -q --no-deps -r requirements/lock.txt
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -57,7 +58,7 @@ web-demo: $(DEMO_STAMP)
 
 lock: $(STAMP)
 	{ echo "# Exact stack installed by 'make' and CI (docs/design.md, Stack). Regenerate with 'make lock'."; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^asda'; } > requirements/lock.txt
+	  $(BIN)/python -m pip freeze --all --exclude-editable | grep -v -e '^asda' -e '^pip=='; } > requirements/lock.txt
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) .pytest_cache .ruff_cache
