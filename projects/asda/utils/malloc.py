@@ -22,7 +22,6 @@ ASDA configs' runtime sets 256 MiB; :class:`asda.engine.ASDARunner`,
 apply it. Forked data loader workers inherit the setting.
 """
 import ctypes
-import ctypes.util
 import platform
 from typing import Optional
 
@@ -33,10 +32,11 @@ M_TOP_PAD = -2
 
 
 def _glibc() -> Optional[ctypes.CDLL]:
-    """This process's C library when it is glibc, else None."""
+    """This process's C library (its loaded symbols) when it is glibc, else
+    None."""
     if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc':
         return None
-    return ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    return ctypes.CDLL(None)
 
 
 def set_malloc_top_pad(num_bytes: int) -> bool:
