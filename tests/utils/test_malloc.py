@@ -14,25 +14,30 @@ from asda.utils.malloc import set_malloc_top_pad
 GLIBC = platform.system() == 'Linux' and platform.libc_ver()[0] == 'glibc'
 _VERSION = tuple(int(p) for p in platform.libc_ver()[1].split('.')[:2]) if GLIBC else ()
 
-# With the pad set, tensors of 64 KiB (below glibc's mmap threshold, so on
-# the heap) until the heap grows: prints by how many bytes it grew
-# (mallinfo2's ``arena``: the bytes the main heap holds from the kernel)
+# With the pad set, blocks of 64 KiB (below glibc's mmap threshold, so on the
+# heap, where PyTorch's CPU tensors of that size live) until the heap grows:
+# prints by how many bytes it grew (mallinfo2's ``arena``: the bytes the main
+# heap holds from the kernel). The module is loaded from its file, without
+# the package (whose import would bring torch and mmseg).
 _GROWTH = textwrap.dedent('''
-    import ctypes, sys
-    import torch
-    from asda.utils.malloc import set_malloc_top_pad
+    import ctypes, importlib.util, sys
+
+    spec = importlib.util.spec_from_file_location('malloc', sys.argv[2])
+    malloc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(malloc)
 
     class MallInfo2(ctypes.Structure):
         _fields_ = [(name, ctypes.c_size_t) for name in (
             'arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks',
             'fsmblks', 'uordblks', 'fordblks', 'keepcost')]
 
-    libc = ctypes.CDLL('libc.so.6')
+    libc = ctypes.CDLL(None)
     libc.mallinfo2.restype = MallInfo2
-    assert set_malloc_top_pad(int(sys.argv[1])) is True
-    start, tensors = libc.mallinfo2().arena, []
-    while libc.mallinfo2().arena == start and len(tensors) < 40000:
-        tensors.append(torch.ones(16 * 1024))
+    libc.malloc.restype = ctypes.c_void_p
+    assert malloc.set_malloc_top_pad(int(sys.argv[1])) is True
+    start, blocks = libc.mallinfo2().arena, []
+    while libc.mallinfo2().arena == start and len(blocks) < 40000:
+        blocks.append(libc.malloc(64 * 1024))
     print(libc.mallinfo2().arena - start)
 ''')
 
@@ -41,9 +46,9 @@ _GROWTH = textwrap.dedent('''
                     reason='the pad is a glibc setting; mallinfo2 needs glibc 2.33')
 def test_the_heap_grows_by_the_pad():
     pad = 256 << 20
-    out = subprocess.run([sys.executable, '-c', _GROWTH, str(pad)],
+    out = subprocess.run([sys.executable, '-c', _GROWTH, str(pad), malloc.__file__],
                          capture_output=True, text=True, check=True)
-    # glibc's default pad (128 KiB) grows the heap by a tensor and 128 KiB;
+    # glibc's default pad (128 KiB) grows the heap by a block and 128 KiB;
     # with the pad it grows by at least the pad, and a trim keeps the pad:
     # the next step's tensors find the memory there, faulting nothing in
     assert int(out.stdout.split()[-1]) >= pad
