@@ -412,8 +412,7 @@ def run(args):
     from asda.utils.op_count import count_neck_head_ops
 
     # as the runner does: glibc's heap pad (bytes; None where not set)
-    malloc_top_pad = (cfg.get('env_cfg') or {}).get('malloc_top_pad') \
-        if apply_env_cfg(cfg.get('env_cfg')) else None
+    malloc_top_pad = apply_env_cfg(cfg.get('env_cfg'))
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)

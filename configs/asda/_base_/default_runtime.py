@@ -10,7 +10,7 @@ runner_type = 'ASDARunner'
 # malloc_top_pad: the spare memory glibc keeps at the top of its heap
 # (asda.utils.malloc): a CPU training step stops handing its tensors' memory
 # back to the kernel and faulting it in again (ASDARunner applies it; 0 or
-# None: glibc's default).
+# None: glibc's settings are left alone).
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -48,7 +48,8 @@ resume that survives a crash.
   MiB) is the spare memory glibc keeps at the top of its heap
   (:func:`asda.utils.malloc.apply_env_cfg`): a CPU training step then
   stops handing its tensors' memory back to the kernel and faulting it in
-  again on the next step. Unset or 0: glibc's default.
+  again on the next step. It holds for the rest of the process. Unset or 0:
+  glibc's settings are left alone.
 * The runner's config formats its text once (:class:`FormattedOnceConfig`):
   mmengine formats it with yapf for the log, the dump and every checkpoint's
   meta, 0.1-0.4 s a time: in a short run, more than the training itself.

@@ -9,12 +9,18 @@ the spare memory glibc keeps at the top of the heap when it grows and when it
 trims: with a pad as large as a step's churn, the heap stops shrinking and
 growing, and the step stops faulting its memory in.
 
+Setting any of glibc's thresholds switches off its adaptive mmap threshold
+(which otherwise rises, as large blocks are freed, up to 32 MiB), leaving it
+wherever it stood. So the mmap threshold is set with the pad, to that 32 MiB
+ceiling: blocks below it stay on the padded heap; larger ones are mapped and
+unmapped on their own, as before.
+
 On the demo's training step (``configs/asda/asda_tiny_synthetic.py``, batch 8,
 2 threads) a pad of 256 MiB removes most of the process's minor page faults
 and shortens the step; the weights it trains are identical bit for bit (the
 allocator decides where a tensor lives, never what it holds). The cost is
-memory that stays with the process after a peak, up to the pad. Allocations
-above glibc's mmap threshold (up to 32 MiB) are mapped apart and unaffected.
+memory that stays with the process after a peak, up to the pad. The setting
+holds for the rest of the process (a later 0 does not undo it).
 
 :func:`apply_env_cfg` applies a config's ``env_cfg.malloc_top_pad``: the
 ASDA configs' runtime sets 256 MiB; :class:`asda.engine.ASDARunner`,
@@ -25,10 +31,15 @@ import ctypes
 import platform
 from typing import Optional
 
-__all__ = ['set_malloc_top_pad', 'apply_env_cfg', 'M_TOP_PAD']
+__all__ = ['set_malloc_top_pad', 'apply_env_cfg', 'M_TOP_PAD',
+           'M_MMAP_THRESHOLD', 'MMAP_THRESHOLD']
 
-#: mallopt's parameter number of the top pad (glibc's malloc.h)
+#: mallopt's parameter numbers (glibc's malloc.h)
 M_TOP_PAD = -2
+M_MMAP_THRESHOLD = -3
+#: the mmap threshold set with the pad: the ceiling of glibc's adaptive one on
+#: 64-bit systems (DEFAULT_MMAP_THRESHOLD_MAX)
+MMAP_THRESHOLD = 32 << 20
 
 
 def _glibc() -> Optional[ctypes.CDLL]:
@@ -40,8 +51,9 @@ def _glibc() -> Optional[ctypes.CDLL]:
 
 
 def set_malloc_top_pad(num_bytes: int) -> bool:
-    """Make glibc keep ``num_bytes`` spare at the top of its heap (see the
-    module), for this process and the processes it forks from now on.
+    """Make glibc keep ``num_bytes`` spare at the top of its heap, with its
+    mmap threshold at :data:`MMAP_THRESHOLD` (see the module), for this
+    process and the processes it forks from now on.
 
     Args:
         num_bytes (int): the pad, in bytes (glibc's default is 128 KiB).
@@ -60,15 +72,18 @@ def set_malloc_top_pad(num_bytes: int) -> bool:
     libc = _glibc()
     if libc is None:
         return False
-    return libc.mallopt(ctypes.c_int(M_TOP_PAD), ctypes.c_int(num_bytes)) == 1
+    return all(libc.mallopt(ctypes.c_int(param), ctypes.c_int(value)) == 1
+               for param, value in ((M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+                                    (M_TOP_PAD, num_bytes)))
 
 
-def apply_env_cfg(env_cfg: Optional[dict]) -> bool:
+def apply_env_cfg(env_cfg: Optional[dict]) -> Optional[int]:
     """Set the pad a config's ``env_cfg`` names (``malloc_top_pad``, bytes);
-    none, None or 0 leaves glibc's default.
+    none, None or 0 leaves glibc's settings as they are.
 
     Returns:
-        bool: whether a pad was set (:func:`set_malloc_top_pad`).
+        int or None: the pad set (:func:`set_malloc_top_pad`), None if none
+        was (none named, or not glibc).
     """
     pad = (env_cfg or {}).get('malloc_top_pad')
-    return set_malloc_top_pad(pad) if pad else False
+    return pad if pad and set_malloc_top_pad(pad) else None
