@@ -1,16 +1,20 @@
 """requirements/lock.txt is installed without dependency resolution (make's
 set-up: ``pip install --no-deps -r requirements/lock.txt``, then ``pip
-check``), so it must pin every package a package it pins requires on this
-Python, at a version that requirement accepts."""
+check``), so it must pin every package that this project (with its ``tests``
+extra) and every package it pins require on this Python, the packages an
+extra of a requirement brings included, at a version the requirement
+accepts."""
 import os.path as osp
 from importlib.metadata import PackageNotFoundError, distribution
-from typing import Callable, Dict, List
+from typing import Callable, Dict, Iterable, List, Tuple
 
+import pytest
 from asda_test_utils import ROOT
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 LOCK = osp.join(ROOT, 'requirements', 'lock.txt')
+PROJECT = 'asda-mmseg'  # setup.py's name
 
 
 def pins(path: str) -> Dict[str, str]:
@@ -20,7 +24,9 @@ def pins(path: str) -> Dict[str, str]:
         for line in f:
             line = line.split('#')[0].strip()
             if line:
-                name, version = line.split('==')
+                name, sep, version = line.partition('==')
+                if not sep or not version:
+                    raise ValueError(f'{path}: {line!r} is not a name==version pin')
                 out[canonicalize_name(name)] = version
     return out
 
@@ -33,33 +39,60 @@ def _installed_requires(name: str) -> List[str]:
                              'run in the environment the lock installs') from None
 
 
-def unmet(locked: Dict[str, str],
+def unmet(locked: Dict[str, str], roots: Iterable[Tuple[str, str]] = (),
           requires: Callable[[str], List[str]] = _installed_requires) -> List[str]:
-    """Each requirement of a locked package (its markers evaluated here,
-    without extras) that the lock does not pin, or pins at a version it
-    does not accept."""
-    out = []
-    for name in sorted(locked):
+    """Each requirement (its markers evaluated here) of a locked package, of
+    a ``(package, extra)`` root, or of an extra a requirement names, that the
+    lock does not pin, or pins at a version it does not accept."""
+    out, seen = [], set()
+    todo = [(name, '') for name in sorted(locked)] + list(roots)
+    while todo:
+        name, extra = todo.pop(0)
+        if (name, extra) in seen:
+            continue
+        seen.add((name, extra))
         for text in requires(name):
             req = Requirement(text)
-            if req.marker is not None and not req.marker.evaluate({'extra': ''}):
+            if req.marker is None:
+                if extra:  # a base requirement: the ('', name) pass has it
+                    continue
+            elif not req.marker.evaluate({'extra': extra}):
                 continue
             have = locked.get(canonicalize_name(req.name))
             if have is None or not req.specifier.contains(have, prereleases=True):
-                out.append(f'{name} requires {text}; the lock pins '
-                           f'{have or "nothing"}')
+                out.append(f'{name}{f"[{extra}]" if extra else ""} requires '
+                           f'{text}; the lock pins {have or "nothing"}')
+            todo += [(req.name, e) for e in sorted(req.extras)]
     return out
 
 
 def test_the_lock_pins_every_requirement_of_what_it_pins():
-    assert unmet(pins(LOCK)) == []
+    assert unmet(pins(LOCK), [(PROJECT, ''), (PROJECT, 'tests')]) == []
 
 
 def test_unmet_names_a_missing_pin_and_a_version_out_of_range():
     requires = {'a': ['b>=2', 'c; python_version < "3"', 'd; extra == "dev"'],
                 'b': ['e'], 'e': []}.__getitem__
-    assert unmet({'a': '1', 'b': '2', 'e': '1'}, requires) == []
-    assert unmet({'a': '1', 'b': '1.5', 'e': '1'}, requires) == [
+    assert unmet({'a': '1', 'b': '2', 'e': '1'}, requires=requires) == []
+    assert unmet({'a': '1', 'b': '1.5', 'e': '1'}, requires=requires) == [
         'a requires b>=2; the lock pins 1.5']
-    assert unmet({'a': '1', 'b': '2'}, requires) == [
+    assert unmet({'a': '1', 'b': '2'}, requires=requires) == [
         'b requires e; the lock pins nothing']
+
+
+def test_unmet_follows_extras_of_requirements_and_of_roots():
+    requires = {'p': ['a', 'x; extra == "tests"'], 'a': ['b[gpu]'],
+                'b': ['c; extra == "gpu"', 'd; extra == "doc"'], 'c': [], 'x': []}.__getitem__
+    locked = {'a': '1', 'b': '1', 'x': '1'}
+    assert unmet(locked, requires=requires) == [
+        'b[gpu] requires c; extra == "gpu"; the lock pins nothing']
+    assert unmet(dict(locked, c='1'), [('p', 'tests')], requires) == []
+    assert unmet({'a': '1', 'b': '1', 'c': '1'}, [('p', ''), ('p', 'tests')],
+                 requires) == ['p[tests] requires x; extra == "tests"; the lock pins nothing']
+
+
+def test_a_line_that_is_not_a_pin_is_named(tmp_path):
+    lock = tmp_path / 'lock.txt'
+    lock.write_text('# header\na==1\nb @ file:///wheel.whl\n')
+    with pytest.raises(ValueError, match="'b @ file:///wheel.whl' is not a name==version"):
+        pins(str(lock))
