@@ -25,11 +25,11 @@ class _Toy(BaseModel):
         return self.fc(inputs)
 
 
-def _runner(work_dir):
+def _runner(work_dir, **kwargs):
     # no experiment_name: mmengine names a run after its config and the
     # second it starts, so two runners made at once would share the name
     return ASDARunner(model=_Toy(), work_dir=str(work_dir), default_scope='mmengine',
-                      cfg=Config(dict()))
+                      cfg=Config(dict()), **kwargs)
 
 
 def test_runners_made_at_once_keep_their_own_log_and_hub(tmp_path, monkeypatch):
@@ -140,12 +140,10 @@ def test_the_runner_sets_the_configs_heap_pad(tmp_path, monkeypatch, env_cfg, ca
     from asda.utils import malloc
     seen = []
     monkeypatch.setattr(malloc, 'set_malloc_top_pad', seen.append)
-    ASDARunner(model=_Toy(), work_dir=str(tmp_path), default_scope='mmengine',
-               cfg=Config(dict()), env_cfg=env_cfg)
+    _runner(tmp_path, env_cfg=env_cfg)
     assert seen == calls
 
 
 def test_a_heap_pad_mallopt_cannot_take_stops_the_runner(tmp_path):
     with pytest.raises(ValueError, match='malloc_top_pad'):
-        ASDARunner(model=_Toy(), work_dir=str(tmp_path), default_scope='mmengine',
-                   cfg=Config(dict()), env_cfg=dict(malloc_top_pad=-1))
+        _runner(tmp_path, env_cfg=dict(malloc_top_pad=-1))
