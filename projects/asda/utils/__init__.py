@@ -10,7 +10,7 @@ the tokenizer, the inferencer), :mod:`asda.utils.labels` (the no-target
 label of a sample: the no-target loss, GRESMetric),
 :mod:`asda.utils.arg_types` (the argument types of every command line) and
 :mod:`asda.utils.malloc` (glibc's heap pad: the runner, the pretraining
-tool).
+tool, the benchmark).
 Imported only by the tools and the tests: :mod:`asda.utils.flops` (FLOP
 counting), :mod:`asda.utils.op_count` (operator counting),
 :mod:`asda.utils.tracing` (a tensor-in / tensor-out view of a segmentor),

@@ -9,9 +9,9 @@ the spare memory glibc keeps at the top of the heap when it grows and when it
 trims: with a pad as large as a step's churn, the heap stops shrinking and
 growing, and the step stops faulting its memory in.
 
-Setting any of glibc's thresholds switches off its adaptive mmap threshold
-(which otherwise rises, as large blocks are freed, up to 32 MiB), leaving it
-wherever it stood. So the mmap threshold is set with the pad, to that 32 MiB
+Setting the pad (as setting any of glibc's thresholds) switches off its
+adaptive mmap threshold (which otherwise rises, as large blocks are freed, up
+to 32 MiB), leaving it wherever it stood. So the mmap threshold is set with the pad, to that 32 MiB
 ceiling: blocks below it stay on the padded heap; larger ones are mapped and
 unmapped on their own, as before.
 
