@@ -56,9 +56,15 @@ $(DEMO_STAMP): $(STAMP) requirements/demo-lock.txt
 web-demo: $(DEMO_STAMP)
 	$(DEMO_VENV)/bin/python demo/gradio_demo.py $(WEB_DEMO_ARGS)
 
+# pip's output goes to a file first: a pip that fails stops make before the lock is touched
+# (a pipe would hide its exit status behind grep's), and the lock is replaced whole.
 lock: $(STAMP)
+	$(BIN)/python -m pip freeze --all --exclude-editable > requirements/lock.txt.freeze || \
+	  { rm -f requirements/lock.txt.freeze; exit 1; }
 	{ echo "# Exact stack installed by 'make' and CI (docs/design.md, Stack). Regenerate with 'make lock'."; \
-	  $(BIN)/python -m pip freeze --all --exclude-editable | grep -v -e '^asda' -e '^pip=='; } > requirements/lock.txt
+	  grep -v -e '^asda' -e '^pip==' requirements/lock.txt.freeze; } > requirements/lock.txt.new
+	mv requirements/lock.txt.new requirements/lock.txt
+	rm requirements/lock.txt.freeze
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) .pytest_cache .ruff_cache

@@ -5,6 +5,8 @@ extra) and every package it pins require on this Python, the packages an
 extra of a requirement brings included, at a version the requirement
 accepts."""
 import os.path as osp
+import shutil
+import subprocess
 from importlib.metadata import PackageNotFoundError, distribution
 from typing import Callable, Dict, Iterable, List, Tuple
 
@@ -96,3 +98,39 @@ def test_a_line_that_is_not_a_pin_is_named(tmp_path):
     lock.write_text('# header\na==1\nb @ file:///wheel.whl\n')
     with pytest.raises(ValueError, match="'b @ file:///wheel.whl' is not a name==version"):
         pins(str(lock))
+
+
+def _make_lock(tmp_path, freeze_script: str):
+    """``make lock`` in a copy of the Makefile and the files its set-up stamp
+    depends on, with a venv whose ``python`` is ``freeze_script`` (a shell
+    body) and whose stamp is current; returns (the run, the lock's path)."""
+    work = tmp_path / 'checkout'
+    (work / 'requirements').mkdir(parents=True)
+    for name in ('Makefile', 'setup.py', 'requirements.txt', 'requirements/lock.txt'):
+        shutil.copyfile(osp.join(ROOT, name), work / name)
+    python = work / 'venv' / 'bin' / 'python'
+    python.parent.mkdir(parents=True)
+    python.write_text('#!/bin/sh\n' + freeze_script)
+    python.chmod(0o755)
+    (work / 'venv' / '.asda-installed').touch()  # newer than what it depends on
+    run = subprocess.run(['make', '-C', str(work), 'lock', 'VENV=venv'],
+                         capture_output=True, text=True, timeout=60)
+    return run, work / 'requirements' / 'lock.txt'
+
+
+def test_make_lock_writes_the_freeze_without_pip_and_this_project(tmp_path):
+    run, lock = _make_lock(tmp_path, 'printf "a==1\\npip==25.0\\nasda-mmseg==0.1\\nb==2\\n"\n')
+    assert run.returncode == 0, run.stderr
+    lines = lock.read_text().splitlines()
+    assert lines[0].startswith('# Exact stack') and lines[1:] == ['a==1', 'b==2']
+    assert sorted(p.name for p in lock.parent.iterdir()) == ['lock.txt']
+
+
+def test_make_lock_leaves_the_lock_whole_when_pip_fails(tmp_path):
+    """A pip that fails half-way (it printed a line, then died) stops make
+    before the lock is touched: no lock of one line, no file left beside it."""
+    run, lock = _make_lock(tmp_path, 'echo "a==1"; echo "pip broke" >&2; exit 3\n')
+    assert run.returncode != 0 and 'pip broke' in run.stderr
+    with open(osp.join(ROOT, 'requirements', 'lock.txt')) as f:
+        assert lock.read_text() == f.read()
+    assert sorted(p.name for p in lock.parent.iterdir()) == ['lock.txt']
