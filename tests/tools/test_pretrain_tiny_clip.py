@@ -189,3 +189,29 @@ def test_compare_reference_is_checked_before_training(
                    '--compare', str(reference)] + SMALL_RUN)
     assert str(reference) in str(err.value)
     assert not (tmp_path / 'run').exists()
+
+
+class _Built(Exception):
+    """Raised where the tool builds its model: the test needs no more."""
+
+
+def test_pretrain_sets_the_configs_heap_pad_before_building_the_model(
+        small_config, tmp_path, monkeypatch):
+    """The config's ``env_cfg.malloc_top_pad`` (asda.utils.malloc) is in force
+    before the model and its training exist, as in tools/train.py."""
+    from asda.utils import malloc
+    tool = load_tool('tools/pretrain_tiny_clip.py', 'asda_pretrain_tiny_clip')
+    events = []
+    monkeypatch.setattr(malloc, 'set_malloc_top_pad',
+                        lambda num_bytes: events.append(('pad', num_bytes)) or True)
+
+    def build(*args, **kwargs):
+        events.append(('build',))
+        raise _Built
+
+    monkeypatch.setattr(tool, 'build_pretrain_clip', build)
+    config = tmp_path / 'padded.py'
+    config.write_text(f'_base_ = [{small_config!r}]\nenv_cfg = dict(malloc_top_pad=1 << 20)\n')
+    with pytest.raises(_Built):
+        tool.main(['--config', str(config), '--out', str(tmp_path / 'clip.pt')] + SMALL_RUN)
+    assert events == [('pad', 1 << 20), ('build',)]
