@@ -166,11 +166,14 @@ def report(name: str, f: dict) -> str:
                       for k, v in f['shape_probe'].items())
     grounding = ''.join(f', {k} {v:.1f}' for k, v in f.get('grounding', {}).items())
     cosines = ', '.join(f'{k} {v:.3f}' for k, v in f['text_cosines'].items())
+    twin_cosines = ', '.join(f'{k} {v["image"]:.3f} / {v["caption"]:.3f}'
+                             for k, v in f['twin_cosines'].items())
     return (f'[{name}] retrieval top-1 {f["retrieval_top1"]:.1f}% among '
             f'{f["num_heldout"]} (chance {f["chance_top1"]:.1f}%); hard '
             f'negatives: shape {f["shape_negative_acc"]:.1f}%, position '
             f'{f["position_negative_acc"]:.1f}%, size {f["size_negative_acc"]:.1f}% '
-            f'(chance 50%); text cosines: {cosines}; '
+            f'(chance 50%); cosine of base and twin, image / caption: {twin_cosines}; '
+            f'text cosines: {cosines}; '
             + (f'grounding accuracy by kind:{grounding[1:]}; ' if grounding else '') +
             f'held-out loss '
             f'{f["loss"]:.3f} (shuffled captions {f["loss_shuffled"]:.3f}); '

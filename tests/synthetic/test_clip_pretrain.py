@@ -11,7 +11,7 @@ from mmengine.config import Config
 from asda.models.backbones import CLIPBackbone
 from asda.models.backbones.clip_weights import convert_clip_state_dict, read_clip_state_dict
 from asda.synthetic import clip_pretrain as cp
-from asda.synthetic.captions import CaptionStream
+from asda.synthetic.captions import TWIN_KINDS, CaptionStream
 from asda.synthetic.dense_terms import ObjectGroundingLoss, RegionPhraseLoss, object_geometry
 from asda.synthetic.probes import RELATION_PAIRS, TEXT_PAIRS
 
@@ -81,6 +81,53 @@ def test_checkpoint_loads_into_clip_backbone(tmp_path):
     assert torch.equal(loaded, model.visual.conv1.weight.detach().half().float())
     assert torch.equal(backbone.text.token_embedding.weight.detach(),
                        model.token_embedding.weight.detach().half().float())
+
+
+class _ProjectionCLIP(torch.nn.Module):
+    """A stand-in CLIP whose features come straight from its input: an
+    image's pixels and a caption's token counts, each through a fixed random
+    projection, so that different inputs get clearly different features."""
+
+    def __init__(self, img_size=64, vocab=49408, dim=32):
+        super().__init__()
+        gen = torch.Generator().manual_seed(0)
+        self.image_proj = torch.randn(3 * img_size * img_size, dim, generator=gen)
+        self.text_proj = torch.randn(vocab, dim, generator=gen)
+        self.logit_scale = torch.nn.Parameter(torch.zeros(()))
+
+    def encode_image(self, images, normalize=True):
+        return torch.nn.functional.normalize(images.flatten(1) @ self.image_proj, dim=-1)
+
+    def encode_text(self, tokens, normalize=True):
+        counts = torch.zeros(len(tokens), len(self.text_proj)).scatter_add_(
+            1, tokens, torch.ones(tokens.shape))
+        counts[:, 0] = 0  # padding
+        return torch.nn.functional.normalize(counts @ self.text_proj, dim=-1)
+
+
+def test_twin_cosines_pair_each_base_with_its_own_twin():
+    """``twin_cosines`` of each kind compares a base scene's image and
+    caption with those of its twin of that kind: a twin made identical to
+    its base gives 1.0 on that side and kind only."""
+    _, tokenizer = _tiny_clip()
+    num = 6
+    heldout = cp.heldout_set(seed=5, num=num, img_size=64)
+    position, size = (1 + TWIN_KINDS.index(k) for k in ('position', 'size'))
+    heldout['twin_images'][:, position] = heldout['twin_images'][:, 0]
+    for group in heldout['twin_captions']:
+        group[size] = group[0]
+    model = _ProjectionCLIP()
+    cosines = cp.evaluate_zero_shot(model, tokenizer, heldout)['twin_cosines']
+    assert cosines['position']['image'] == 1.0 and cosines['size']['caption'] == 1.0
+    images = model.encode_image(heldout['twin_images'].flatten(0, 1)).view(num, 4, -1)
+    captions = model.encode_text(tokenizer(
+        [t for group in heldout['twin_captions'] for t in group])).view(num, 4, -1)
+    for k, kind in enumerate(TWIN_KINDS, start=1):
+        expected = {name: sum(f[g, 0] @ f[g, k] for g in range(num)).item() / num
+                    for name, f in (('image', images), ('caption', captions))}
+        assert cosines[kind] == pytest.approx(expected, abs=5e-4)  # 3 decimals
+        for name, value in cosines[kind].items():
+            assert value == 1.0 or value < 0.99, (kind, name, value)
 
 
 def test_lr_schedule():

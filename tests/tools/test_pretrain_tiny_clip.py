@@ -7,6 +7,7 @@ import sys
 import pytest
 from asda_test_utils import Terminal, load_tool
 
+from asda.synthetic.captions import TWIN_KINDS
 from asda.synthetic.clip_pretrain import build_pretrain_clip, compare_runs
 from asda.synthetic.refer import GENERATOR_VERSION
 
@@ -60,6 +61,7 @@ def test_pretrain_writes_checkpoint_and_provenance(pretrained, capsys):
         assert figures['chance_top1'] == pytest.approx(100 / 6)
         assert set(figures['shape_probe']) == {'2', '3', '4', '5', '6'}
         assert figures['shape_probe']['6']['group'] == 'top'
+        assert set(figures['twin_cosines']) == set(TWIN_KINDS)
 
 
 def test_checkpoint_is_a_plain_open_clip_state_dict(small_config, pretrained):

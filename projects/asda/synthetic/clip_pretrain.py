@@ -230,7 +230,11 @@ def evaluate_zero_shot(model, tokenizer, heldout: dict,
         ``loss_shuffled`` (the same images with the captions permuted),
         ``<kind>_negative_acc`` for each twin kind of
         :data:`asda.synthetic.captions.TWIN_KINDS` (percent of images whose
-        true caption scores above its twin's, both ways; chance 50) and
+        true caption scores above its twin's, both ways; chance 50),
+        ``twin_cosines``: for each twin kind, the mean cosine of a base
+        scene's ``image`` embedding with its twin's and of its ``caption``
+        embedding with its twin's (1.0: that tower does not tell the pair
+        apart, so the twin's accuracy cannot rise above chance), and
         ``text_cosines`` (:func:`asda.synthetic.probes.text_cosines`).
     """
     model.eval()
@@ -252,13 +256,16 @@ def evaluate_zero_shot(model, tokenizer, heldout: dict,
         normalize=True).view(n, g, -1)
     # (N, G images, G captions) similarities
     sim = torch.einsum('nid,njd->nij', t_img, t_txt)
-    twins = {}
+    twins, twin_cosines = {}, {}
     for k, kind in enumerate(TWIN_KINDS, start=1):
         ok = torch.cat([sim[:, 0, 0] > sim[:, 0, k], sim[:, k, k] > sim[:, k, 0]])
         twins[f'{kind}_negative_acc'] = 100.0 * ok.float().mean().item()
+        twin_cosines[kind] = {
+            name: round((feats[:, 0] * feats[:, k]).sum(-1).mean().item(), 3)
+            for name, feats in (('image', t_img), ('caption', t_txt))}
     return dict(retrieval_top1=100.0 * top1.float().mean().item(),
                 chance_top1=100.0 / n, num_heldout=n, loss=loss,
-                loss_shuffled=loss_shuffled, **twins,
+                loss_shuffled=loss_shuffled, **twins, twin_cosines=twin_cosines,
                 text_cosines=text_cosines(
                     lambda texts: model.encode_text(tokenizer(texts), normalize=True)))
 
