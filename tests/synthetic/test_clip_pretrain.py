@@ -125,7 +125,7 @@ def test_twin_cosines_pair_each_base_with_its_own_twin():
     for k, kind in enumerate(TWIN_KINDS, start=1):
         expected = {name: sum(f[g, 0] @ f[g, k] for g in range(num)).item() / num
                     for name, f in (('image', images), ('caption', captions))}
-        assert cosines[kind] == pytest.approx(expected, abs=5e-4)  # 3 decimals
+        assert cosines[kind] == pytest.approx(expected, abs=6e-4)  # 3 decimals, and float error
         for name, value in cosines[kind].items():
             assert value == 1.0 or value < 0.99, (kind, name, value)
 
