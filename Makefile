@@ -56,15 +56,17 @@ $(DEMO_STAMP): $(STAMP) requirements/demo-lock.txt
 web-demo: $(DEMO_STAMP)
 	$(DEMO_VENV)/bin/python demo/gradio_demo.py $(WEB_DEMO_ARGS)
 
-# pip's output goes to a file first: a pip that fails stops make before the lock is touched
-# (a pipe would hide its exit status behind grep's), and the lock is replaced whole.
+# pip's output goes to a file first, so that a pip that fails (its exit status would hide
+# behind grep's in a pipe) or lists nothing to pin leaves the lock as it was; the lock is
+# replaced whole, and the files beside it go however the recipe ends.
 lock: $(STAMP)
-	$(BIN)/python -m pip freeze --all --exclude-editable > requirements/lock.txt.freeze || \
-	  { rm -f requirements/lock.txt.freeze; exit 1; }
+	trap 'rm -f requirements/lock.txt.freeze requirements/lock.txt.new' EXIT; \
+	$(BIN)/python -m pip freeze --all --exclude-editable > requirements/lock.txt.freeze && \
 	{ echo "# Exact stack installed by 'make' and CI (docs/design.md, Stack). Regenerate with 'make lock'."; \
-	  grep -v -e '^asda' -e '^pip==' requirements/lock.txt.freeze; } > requirements/lock.txt.new
+	  grep -v -e '^asda' -e '^pip==' requirements/lock.txt.freeze || \
+	  { echo "make lock: pip freeze listed nothing to pin" >&2; exit 1; }; \
+	} > requirements/lock.txt.new && \
 	mv requirements/lock.txt.new requirements/lock.txt
-	rm requirements/lock.txt.freeze
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) .pytest_cache .ruff_cache

@@ -3,7 +3,9 @@ set-up: ``pip install --no-deps -r requirements/lock.txt``, then ``pip
 check``), so it must pin every package that this project (with its ``tests``
 extra) and every package it pins require on this Python, the packages an
 extra of a requirement brings included, at a version the requirement
-accepts."""
+accepts. ``make lock``, which writes the lock, leaves it as it was when
+pip's freeze fails."""
+import os
 import os.path as osp
 import shutil
 import subprocess
@@ -100,21 +102,30 @@ def test_a_line_that_is_not_a_pin_is_named(tmp_path):
         pins(str(lock))
 
 
+FREEZE = '-m pip freeze --all --exclude-editable'  # what make lock must call
+
+
 def _make_lock(tmp_path, freeze_script: str):
     """``make lock`` in a copy of the Makefile and the files its set-up stamp
-    depends on, with a venv whose ``python`` is ``freeze_script`` (a shell
-    body) and whose stamp is current; returns (the run, the lock's path)."""
+    depends on, with a venv whose ``python`` runs ``freeze_script`` (a shell
+    body) for pip's freeze and fails for anything else, and whose stamp is
+    current; returns (the run, the lock's path). The outer make's flags
+    (``make test`` runs pytest) are not passed on."""
     work = tmp_path / 'checkout'
     (work / 'requirements').mkdir(parents=True)
     for name in ('Makefile', 'setup.py', 'requirements.txt', 'requirements/lock.txt'):
         shutil.copyfile(osp.join(ROOT, name), work / name)
     python = work / 'venv' / 'bin' / 'python'
     python.parent.mkdir(parents=True)
-    python.write_text('#!/bin/sh\n' + freeze_script)
+    python.write_text(f'#!/bin/sh\n[ "$*" = "{FREEZE}" ] || '
+                      '{ echo "unexpected call: $*" >&2; exit 99; }\n' + freeze_script)
     python.chmod(0o755)
     (work / 'venv' / '.asda-installed').touch()  # newer than what it depends on
-    run = subprocess.run(['make', '-C', str(work), 'lock', 'VENV=venv'],
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL')}
+    run = subprocess.run(['make', '-C', str(work), 'lock', 'VENV=venv'], env=env,
                          capture_output=True, text=True, timeout=60)
+    assert 'unexpected call' not in run.stderr, run.stderr
     return run, work / 'requirements' / 'lock.txt'
 
 
@@ -126,11 +137,17 @@ def test_make_lock_writes_the_freeze_without_pip_and_this_project(tmp_path):
     assert sorted(p.name for p in lock.parent.iterdir()) == ['lock.txt']
 
 
-def test_make_lock_leaves_the_lock_whole_when_pip_fails(tmp_path):
-    """A pip that fails half-way (it printed a line, then died) stops make
-    before the lock is touched: no lock of one line, no file left beside it."""
-    run, lock = _make_lock(tmp_path, 'echo "a==1"; echo "pip broke" >&2; exit 3\n')
-    assert run.returncode != 0 and 'pip broke' in run.stderr
+@pytest.mark.parametrize('freeze, message', [
+    # pip fails half-way: it printed a line, then died
+    ('echo "a==1"; echo "pip broke" >&2; exit 3\n', 'pip broke'),
+    # pip lists nothing the lock would pin
+    ('echo "pip==25.0"\n', 'pip freeze listed nothing to pin'),
+])
+def test_make_lock_leaves_the_lock_whole_when_the_freeze_fails(tmp_path, freeze, message):
+    """make stops with the reason before the lock is touched: no lock cut to
+    its header, no file left beside it."""
+    run, lock = _make_lock(tmp_path, freeze)
+    assert run.returncode != 0 and message in run.stderr, run.stderr
     with open(osp.join(ROOT, 'requirements', 'lock.txt')) as f:
         assert lock.read_text() == f.read()
     assert sorted(p.name for p in lock.parent.iterdir()) == ['lock.txt']
