@@ -19,7 +19,9 @@ term's projection is not saved. Writes
 * ``PATH`` with ``.json``: provenance (command, seeds, steps, generator
   version, machine, time, loss curve) and the zero-shot figures: image ->
   caption top-1 retrieval among N held-out images (chance 1/N), hard-negative
-  accuracies, held-out loss against shuffled captions, and the linear shape
+  (twin) accuracies and the cosines of each twin pair's image and caption
+  embeddings, the relation words' text cosines, the grounding accuracy,
+  held-out loss against shuffled captions, and the linear shape
   probe at every layer AFS can choose and at the top layer — of the
   untrained model and of the result.
 

@@ -54,7 +54,14 @@ from .captions import (
     scene_captions,
 )
 from .dense_terms import DENSE_TERMS
-from .probes import RELATION_PAIRS, probe_layers, run_probe, text_cosines
+from .probes import (
+    COSINE_DECIMALS,
+    RELATION_PAIRS,
+    probe_layers,
+    row_cosines,
+    run_probe,
+    text_cosines,
+)
 from .scenes import draw_scene, render_scene
 
 __all__ = ['build_pretrain_clip', 'contrastive_loss',
@@ -192,11 +199,14 @@ def heldout_set(seed: int, num: int, img_size: int = 224
                 ) -> Dict[str, object]:
     """``num`` held-out scenes drawn from ``seed``, each with one caption
     (distinct texts, so that retrieval's chance is 1/num), and ``num``
-    twin groups (base, shape twin, position twin) for the hard negatives.
+    twin groups (base, then its twin of each kind of
+    :data:`asda.synthetic.captions.TWIN_KINDS`) for the hard negatives.
 
     Returns:
         dict: ``images`` (num, 3, H, W), ``captions`` (num strs),
-        ``twin_images`` (num, 3, 3, H, W), ``twin_captions`` (num x 3 strs).
+        ``twin_images`` (num, G, 3, H, W) and ``twin_captions`` (num x G
+        strs), G = 1 + len(TWIN_KINDS), and ``grounding``
+        (:func:`grounding_set`).
     """
     rng = random.Random(seed)
     images, captions = [], []
@@ -233,9 +243,12 @@ def evaluate_zero_shot(model, tokenizer, heldout: dict,
         true caption scores above its twin's, both ways; chance 50),
         ``twin_cosines``: for each twin kind, the mean cosine of a base
         scene's ``image`` embedding with its twin's and of its ``caption``
-        embedding with its twin's (1.0: that tower does not tell the pair
-        apart, so the twin's accuracy cannot rise above chance), and
-        ``text_cosines`` (:func:`asda.synthetic.probes.text_cosines`).
+        embedding with its twin's, rounded to
+        :data:`asda.synthetic.probes.COSINE_DECIMALS` (the nearer 1, the less
+        that tower tells the pair apart: identical image embeddings give
+        that twin's accuracy 50, identical caption embeddings 0, a tie
+        counting as a miss), and ``text_cosines``
+        (:func:`asda.synthetic.probes.text_cosines`).
     """
     model.eval()
     images, captions = heldout['images'], heldout['captions']
@@ -261,7 +274,7 @@ def evaluate_zero_shot(model, tokenizer, heldout: dict,
         ok = torch.cat([sim[:, 0, 0] > sim[:, 0, k], sim[:, k, k] > sim[:, k, 0]])
         twins[f'{kind}_negative_acc'] = 100.0 * ok.float().mean().item()
         twin_cosines[kind] = {
-            name: round((feats[:, 0] * feats[:, k]).sum(-1).mean().item(), 3)
+            name: round(row_cosines(feats[:, 0], feats[:, k]).mean().item(), COSINE_DECIMALS)
             for name, feats in (('image', t_img), ('caption', t_txt))}
     return dict(retrieval_top1=100.0 * top1.float().mean().item(),
                 chance_top1=100.0 / n, num_heldout=n, loss=loss,

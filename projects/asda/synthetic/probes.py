@@ -43,8 +43,8 @@ from .scenes import SHAPES, draw_scene, render_scene
 
 __all__ = ['fit_logistic_regression', 'region_weights', 'object_features', 'fit_probe',
            'shape_probe', 'probe_layers', 'build_backbone', 'run_probe',
-           'SHAPE_CHANCE', 'TEXT_PAIRS', 'RELATION_PAIRS', 'text_cosines',
-           'is_no_target', 'split_expressions', 'bag_of_words',
+           'SHAPE_CHANCE', 'TEXT_PAIRS', 'RELATION_PAIRS', 'COSINE_DECIMALS',
+           'row_cosines', 'text_cosines', 'is_no_target', 'split_expressions', 'bag_of_words',
            'text_only_control', 'text_only_control_on_grefs']
 
 #: Chance accuracy of the shape probe (percent): one of the 5 shapes.
@@ -251,6 +251,16 @@ RELATION_PAIRS = ('left/right', 'left/right (before the noun)', 'top/bottom',
                   'smallest/largest')
 
 
+#: Decimals a reported cosine is rounded to.
+COSINE_DECIMALS = 3
+
+
+def row_cosines(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Cosine of each row of ``a`` (N, D) with the same row of ``b`` (N, D):
+    (N,)."""
+    return (F.normalize(a.float(), dim=-1) * F.normalize(b.float(), dim=-1)).sum(-1)
+
+
 @torch.no_grad()
 def text_cosines(encode: Callable[[List[str]], torch.Tensor],
                  pairs: Optional[Dict[str, Tuple[str, str]]] = None
@@ -265,15 +275,14 @@ def text_cosines(encode: Callable[[List[str]], torch.Tensor],
             :data:`TEXT_PAIRS`.
 
     Returns:
-        dict: name -> cosine, rounded to 3 decimals.
+        dict: name -> cosine, rounded to :data:`COSINE_DECIMALS`.
     """
     pairs = TEXT_PAIRS if pairs is None else pairs
     texts = [t for pair in pairs.values() for t in pair]
-    feats = F.normalize(encode(texts).float(), dim=-1)  # (2P, D)
     # (2P, D) -> (P, 2, D)
-    feats = feats.view(len(pairs), 2, -1)
-    cos = (feats[:, 0] * feats[:, 1]).sum(-1)
-    return {name: round(c, 3) for name, c in zip(pairs, cos.tolist())}
+    feats = encode(texts).reshape(len(pairs), 2, -1)
+    cos = row_cosines(feats[:, 0], feats[:, 1])  # (P,)
+    return {name: round(c, COSINE_DECIMALS) for name, c in zip(pairs, cos.tolist())}
 
 
 # ------------------------------------------------------- text-only control
