@@ -148,10 +148,16 @@ def load_cfg(config: str, work_dir: str, data_root: str,
 def train(cfg: Config, work_dir: str) -> str:
     """Train ``cfg`` with ``resume=True`` (an interrupted demo continues
     from its last complete checkpoint; one is saved every epoch; a finished
-    one is kept); return the checkpoint to evaluate."""
+    one is kept) and without validation passes (the demo evaluates val
+    itself once training ends; the val data is still loaded and checked
+    before the first step); return the checkpoint to evaluate."""
     print('[demo] training', flush=True)
     train_cfg = copy.deepcopy(cfg)
     train_cfg.resume = True
+    # mmengine's loops validate at their last epoch / iteration whatever the
+    # interval; a first validation after the end is none
+    loop = train_cfg.train_cfg
+    loop.val_begin = loop.get('max_epochs', loop.get('max_iters', 0)) + 1
     try:
         ASDARunner.from_cfg(train_cfg).train()
     except NothingLeftToTrainError as err:
