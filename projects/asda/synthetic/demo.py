@@ -155,7 +155,7 @@ def train(cfg: Config, work_dir: str) -> str:
     train_cfg = copy.deepcopy(cfg)
     train_cfg.resume = True
     # mmengine's loops validate at their last epoch / iteration whatever the
-    # interval; a first validation after the end is none
+    # interval: validation set to begin after the last one never runs
     loop = train_cfg.train_cfg
     loop.val_begin = loop.get('max_epochs', loop.get('max_iters', 0)) + 1
     try:
