@@ -1,4 +1,4 @@
-"""Session fixtures shared by the test folders; the ``gpu`` marker's rule;
+"""Fixtures shared by the test folders; the ``gpu`` marker's rule;
 the garbage collector kept to each test's own objects."""
 import gc
 import os
@@ -22,6 +22,16 @@ def _restore_default_scope():
     yield
     DefaultScope._instance_dict.clear()
     DefaultScope._instance_dict.update(saved)
+
+
+@pytest.fixture
+def heap_pads(monkeypatch):
+    """The pads asked of glibc (asda.utils.malloc.set_malloc_top_pad), in
+    order, each reported as set, none set in this process."""
+    from asda.utils import malloc
+    pads = []
+    monkeypatch.setattr(malloc, 'set_malloc_top_pad', lambda n: pads.append(n) or True)
+    return pads
 
 
 @pytest.fixture(scope='session')

@@ -136,12 +136,9 @@ def test_train_val_and_test_stop_the_workers_their_loaders_keep(tmp_path):
     (dict(malloc_top_pad=0), []),
     (dict(), []),
 ])
-def test_the_runner_sets_the_configs_heap_pad(tmp_path, monkeypatch, env_cfg, calls):
-    from asda.utils import malloc
-    seen = []
-    monkeypatch.setattr(malloc, 'set_malloc_top_pad', seen.append)
+def test_the_runner_sets_the_configs_heap_pad(tmp_path, heap_pads, env_cfg, calls):
     _runner(tmp_path, env_cfg=env_cfg)
-    assert seen == calls
+    assert heap_pads == calls
 
 
 def test_a_heap_pad_mallopt_cannot_take_stops_the_runner(tmp_path):

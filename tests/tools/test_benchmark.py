@@ -50,18 +50,15 @@ def _check_report(report, device, half_dtype):
     assert bare['total']['params'] >= full['backbone']['params']
 
 
-def test_benchmark_tiny(tmp_path, capsys, monkeypatch):
+def test_benchmark_tiny(tmp_path, capsys, heap_pads):
     from mmengine.config import Config
 
-    from asda.utils import malloc
-    pads = []
-    monkeypatch.setattr(malloc, 'set_malloc_top_pad', lambda n: pads.append(n) or True)
     report = _run(tmp_path, '--threads', '1')
     _check_report(report, 'cpu', 'bfloat16')
     assert report['amp'] is False and report['threads'] == 1
     # timed as the runner trains: with the config's heap pad
     pad = Config.fromfile(DEMO_CONFIG).env_cfg.malloc_top_pad
-    assert pads == [pad] and report['malloc_top_pad'] == pad
+    assert heap_pads == [pad] and report['malloc_top_pad'] == pad
     table = capsys.readouterr().out
     assert 'bare' in table and 'neck + head' in table
     assert 'half inference (bfloat16 autocast)' in table

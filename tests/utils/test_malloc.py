@@ -81,11 +81,9 @@ def test_a_pad_mallopt_cannot_take_is_refused(bad):
     (dict(), []),
     (None, []),
 ])
-def test_a_configs_env_cfg_names_the_pad(monkeypatch, env_cfg, calls):
-    seen = []
-    monkeypatch.setattr(malloc, 'set_malloc_top_pad', lambda n: seen.append(n) or True)
+def test_a_configs_env_cfg_names_the_pad(heap_pads, env_cfg, calls):
     assert malloc.apply_env_cfg(env_cfg) == (calls[0] if calls else None)
-    assert seen == calls
+    assert heap_pads == calls
 
 
 def test_no_pad_is_reported_where_it_could_not_be_set(monkeypatch):
