@@ -11,9 +11,9 @@ growing, and the step stops faulting its memory in.
 
 Setting the pad (as setting any of glibc's thresholds) switches off its
 adaptive mmap threshold (which otherwise rises, as large blocks are freed, up
-to 32 MiB), leaving it wherever it stood. So the mmap threshold is set with the pad, to that 32 MiB
-ceiling: blocks below it stay on the padded heap; larger ones are mapped and
-unmapped on their own, as before.
+to 32 MiB), leaving it wherever it stood. So the mmap threshold is set with
+the pad, to that 32 MiB ceiling: blocks below it stay on the padded heap;
+larger ones are mapped and unmapped on their own, as before.
 
 On the demo's training step (``configs/asda/asda_tiny_synthetic.py``, batch 8,
 2 threads) a pad of 256 MiB removes most of the process's minor page faults
